@@ -1,0 +1,3 @@
+from lain_cli.main import main
+
+main()

@@ -1,0 +1,3 @@
+"""(commands are added here)"""
+
+COMMANDS: list = []

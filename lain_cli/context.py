@@ -1,0 +1,69 @@
+"""The object every command receives: global options plus the one place that writes output.
+
+Data goes to stdout, progress and diagnostics to stderr.  rich is imported only when a
+terminal needs drawing, so plain and JSON output (and start-up) stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import click
+
+
+@dataclass
+class Context:
+    cluster: str | None = None
+    output: str = "text"
+    traceback: bool = False
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+    # -- data (stdout) -------------------------------------------------------------------------
+
+    def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
+        """Print a command's result: ``data`` as JSON with ``-o json``, else ``text``."""
+        if self.json:
+            click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+        elif text is not None:
+            click.echo(text() if callable(text) else text)
+
+    def emit_line(self, data: Any) -> None:
+        """One JSON line (for streams of events with ``-o json``)."""
+        click.echo(json.dumps(data, separators=(",", ":"), default=str))
+
+    # -- diagnostics (stderr) ------------------------------------------------------------------
+
+    def info(self, message: str) -> None:
+        if not self.json:
+            click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"lain: warning: {message}", err=True)
+
+    @property
+    def interactive(self) -> bool:
+        """True when stderr is a terminal that can be drawn on (and colour is not refused)."""
+        return (
+            not self.json
+            and sys.stderr.isatty()
+            and os.environ.get("TERM", "") != "dumb"
+            and os.environ.get("CI", "") in ("", "0", "false")
+        )
+
+    def show_events(self, events: Iterable[Any]) -> Any:
+        """Draw a stream of SDK progress events and return the stream's result.
+
+        The SDK's long operations are generators that yield events and return a result; this
+        drains one, drawing each event as JSON lines (-o json), rich progress (terminal) or
+        plain lines (anything else).
+        """
+        from lain_cli.progress import drain
+
+        return drain(events, self)

@@ -1,0 +1,76 @@
+"""lain_sdk: load, validate, build, push and deploy apps described by a lain.yaml.
+
+The public API is flat: everything a caller needs is importable from ``lain_sdk`` itself.
+Names are resolved lazily (PEP 562), so ``import lain_sdk`` is cheap and pulls in docker, git or
+requests only when a name that needs them is first used.  lain_sdk never imports click or rich,
+never prints, never prompts and never exits: errors are raised as ``LainError`` subclasses.
+
+Example::
+
+    import lain_sdk
+
+    app = lain_sdk.load_app_config("examples/hello")
+    for proc in app.procs:
+        print(proc.name, proc.type, proc.memory)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from lain_sdk._version import __version__
+
+# public name -> module that defines it
+_EXPORTS = {
+    # lain.yaml
+    "AppConfig": "lain_sdk.appconfig.model",
+    "BuildConfig": "lain_sdk.appconfig.model",
+    "CopySpec": "lain_sdk.appconfig.model",
+    "Healthcheck": "lain_sdk.appconfig.model",
+    "Port": "lain_sdk.appconfig.model",
+    "PrepareConfig": "lain_sdk.appconfig.model",
+    "Proc": "lain_sdk.appconfig.model",
+    "ReleaseConfig": "lain_sdk.appconfig.model",
+    "ResourceUse": "lain_sdk.appconfig.model",
+    "TestConfig": "lain_sdk.appconfig.model",
+    "Volume": "lain_sdk.appconfig.model",
+    "check_app_config": "lain_sdk.appconfig",
+    "load_app_config": "lain_sdk.appconfig",
+    "parse_app_config": "lain_sdk.appconfig",
+    "render_resource_instance": "lain_sdk.appconfig",
+    "schema": "lain_sdk.appconfig",
+    # errors
+    "AppConfigError": "lain_sdk.errors",
+    "BuildError": "lain_sdk.errors",
+    "ClusterError": "lain_sdk.errors",
+    "CredentialsMissing": "lain_sdk.errors",
+    "DeployFailed": "lain_sdk.errors",
+    "DirtyTreeError": "lain_sdk.errors",
+    "EngineError": "lain_sdk.errors",
+    "GitError": "lain_sdk.errors",
+    "LainError": "lain_sdk.errors",
+    "LainTimeout": "lain_sdk.errors",
+    "NotFound": "lain_sdk.errors",
+    "Problem": "lain_sdk.errors",
+    "RegistryAuthError": "lain_sdk.errors",
+    "RegistryError": "lain_sdk.errors",
+    "TestFailed": "lain_sdk.errors",
+    # git
+    "GitInfo": "lain_sdk.git",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lain_sdk' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # resolve once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

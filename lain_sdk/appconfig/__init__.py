@@ -1,0 +1,1 @@
+"""lain.yaml: loading, validation and the app model."""

@@ -1,0 +1,87 @@
+"""Progress events that long operations (build, push, deploy) yield.
+
+Long operations are generators: they yield events while they work and *return* their result,
+so a caller can draw progress and still get the outcome::
+
+    result = lain_sdk.drain(lain_sdk.build_app(...), on_event=print)
+
+Every event has ``to_dict()`` (JSON-ready, with an ``event`` key naming its kind).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar, Generator, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    """A build phase (prepare, build, release, test, meta) or a push of one image started."""
+
+    kind: ClassVar[str] = "phase-started"
+    phase: str
+    image: str
+
+
+@dataclass(frozen=True)
+class PhaseLog(Event):
+    """One line of output of a phase (build step output, push status)."""
+
+    kind: ClassVar[str] = "log"
+    phase: str
+    line: str
+
+
+@dataclass(frozen=True)
+class PhaseFinished(Event):
+    """A phase finished; ``cached`` is True when an existing image was reused."""
+
+    kind: ClassVar[str] = "phase-finished"
+    phase: str
+    image: str
+    image_id: str
+    cached: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LayerProgress(Event):
+    """Progress of one layer of an image push; ``total`` is 0 when unknown."""
+
+    kind: ClassVar[str] = "layer"
+    image: str
+    layer: str
+    status: str
+    current: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Message(Event):
+    """Anything else worth telling the user while an operation runs."""
+
+    kind: ClassVar[str] = "message"
+    text: str
+
+
+def drain(
+    operation: Generator[Event, None, T], on_event: Callable[[Event], None] | None = None
+) -> T:
+    """Run a long operation to the end, passing each event to ``on_event``; return its result."""
+    while True:
+        try:
+            event = next(operation)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event(event)
