@@ -1,0 +1,53 @@
+"""Connecting to a Docker engine: the one place that turns "no engine" into a clear error."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from lain_sdk.errors import EngineError
+
+if TYPE_CHECKING:
+    import docker
+
+# Where local tests and the README's set-up put a busybox root filesystem (nothing can be
+# pulled on machines without Docker Hub access).
+LOCAL_BASE_IMAGE = "lain-local/busybox:latest"
+
+
+def connect(
+    base_url: str | None = None,
+    *,
+    timeout: float = 60,
+    environ: Mapping[str, str] | None = None,
+) -> docker.DockerClient:
+    """Return a client for the engine at ``base_url`` (default: DOCKER_HOST, else the local socket).
+
+    ``ssh://`` and ``tcp://`` (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) work as the docker SDK
+    allows.  The engine is pinged once, so a dead engine fails here, naming the address.
+
+    Raises:
+        EngineError: the engine did not answer.
+    """
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        if base_url:
+            client = docker.DockerClient(
+                base_url=base_url, timeout=int(timeout), use_ssh_client=base_url.startswith("ssh://")
+            )
+        else:
+            client = docker.from_env(timeout=int(timeout), environment=dict(environ) if environ else None)
+        client.ping()
+    except (DockerException, OSError) as e:
+        where = base_url or (environ or {}).get("DOCKER_HOST") or "the local Docker socket"
+        raise EngineError(
+            f"the Docker engine at {where} did not answer ({_short(e)}); "
+            "is dockerd running and reachable?"
+        ) from e
+    return client
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:200]
