@@ -20,6 +20,8 @@ class ExitStatus(IntEnum):
     TIMEOUT = 9  # a wait ran out of time
     NOT_FOUND = 10  # a version, image, proc or release that does not exist
     GIT_ERROR = 11  # not a git repository, no commit, or a dirty tree refused
+    LOCKED = 12  # another deploy of the app holds its lock
+    SETTINGS_INVALID = 13  # the user's settings file is unreadable or invalid
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -31,11 +33,13 @@ ERROR_STATUS: tuple[tuple[type[errors.LainError], ExitStatus], ...] = (
     (errors.RegistryError, ExitStatus.REGISTRY_ERROR),
     (errors.CredentialsMissing, ExitStatus.REGISTRY_ERROR),
     (errors.DeployFailed, ExitStatus.DEPLOY_FAILED),
+    (errors.LockHeld, ExitStatus.LOCKED),
     (errors.ClusterError, ExitStatus.CLUSTER_ERROR),
     (errors.EngineError, ExitStatus.CLUSTER_ERROR),
     (errors.LainTimeout, ExitStatus.TIMEOUT),
     (errors.NotFound, ExitStatus.NOT_FOUND),
     (errors.GitError, ExitStatus.GIT_ERROR),
+    (errors.SettingsError, ExitStatus.SETTINGS_INVALID),
     (errors.LainError, ExitStatus.ERROR),
 )
 

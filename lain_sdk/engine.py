@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Mapping
 
 from lain_sdk.errors import EngineError
@@ -40,7 +41,8 @@ def connect(
             client = docker.from_env(timeout=int(timeout), environment=dict(environ) if environ else None)
         client.ping()
     except (DockerException, OSError) as e:
-        where = base_url or (environ or {}).get("DOCKER_HOST") or "the local Docker socket"
+        env = os.environ if environ is None else environ
+        where = base_url or env.get("DOCKER_HOST") or "the local Docker socket"
         raise EngineError(
             f"the Docker engine at {where} did not answer ({_short(e)}); "
             "is dockerd running and reachable?"

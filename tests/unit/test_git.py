@@ -1,0 +1,337 @@
+"""GitInfo against real throwaway repositories (no mocks of git)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lain_sdk.errors import DirtyTreeError, GitError
+from lain_sdk.git import META_VERSION_RE, GitInfo, parse_meta_version
+
+COMMIT_TIME = 1600000000
+
+
+def git(repo: Path, *args: str, time: int = COMMIT_TIME) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_DATE": f"{time} +0000",
+        "GIT_COMMITTER_DATE": f"{time} +0000",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with one commit: lain.yaml, app.py, .gitignore (ignores *.log) and a
+    subfolder app ``sub/`` with its own lain.yaml."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    git(root, "config", "user.name", "Test")
+    git(root, "config", "user.email", "test@example.com")
+    git(root, "config", "commit.gpgsign", "false")
+    write(root / "lain.yaml", "appname: hello\n")
+    write(root / "app.py", "print('hello')\n")
+    write(root / ".gitignore", "*.log\n")
+    write(root / "sub" / "lain.yaml", "appname: sub\n")
+    write(root / "sub" / "main.py", "print('sub')\n")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "first")
+    return root
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD")
+
+
+# -- meta versions ---------------------------------------------------------------------------
+
+
+def test_clean_tree(repo: Path) -> None:
+    info = GitInfo.from_path(repo)
+
+    assert info.root == repo.resolve()
+    assert info.app_dir == repo.resolve()
+    assert info.sha == head(repo)
+    assert info.commit_time == COMMIT_TIME
+    assert not info.dirty
+    assert info.dirty_files == ()
+    assert info.meta_version == f"{COMMIT_TIME}-{head(repo)}"
+    info.require_clean()
+
+
+def test_lain_yaml_path_means_its_directory(repo: Path) -> None:
+    assert GitInfo.from_path(repo / "sub" / "lain.yaml").app_dir == (repo / "sub").resolve()
+
+
+def test_a_symlinked_lain_yaml_means_the_folder_holding_the_link(repo: Path) -> None:
+    shared = write(repo.parent / "shared" / "lain.yaml", "appname: shared\n")
+    (repo / "linked").mkdir()
+    (repo / "linked" / "lain.yaml").symlink_to(shared)
+
+    assert GitInfo.from_path(repo / "linked" / "lain.yaml").app_dir == (repo / "linked").resolve()
+
+
+def test_commit_time_is_the_committers(repo: Path) -> None:
+    write(repo / "app.py", "print('two')\n")
+    git(repo, "commit", "-q", "-am", "second", time=1700000000)
+
+    info = GitInfo.from_path(repo)
+
+    assert info.commit_time == 1700000000
+    assert info.meta_version == f"1700000000-{head(repo)}"
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["modified", "staged", "untracked", "deleted", "staged deletion", "mode"],
+)
+def test_dirty_tree(repo: Path, change: str) -> None:
+    path = "new.py" if change == "untracked" else "app.py"
+    if change == "modified":
+        write(repo / "app.py", "print('changed')\n")
+    elif change == "staged":
+        write(repo / "app.py", "print('changed')\n")
+        git(repo, "add", "app.py")
+    elif change == "untracked":
+        write(repo / "new.py", "x = 1\n")
+    elif change == "deleted":
+        (repo / "app.py").unlink()
+    elif change == "staged deletion":
+        git(repo, "rm", "-q", "app.py")
+    else:
+        (repo / "app.py").chmod(0o755)
+
+    info = GitInfo.from_path(repo)
+
+    assert info.dirty
+    assert info.dirty_files == (path,)
+    assert re.fullmatch(rf"{COMMIT_TIME}-{head(repo)}-dirty-[0-9a-f]{{12}}", info.meta_version)
+    with pytest.raises(DirtyTreeError) as caught:
+        info.require_clean()
+    assert caught.value.files == [path]
+    assert str(caught.value) == (
+        f"the working tree has uncommitted changes ({path}); "
+        "commit them, or pass --allow-dirty to build a version tagged as dirty"
+    )
+    info.require_clean(allow_dirty=True)
+
+
+def test_ignored_files_are_not_dirty(repo: Path) -> None:
+    write(repo / "debug.log", "noise\n")
+    write(repo / "sub" / "deep" / "trace.log", "noise\n")
+
+    assert not GitInfo.from_path(repo).dirty
+
+
+def test_files_in_untracked_directories_are_listed_one_by_one(repo: Path) -> None:
+    write(repo / "pkg" / "a.py", "")
+    write(repo / "pkg" / "b.py", "")
+
+    assert GitInfo.from_path(repo).dirty_files == ("pkg/a.py", "pkg/b.py")
+
+
+def test_a_rename_is_a_deletion_and_an_addition(repo: Path) -> None:
+    git(repo, "mv", "app.py", "main.py")
+
+    assert GitInfo.from_path(repo).dirty_files == ("app.py", "main.py")
+
+
+def test_app_in_a_subfolder_is_judged_by_its_folder_only(repo: Path) -> None:
+    write(repo / "app.py", "print('changed elsewhere')\n")
+    write(repo / "other.txt", "untracked elsewhere\n")
+
+    sub = GitInfo.from_path(repo / "sub")
+
+    assert sub.root == repo.resolve()
+    assert not sub.dirty
+    assert sub.meta_version == f"{COMMIT_TIME}-{head(repo)}"
+
+    write(repo / "sub" / "main.py", "print('changed')\n")
+    assert GitInfo.from_path(repo / "sub").dirty_files == ("sub/main.py",)
+    assert GitInfo.from_path(repo).dirty_files == ("app.py", "other.txt", "sub/main.py")
+
+
+def test_dirty_digest_follows_the_content(repo: Path) -> None:
+    write(repo / "app.py", "print('one')\n")
+    one = GitInfo.from_path(repo).meta_version
+    write(repo / "app.py", "print('two')\n")
+    two = GitInfo.from_path(repo).meta_version
+    write(repo / "app.py", "print('one')\n")
+    again = GitInfo.from_path(repo).meta_version
+    write(repo / "new.py", "")
+    with_new = GitInfo.from_path(repo).meta_version
+    write(repo / "new.py", "x")
+    new_changed = GitInfo.from_path(repo).meta_version
+
+    assert len({one, two, with_new, new_changed}) == 4
+    assert again == one  # the same uncommitted state, the same version
+
+
+def test_dirty_meta_version_is_a_valid_docker_tag(repo: Path) -> None:
+    write(repo / "app.py", "changed\n")
+
+    version = GitInfo.from_path(repo).meta_version
+
+    for tag in (f"release-{version}", f"meta-{version}"):
+        assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag)
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_outside_a_repository(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+
+    with pytest.raises(GitError) as caught:
+        GitInfo.from_path(plain)
+
+    assert str(caught.value) == (
+        f"{plain.resolve()} is not inside a git repository: "
+        "lain tags images by commit; run `git init` and commit the app"
+    )
+
+
+def test_before_the_first_commit(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+
+    with pytest.raises(GitError) as caught:
+        GitInfo.from_path(tmp_path)
+
+    assert str(caught.value) == (
+        f"the git repository at {tmp_path.resolve()} has no commit yet: "
+        "lain tags images by commit; commit the app first"
+    )
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="does not exist: give the app's directory or its lain.yaml"):
+        GitInfo.from_path(tmp_path / "nowhere")
+
+
+def test_git_failures_become_git_errors(repo: Path) -> None:
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / ".git" / "refs" / "heads" / "main").write_text("0" * 40 + "\n")
+
+    with pytest.raises(GitError, match=r"^git failed in .*: fatal: "):
+        GitInfo.from_path(repo)
+
+
+def test_without_git_installed(repo: Path) -> None:
+    code = (
+        "from lain_sdk.git import GitInfo\n"
+        "from lain_sdk.errors import GitError\n"
+        "try:\n"
+        f"    GitInfo.from_path({str(repo)!r})\n"
+        "except GitError as e:\n"
+        "    print(e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_PYTHON")}
+    env["PATH"] = str(repo / "no-bin")
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.startswith("git is not usable (")
+    assert done.stdout.endswith("); install git (Debian: apt-get install git)\n")
+
+
+# -- build context files ---------------------------------------------------------------------
+
+
+def test_context_files(repo: Path) -> None:
+    write(repo / "new.py", "")  # untracked, not ignored: in
+    write(repo / "debug.log", "")  # ignored: out
+    write(repo / "build" / "out.log", "")  # ignored: out
+    (repo / "app.py").unlink()  # tracked but deleted: out
+
+    assert GitInfo.from_path(repo).context_files() == [
+        ".gitignore",
+        "lain.yaml",
+        "new.py",
+        "sub/lain.yaml",
+        "sub/main.py",
+    ]
+
+
+def test_context_files_of_an_app_in_a_subfolder_are_relative_to_it(repo: Path) -> None:
+    write(repo / "sub" / "static" / "index.html", "")
+    write(repo / "sub" / "static" / "x.log", "")
+
+    files = GitInfo.from_path(repo / "sub").context_files()
+
+    assert files == ["lain.yaml", "main.py", "static/index.html"]
+
+
+def test_context_files_honour_nested_gitignores(repo: Path) -> None:
+    write(repo / "sub" / ".gitignore", "cache/\n")
+    write(repo / "sub" / "cache" / "big.bin", "")
+    git(repo, "add", "sub/.gitignore")
+
+    assert GitInfo.from_path(repo / "sub").context_files() == [".gitignore", "lain.yaml", "main.py"]
+
+
+# -- parsing meta versions -------------------------------------------------------------------
+
+SHA = "a46ef7afcbbc18c1c1248bcbb84fa770d0758005"
+
+
+def test_parse_meta_version() -> None:
+    assert parse_meta_version(f"1496631978-{SHA}") == (1496631978, SHA, None)
+    assert parse_meta_version(f"1496631978-{SHA}-dirty-0123456789ab") == (
+        1496631978,
+        SHA,
+        "0123456789ab",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "latest",
+        "1496631978",
+        f"release-1496631978-{SHA}",
+        f"1496631978-{SHA[:-1]}",
+        f"1496631978-{SHA.upper()}",
+        f"1496631978-{SHA}-dirty",
+        f"1496631978-{SHA}-dirty-0123",
+        f"1496631978-{SHA}-extra",
+        f"x1496631978-{SHA}",
+    ],
+)
+def test_parse_meta_version_rejects_what_is_not_one(text: str) -> None:
+    with pytest.raises(ValueError, match="^not a meta version: "):
+        parse_meta_version(text)
+
+
+def test_meta_version_re_embeds_in_tag_patterns() -> None:
+    tag = re.compile(rf"meta-(?:{META_VERSION_RE.pattern})")
+
+    match = tag.fullmatch(f"meta-1496631978-{SHA}-dirty-0123456789ab")
+
+    assert match and match["sha"] == SHA and match["dirty"] == "0123456789ab"
+    assert tag.fullmatch(f"release-1496631978-{SHA}") is None
+
+
+def test_round_trip(repo: Path) -> None:
+    write(repo / "app.py", "changed\n")
+    info = GitInfo.from_path(repo)
+
+    assert parse_meta_version(info.meta_version) == (info.commit_time, info.sha, info.dirty_digest)
