@@ -1,1 +1,50 @@
-"""lain.yaml: loading, validation and the app model."""
+"""lain.yaml: loading, validation and the app model.
+
+::
+
+    from lain_sdk.appconfig import load_app_config
+
+    app = load_app_config("path/to/app")      # or a lain.yaml file
+    print(app.appname, [p.name for p in app.procs])
+
+Every problem of an invalid file is raised at once in one ``AppConfigError``.  The functions
+are imported on first use (PEP 562), so importing the model alone stays cheap: yaml and
+jsonschema load when a file is first read, jinja2 only when a resource template is rendered.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lain_sdk.appconfig.loader import check_app_config as check_app_config
+    from lain_sdk.appconfig.loader import load_app_config as load_app_config
+    from lain_sdk.appconfig.loader import parse_app_config as parse_app_config
+    from lain_sdk.appconfig.loader import render_resource_instance as render_resource_instance
+    from lain_sdk.appconfig.starter import starter_config as starter_config
+    from lain_sdk.appconfig.validation import schema as schema
+
+_EXPORTS = {
+    "check_app_config": "lain_sdk.appconfig.loader",
+    "load_app_config": "lain_sdk.appconfig.loader",
+    "parse_app_config": "lain_sdk.appconfig.loader",
+    "render_resource_instance": "lain_sdk.appconfig.loader",
+    "schema": "lain_sdk.appconfig.validation",
+    "starter_config": "lain_sdk.appconfig.starter",
+}
+
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - computed, like lain_sdk.__all__
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lain_sdk.appconfig' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, "model"})

@@ -7,9 +7,10 @@ filled in the way lain v2's parser filled them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 APP_DIR = "/lain/app"
 LOGS_DIR = "/lain/logs"
@@ -30,6 +31,7 @@ class PrepareConfig:
     script: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     version: str | None = None  # None: derived from what prepare depends on
+    build_arg: tuple[str, ...] = ()  # "KEY=VALUE", for the prepare build only
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,15 @@ class Proc:
     allow_clients: str | None = None  # portals only
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
+        """The proc as plain JSON-ready data; ``port`` is the number, ``protocol`` beside it."""
+        data: dict[str, Any] = {}
+        for key, value in _plain(self).items():
+            if key == "port":
+                data["port"] = self.port.port if self.port else None
+                data["protocol"] = self.port.protocol if self.port else None
+            else:
+                data[key] = value
+        return data
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,7 @@ class AppConfig:
         """The normalised model as plain JSON-ready data (what ``lain validate -o json`` prints)."""
         data = _plain(self)
         data.pop("source", None)
+        data["procs"] = [proc.to_dict() for proc in self.procs]
         return data
 
 

@@ -1,0 +1,300 @@
+"""The JSON Schema of lain.yaml, and its errors in words a person can act on.
+
+``lain.schema.json`` (shipped beside this module) is the one structural truth: editors read it,
+``lain schema`` prints it, and every structural problem comes from it.  jsonschema's own
+messages quote whole Python objects, so each error is translated here by keyword; the schema's
+``x-expected`` annotations say what a value should look like and ``x-hints`` say how to add a
+missing key.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lain_sdk.appconfig.keypath import KeyPath, format_key_path
+
+SCHEMA_FILE = Path(__file__).with_name("lain.schema.json")
+
+NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*"
+NAME_RE = re.compile(f"^{NAME_PATTERN}$")
+SECTION_PREFIXES = ("web", "worker", "oneshot", "proc", "portal", "service")
+_SECTION_RE = re.compile(
+    rf"^(?:(?P<typed>web|worker|oneshot)(?:\.(?P<typed_name>{NAME_PATTERN}))?"
+    rf"|(?P<prefix>proc|portal|service)\.(?P<name>{NAME_PATTERN}))$"
+)
+SECTION_FORMS = (
+    "web, web.NAME, worker, worker.NAME, oneshot, oneshot.NAME, proc.NAME, portal.NAME, "
+    "service.NAME"
+)
+
+
+def parse_section(key: str) -> tuple[str, str] | None:
+    """``"web.admin"`` -> ``("web", "admin")``, ``"worker"`` -> ``("worker", "worker")``.
+
+    None when ``key`` is not a proc section.
+    """
+    m = _SECTION_RE.match(key)
+    if not m:
+        return None
+    if m["typed"]:
+        return m["typed"], m["typed_name"] or m["typed"]
+    return m["prefix"], m["name"]
+
+
+def is_template(value: Any) -> bool:
+    """True for a string holding a Jinja expression or statement (``{{ ... }}``, ``{% ... %}``).
+
+    An unclosed ``{{`` counts too, so that a broken template is reported as one.
+    """
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of lain.yaml (a fresh copy the caller may change).
+
+    Returns:
+        The schema as loaded from the shipped ``lain.schema.json``.
+    """
+    return copy.deepcopy(_schema())
+
+
+def _inline_refs(document: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every local ``$ref`` replaced by its target.
+
+    The schema has no recursive references, and following ``$ref`` through jsonschema's
+    resolver is most of its validation time.  (In draft-07 keywords beside ``$ref`` are
+    ignored, so replacing the whole object keeps the meaning.)
+    """
+
+    def target(ref: str) -> Any:
+        node: Any = document
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+                return walk(target(node["$ref"]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(document)
+
+
+@functools.cache
+def _validator() -> Any:
+    # Built once per process: compiling the validator costs more than validating a file.
+    from jsonschema.validators import validator_for
+
+    document = _schema()
+    return validator_for(document)(_inline_refs(document))
+
+
+@dataclass(frozen=True)
+class Found:
+    """A problem before it is placed in the file.
+
+    ``path`` is where it is reported (``at`` the key or the value); ``bad`` is the part of the
+    document it makes untrustworthy, which the semantic checks then leave alone.
+    """
+
+    path: KeyPath
+    message: str
+    at: str = "value"
+    bad: KeyPath | None = None
+
+    @property
+    def bad_path(self) -> KeyPath:
+        return self.path if self.bad is None else self.bad
+
+
+def structural_problems(data: Any, *, templates: bool = False) -> list[Found]:
+    """Everything the schema rejects in ``data``.
+
+    Args:
+        data: the document as plain data.
+        templates: a resource template: a string holding a Jinja expression is accepted
+            wherever a value is expected (it is checked again once rendered).
+    """
+    found: list[Found] = []
+    for error in _validator().iter_errors(data):
+        found.extend(_translate(error, templates, None))
+    return found
+
+
+# -- translation -------------------------------------------------------------------------------
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "nothing",
+}
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for messages, never a dump of a whole structure."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return repr(shown)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a value of another kind"
+
+
+def _expected(schema: Any, inherited: str | None) -> str | None:
+    if isinstance(schema, dict) and schema.get("x-expected"):
+        return schema["x-expected"]
+    return inherited
+
+
+def _types_words(types: Any) -> str:
+    if isinstance(types, str):
+        types = [types]
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+
+
+def _translate(error: Any, templates: bool, inherited: str | None) -> list[Found]:
+    if templates and is_template(error.instance):
+        return []
+    path = tuple(error.absolute_path)
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+
+    if "propertyNames" in error.absolute_schema_path and isinstance(instance, str):
+        expected = _expected(schema, inherited) or "another name"
+        return [
+            Found((*path, instance), f"invalid key {instance!r}: expected {expected}", at="key")
+        ]
+    if keyword in ("anyOf", "oneOf"):
+        return _translate_choice(error, templates, _expected(schema, inherited))
+    if keyword == "required":
+        hints = schema.get("x-hints", {})
+        out = []
+        for name in error.validator_value:
+            if isinstance(instance, dict) and name not in instance:
+                hint = f": {hints[name]}" if name in hints else ""
+                out.append(
+                    Found(path, f"missing required key {name!r}{hint}", at="key", bad=(*path, name))
+                )
+        return out
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        return [
+            Found((*path, key), _unknown_key(path, key, schema), at="key")
+            for key in _extra_keys(instance, schema)
+        ]
+    got = describe(instance)
+    if keyword == "type":
+        expected = _expected(schema, inherited) or _types_words(error.validator_value)
+        return [Found(path, f"expected {expected}, got {got}")]
+    if keyword == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value)
+        return [Found(path, f"expected one of {choices}, got {got}")]
+    if keyword in ("minimum", "maximum"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None:
+            return [Found(path, f"must be between {low} and {high}, got {got}")]
+        if low is not None:
+            return [Found(path, f"must be at least {low}, got {got}")]
+        return [Found(path, f"must be at most {high}, got {got}")]
+    if keyword == "exclusiveMinimum":
+        return [Found(path, f"must be more than {error.validator_value}, got {got}")]
+    if keyword == "minLength":
+        return [Found(path, "must not be empty")]
+    if keyword == "minItems":
+        return [Found(path, "must not be empty")]
+    described = _expected(schema, inherited)
+    if described:
+        return [Found(path, f"expected {described}, got {got}")]
+    return [Found(path, f"{got} is not valid here")]
+
+
+def _translate_choice(error: Any, templates: bool, expected: str | None) -> list[Found]:
+    """anyOf: explain the one alternative whose type fits, else say what is expected."""
+    branches: dict[Any, list[Any]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [
+        errors
+        for errors in branches.values()
+        if not any(e.validator == "type" and not e.relative_path for e in errors)
+    ]
+    if len(fitting) == 1:
+        out: list[Found] = []
+        for sub in fitting[0]:
+            out.extend(_translate(sub, templates, None if sub.relative_path else expected))
+        if out or templates:
+            return out
+    path = tuple(error.absolute_path)
+    return [
+        Found(
+            path, f"expected {expected or 'another kind of value'}, got {describe(error.instance)}"
+        )
+    ]
+
+
+def _extra_keys(instance: dict[str, Any], schema: dict[str, Any]) -> Iterator[str]:
+    properties = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    for key in instance:
+        if key in properties:
+            continue
+        if isinstance(key, str) and any(re.search(p, key) for p in patterns):
+            continue
+        yield key
+
+
+def _did_you_mean(key: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), candidates, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_key(path: KeyPath, key: str, schema: dict[str, Any]) -> str:
+    allowed = list(schema.get("properties", {}))
+    if path:
+        where = format_key_path(path)
+        return (
+            f"unknown key {key!r}{_did_you_mean(key, allowed)}; {where} takes {', '.join(allowed)}"
+        )
+    prefix = str(key).split(".", 1)[0]
+    if prefix in SECTION_PREFIXES:
+        if "." not in str(key) and prefix in ("proc", "portal", "service"):
+            return f"{key!r} needs a name: write {prefix}.NAME, like {prefix}.my-{prefix}"
+        return (
+            f"invalid proc section {key!r}: after {prefix + '.'!r} comes a proc name of letters "
+            "and digits, with single dashes between words, starting with a letter "
+            f"(like {prefix}.my-proc)"
+        )
+    forms = [*allowed, *[f.strip() for f in SECTION_FORMS.split(",") if "NAME" not in f]]
+    return (
+        f"unknown section {key!r}{_did_you_mean(key, forms)}: proc sections are {SECTION_FORMS}; "
+        f"the other top-level keys are {', '.join(allowed)}"
+    )

@@ -1,0 +1,165 @@
+"""Real lain.yaml files: every public one validates; lain-sdk's fixtures are pinned file by file."""
+
+from __future__ import annotations
+
+import pytest
+
+from lain_sdk.appconfig import check_app_config, load_app_config
+from tests.conftest import CORPUS, corpus_dir
+
+SECTIONS = "web, web.NAME, worker, worker.NAME, oneshot, oneshot.NAME, proc.NAME, portal.NAME, service.NAME"
+TOP_KEYS = "appname, giturl, apptype, build, release, test, notify, use_services, use_resources"
+PUBLISH = f"publish: unknown section 'publish': proc sections are {SECTIONS}; the other top-level keys are {TOP_KEYS}"
+COPY_INT = "release.copy[3]: expected a path, or {src, dest}, got 1"
+NO_APPNAME = "missing required key 'appname'"
+
+
+def _mountpoint(section: str, name: str) -> str:
+    return (
+        f"{section}: web proc '{name}' needs its own mountpoint: only the proc named web gets the "
+        f"default domains; add mountpoint: [/{name}] (a path on the app's domains) or a domain of its own"
+    )
+
+
+def _names(folder: str) -> list[str]:
+    path = CORPUS / folder
+    return sorted(p.name for p in path.glob("*.yaml")) if path.is_dir() else ["(corpus absent)"]
+
+
+@pytest.mark.parametrize("name", _names("lain-yaml"))
+def test_every_public_lain_yaml_validates(name: str) -> None:
+    path = corpus_dir("lain-yaml") / name
+    assert check_app_config(path) == []
+    config = load_app_config(path)
+    assert config.source == path.read_text(encoding="utf-8")
+    assert config.path == str(path)
+
+
+# lain-sdk's own fixtures.  The yaml_lua_parser_test_* files are its parser's tests, several of
+# them invalid on purpose; the rmrf fork adds a `publish` section, which lain does not know.
+# Each entry: file -> the problems (position, key path and message), or [] when valid.
+SDK_FIXTURES: dict[str, list[str]] = {
+    "ein-plus__lain-sdk__fixtures_data_fulltest.yaml": [],
+    "ein-plus__lain-sdk__fixtures_data_new_prepare.yaml": [],
+    "ein-plus__lain-sdk__fixtures_data_old_prepare.yaml": [],
+    "ein-plus__lain-sdk__fixtures_data_release.yaml": [],
+    "ein-plus__lain-sdk__tests_lain.yaml": [],
+    # v2's schema allowed an integer copy entry and its parser silently dropped it
+    "laincloud__lain-sdk__fixtures_data_for_validate.yaml": [f"27:7: {COPY_INT}"],
+    "laincloud__lain-sdk__fixtures_data_fulltest.yaml": [],
+    "laincloud__lain-sdk__fixtures_data_healthcheck.yaml": [],
+    "laincloud__lain-sdk__fixtures_data_new_prepare.yaml": [],
+    "laincloud__lain-sdk__fixtures_data_old_prepare.yaml": [],
+    "laincloud__lain-sdk__fixtures_data_release.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_1.yaml": [f"1:21: {NO_APPNAME}"],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_2.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_3.yaml": [],  # cmd: (empty) = the image's
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_4.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_5.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_6.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_7.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_8.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_9.yaml": [
+        (
+            "29:21: proc.web: proc name 'web' is already taken by section 'web' (line 20); proc names must "
+            "be unique, so rename one of them"
+        )
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_10.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_11.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_12.yaml": [
+        f"29:21: {_mountpoint('proc.iii', 'iii')}"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_13.yaml": [
+        "22:31: web.port: expected a port like 80, '80:tcp', '53:udp' or {80: ['type:tcp']}, got 'uu80:udp'"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_14.yaml": [
+        "22:31: web.port: expected a port like 80, '80:tcp', '53:udp' or {80: ['type:tcp']}, got '80:udpaaaaa'"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_15.yaml": [],  # {80: ['type:udp']}
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_16.yaml": [
+        "14:30: web.web1.cpu: expected an integer, got '1a'"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_17.yaml": [
+        f"29:21: {_mountpoint('proc.asdf', 'asdf')}"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_18.yaml": [
+        "1:1: the file is empty; a lain.yaml needs at least appname and build"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_19.yaml": [],  # worker.foo's `type: web` is ignored
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_20.yaml": [
+        (
+            f"6:1: secret_files: unknown section 'secret_files': proc sections are {SECTIONS}; the other "
+            f"top-level keys are {TOP_KEYS}"
+        ),
+        (
+            "14:3: proc.mysqld.num_instance: unknown key 'num_instance' (did you mean 'num_instances'?); "
+            "proc.mysqld takes image, cmd, entrypoint, user, workdir, working_dir, num_instances, cpu, "
+            "memory, port, ports, env, mountpoint, https_only, healthcheck, container_healthcheck, "
+            "secret_files, secret_files_bypass, persistent_dirs, volumes, cloud_volumes, logs, setup_time, "
+            "kill_timeout, stateful, labels, filters, dns_search, type"
+        ),
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_21.yaml": [
+        "26:33: service.echo.portal.allow_clients: expected a string, got a list"
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_22.yaml": [
+        (
+            "20:21: service.echo: missing required key 'portal': service.NAME expands to proc NAME and portal "
+            "portal-NAME; add a portal: mapping (portal: {} for defaults)"
+        )
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_23.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_24.yaml": [],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_25.yaml": [
+        (
+            "26:21: portal.portal-echo: missing required key 'service_name': name the proc this portal "
+            "fronts, like service_name: my-proc"
+        ),
+        "28:29: portal.portal-echo.allow_clients: expected a string, got a list",
+    ],
+    "laincloud__lain-sdk__lain_sdk_yaml_lua_parser_test_26.yaml": [f"1:21: {NO_APPNAME}"],
+    "laincloud__lain-sdk__tests_lain.yaml": [],
+    "rmrf__lain-sdk__fixtures_data_for_validate.yaml": [f"27:7: {COPY_INT}", f"33:1: {PUBLISH}"],
+    "rmrf__lain-sdk__fixtures_data_fulltest.yaml": [f"19:1: {PUBLISH}"],
+    "rmrf__lain-sdk__fixtures_data_healthcheck.yaml": [f"21:1: {PUBLISH}"],
+    "rmrf__lain-sdk__fixtures_data_new_prepare.yaml": [f"23:1: {PUBLISH}"],
+    "rmrf__lain-sdk__fixtures_data_old_prepare.yaml": [f"19:1: {PUBLISH}"],
+    "rmrf__lain-sdk__fixtures_data_release.yaml": [f"30:1: {PUBLISH}"],
+    "rmrf__lain-sdk__tests_lain.yaml": [f"18:1: {PUBLISH}"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SDK_FIXTURES))
+def test_sdk_fixture(name: str) -> None:
+    path = corpus_dir("sdk-fixtures") / name
+    found = [str(p) for p in check_app_config(path)]
+    assert found == [f"{path}:{expected}" for expected in SDK_FIXTURES[name]]
+
+
+def test_the_fixture_table_covers_every_file() -> None:
+    assert _names("sdk-fixtures") == sorted(SDK_FIXTURES)
+
+
+def test_corpus_models() -> None:
+    """Spot checks of what real files mean."""
+    folder = corpus_dir("lain-yaml")
+    console = load_app_config(folder / "laincloud__console__lain.yaml")
+    assert [(p.name, p.type) for p in console.procs] == [("web", "web"), ("console", "web")]
+    assert console.proc("console").mountpoints == ("console.lain.local/api", "console.lain/api")
+    assert console.build.prepare is not None and console.build.prepare.version == "20161215"
+
+    mysql = load_app_config(folder / "zyh226__mysql-service__lain.yaml")
+    server = mysql.proc("mysql-server")
+    assert server.secret_files == ("/lain/app/conf/secret.conf",)
+    assert [v.path for v in server.volumes][:2] == ["/var/lib/mysql", "/var/lib/mysql_log_bin"]
+    assert server.volumes[1].backups[0].mode == "increment"
+    assert mysql.proc("portal-mysql-master").service_name == "mysql-master"
+
+    hello = load_app_config(folder / "laincloud__hello-world__lain.yaml")
+    assert hello.proc("web").section == "proc.web"
+    assert hello.proc("web").mountpoints == ("hello-world.lain.local", "hello-world.lain")
+
+    registry = load_app_config(folder / "laincloud__registry__lain.yaml")
+    assert registry.proc("web").cloud_volumes == {"single": ("/var/lib/registry",)}
+    assert registry.release.copy[1].src == "/lain/app/config.yml"
