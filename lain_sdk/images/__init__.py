@@ -1,0 +1,54 @@
+"""Images: an app's prepare, build, release, test and meta images, built, pushed and cleaned.
+
+    naming      tags (v2's grammar), labels, the prepare key          pure
+    buildargs   build_arg values from the environment; secret names   pure
+    dockerfiles the Dockerfile text of each phase                      pure
+    context     the in-memory build context (git files, .dockerignore)
+    builder     Builder: runs builds and script lines on one engine, as events
+    pipeline    build_app, prepare_app, test_app -> BuildResult
+    push        push_app, push_images -> PushResult
+    clean       clean_app -> CleanResult
+
+Names are resolved lazily, so importing a pure module does not load the docker SDK.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "BuildArgs": "lain_sdk.images.buildargs",
+    "BuildContext": "lain_sdk.images.context",
+    "BuildResult": "lain_sdk.images.pipeline",
+    "Builder": "lain_sdk.images.builder",
+    "CleanResult": "lain_sdk.images.clean",
+    "PushResult": "lain_sdk.images.push",
+    "PushedImage": "lain_sdk.images.push",
+    "build_app": "lain_sdk.images.pipeline",
+    "clean_app": "lain_sdk.images.clean",
+    "image_tag": "lain_sdk.images.naming",
+    "is_secret_name": "lain_sdk.images.buildargs",
+    "parse_tag": "lain_sdk.images.naming",
+    "prepare_app": "lain_sdk.images.pipeline",
+    "prepare_key": "lain_sdk.images.naming",
+    "push_app": "lain_sdk.images.push",
+    "push_images": "lain_sdk.images.push",
+    "resolve_build_args": "lain_sdk.images.buildargs",
+    "test_app": "lain_sdk.images.pipeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lain_sdk.images' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,264 @@
+"""The Dockerfile of each phase, as text: pure functions, no engine, no files.
+
+Every script line becomes its own ``RUN`` so that the builder caches a layer per line and a
+failure points at the line that failed (v2 joined a whole phase into one ``RUN (a) && (b)``).
+Each ``RUN`` is written in exec form, ``RUN ["/bin/sh", "-c", "<line>"]``: that is exactly what
+the shell form runs, but JSON quoting survives anything a line can hold (newlines from YAML
+block scalars, a trailing backslash the Dockerfile parser would take as a continuation,
+quotes).
+
+The build context these files travel in (see :mod:`lain_sdk.images.context`) holds the app's
+files under ``app/`` and the Dockerfile beside that folder, so no user file can clash with it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
+
+APP_DIR = "/lain/app"
+CONTEXT_APP_DIR = "app"  # the app's files inside the build context
+DOCKERFILE_NAME = "lain.Dockerfile"  # beside app/, never among the user's files
+META_FILE = "lain.yaml"  # the one file of the meta context
+BUILD_STAGE = "build"  # stage names, for a later stage of the same build to refer to
+SCRIPT_STAGE = "script_inter"
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    """A generated Dockerfile and what each of its steps is for.
+
+    Attributes:
+        text: the Dockerfile.
+        step_lines: for the steps that run or copy something the user wrote, the step number
+            (1-based, counted the way the classic builder counts ``Step N/M``) mapped to the
+            lain.yaml line it comes from: a script line, or ``copy SRC -> DEST``.
+    """
+
+    text: str
+    step_lines: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def line_for_step(self, step: int) -> str | None:
+        """The lain.yaml line behind ``step``, when it has one."""
+        return self.step_lines.get(step)
+
+    @property
+    def step_count(self) -> int:
+        """How many steps the builder counts: every instruction is one line."""
+        return len(self.text.splitlines())
+
+    def with_labels(self, labels: Mapping[str, str]) -> Dockerfile:
+        """This Dockerfile with one ``LABEL`` instruction setting ``labels`` appended.
+
+        One instruction for all labels: the builder's own ``labels`` option adds a step (and
+        an intermediate container) per label.
+        """
+        if not labels:
+            return self
+        pairs = " ".join(f"{_label_word(k)}={_label_word(v)}" for k, v in labels.items())
+        return Dockerfile(f"{self.text}LABEL {pairs}\n", self.step_lines)
+
+
+def _label_word(text: str) -> str:
+    # A double-quoted Dockerfile word: JSON's escaping of quotes and backslashes is the same,
+    # and "$" must not be expanded.
+    return json.dumps(text).replace("$", "\\$")
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._steps: dict[int, str] = {}
+
+    def add(self, instruction: str, source: str | None = None) -> None:
+        self._lines.append(instruction)
+        if source is not None:
+            self._steps[len(self._lines)] = source
+
+    def run(self, line: str, source: str | None = None) -> None:
+        self.add("RUN " + json.dumps(["/bin/sh", "-c", line]), line if source is None else source)
+
+    def done(self) -> Dockerfile:
+        return Dockerfile("\n".join(self._lines) + "\n", MappingProxyType(dict(self._steps)))
+
+
+def _from(writer: _Writer, image: str, args: Iterable[str] = (), stage: str | None = None) -> None:
+    writer.add(f"FROM {image} AS {stage}" if stage else f"FROM {image}")
+    # ARG after FROM: declared here, the value is visible to the RUN steps of this stage only.
+    for name in args:
+        writer.add(f"ARG {name}")
+
+
+def _copy_app(writer: _Writer) -> None:
+    writer.add(f"COPY {CONTEXT_APP_DIR}/ {APP_DIR}/")
+    writer.add(f"WORKDIR {APP_DIR}")
+
+
+def keep_command(keep: Iterable[str], directory: str = APP_DIR) -> str:
+    """The shell command that empties ``directory`` except the top-level names in ``keep``.
+
+    Names match exactly (v2 matched ``\\bNAME\\b`` as a regular expression, so ``keep: [bundle]``
+    also kept ``bundle2``), dot files included, and only ``sh`` and ``rm`` are needed (no
+    ``find``), since base images differ in what they ship.
+    """
+    names = [name.strip("/") for name in keep if name.strip("/")]
+    pattern = "|".join(shlex.quote(name) for name in names)
+    # The three globs cover every top-level entry, dot files included but not . and ..;
+    # a glob matching nothing stays literal, hence the existence test.
+    body = 'for f in ./* ./.[!.]* ./..?*; do [ -e "$f" ] || [ -L "$f" ] || continue; '
+    if pattern:
+        body += f'case "${{f#./}}" in {pattern}) ;; *) rm -rf "$f" ;; esac; done'
+    else:
+        body += 'rm -rf "$f"; done'
+    return f"cd {shlex.quote(directory)} && {body}"
+
+
+def prepare_dockerfile(
+    base: str, script: Sequence[str], keep: Iterable[str], args: Iterable[str] = ()
+) -> Dockerfile:
+    """The prepare phase: the sources, the prepare lines, then everything but ``keep`` removed.
+
+    The removal leaves the dependencies the scripts installed (outside ``/lain/app`` or in kept
+    folders) and drops the sources, so a cached prepare image never hands stale sources to a
+    later build.
+    """
+    writer = _Writer()
+    _from(writer, base, args)
+    _copy_app(writer)
+    for line in script:
+        writer.run(line)
+    writer.run(keep_command(keep), "(remove everything in /lain/app but prepare.keep)")
+    return writer.done()
+
+
+def build_dockerfile(base: str, script: Sequence[str], args: Iterable[str] = ()) -> Dockerfile:
+    """The build phase: the sources at /lain/app on top of the prepare image (or base), then
+    one ``RUN`` per build line.  The stage is called ``build``, so that the release stages of
+    the same build can copy from it."""
+    writer = _Writer()
+    _from(writer, base, args, BUILD_STAGE)
+    _copy_app(writer)
+    for line in script:
+        writer.run(line)
+    return writer.done()
+
+
+def stage_dockerfile(base: str) -> Dockerfile:
+    """The sources at /lain/app on top of ``base``, and nothing run yet.
+
+    Used where script lines must run outside the builder (secret build args): the lines then
+    run in a container made from this image.
+    """
+    writer = _Writer()
+    _from(writer, base)
+    _copy_app(writer)
+    return writer.done()
+
+
+def script_dockerfile(base: str, script: Sequence[str], stage: str | None = None) -> Dockerfile:
+    """``script`` run on ``base`` in /lain/app, with no new sources (release.script, test).
+
+    ``stage`` names the stage, for a later stage of the same build to refer to it.
+    """
+    writer = _Writer()
+    _from(writer, base, (), stage)
+    writer.add(f"WORKDIR {APP_DIR}")
+    for line in script:
+        writer.run(line)
+    return writer.done()
+
+
+def _copy_word(path: str) -> str:
+    # COPY arguments go through the builder's variable expansion, even in JSON form: escape
+    # "\" and "$" so that the paths are taken literally.
+    return path.replace("\\", "\\\\").replace("$", "\\$")
+
+
+def release_dockerfile(
+    source: str, dest_base: str, copies: Sequence[tuple[str, str]], sources: Sequence[str] = ()
+) -> Dockerfile:
+    """The release phase: ``dest_base`` plus paths copied out of the build image.
+
+    Args:
+        source: where the files come from: an earlier stage of the same build (``build``) or
+            an image (a reference or an id).
+        dest_base: the runtime base image.
+        copies: ``(path in the build image, destination path)`` pairs, already expanded (no
+            globs, no variables): one ``COPY --from`` each, which keeps file modes.
+        sources: for error messages, the lain.yaml ``copy`` entry behind each pair.
+    """
+    writer = _Writer()
+    writer.add(f"FROM {dest_base}")
+    for index, (src, dest) in enumerate(copies):
+        words = json.dumps([_copy_word(src), _copy_word(dest)])
+        line = sources[index] if index < len(sources) else f"copy {src} -> {dest}"
+        writer.add(f"COPY --from={source} {words}", line)
+    writer.add(f"WORKDIR {APP_DIR}")
+    return writer.done()
+
+
+def relabel_dockerfile(image: str) -> Dockerfile:
+    """``image`` unchanged: built only so that the result carries its own labels.
+
+    A release without ``dest_base`` is the build image; building it this way adds no layer
+    (the labels are metadata) but lets it say ``lain.phase=release``.
+    """
+    writer = _Writer()
+    writer.add(f"FROM {image}")
+    return writer.done()
+
+
+def reset_command_dockerfile(image: str) -> Dockerfile:
+    """``image`` with its command cleared (``CMD []``), for after a ``docker commit``.
+
+    The engine's commit fills a command the image lacked with the container's own; when the
+    original image had none, this puts "none" back.
+    """
+    writer = _Writer()
+    writer.add(f"FROM {image}")
+    writer.add("CMD []")
+    return writer.done()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a multi-stage build: its part of the Dockerfile, and what it is for.
+
+    Attributes:
+        phase: the phase the stage belongs to (several stages may make up one phase).
+        dockerfile: the stage's instructions, starting with its ``FROM``.
+        tag: the local name its image gets, if any.
+    """
+
+    phase: str
+    dockerfile: Dockerfile
+    tag: str | None = None
+
+
+def combine(stages: Sequence[Stage]) -> tuple[Dockerfile, tuple[int, ...]]:
+    """One Dockerfile running ``stages`` in order, so that one build makes several phases.
+
+    Returns:
+        The Dockerfile (its ``step_lines`` renumbered) and the first step of each stage.
+    """
+    text = ""
+    steps: dict[int, str] = {}
+    starts = []
+    offset = 0
+    for stage in stages:
+        starts.append(offset + 1)
+        text += stage.dockerfile.text
+        steps.update({offset + n: line for n, line in stage.dockerfile.step_lines.items()})
+        offset += stage.dockerfile.step_count
+    return Dockerfile(text, MappingProxyType(steps)), tuple(starts)
+
+
+def meta_dockerfile() -> Dockerfile:
+    """The meta phase: an image holding lain.yaml alone, at /lain.yaml."""
+    writer = _Writer()
+    writer.add("FROM scratch")
+    writer.add(f"COPY {META_FILE} /lain.yaml")
+    return writer.done()

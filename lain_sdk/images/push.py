@@ -1,0 +1,267 @@
+"""Pushing an app's images to a registry through the engine, with per-layer progress."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generator, Mapping, Sequence
+
+from lain_sdk.errors import EngineError, LainTimeout, NotFound, RegistryAuthError, RegistryError
+from lain_sdk.events import Event, LayerProgress, PhaseFinished, PhaseLog, PhaseStarted
+from lain_sdk.images.naming import image_tag
+
+if TYPE_CHECKING:
+    import docker
+
+    from lain_sdk.credentials import Credentials
+
+PUSH_TIMEOUT = 3600.0
+# Layer states that mean "nothing uploaded": the registry had the blob already.
+SKIPPED_STATES = ("Layer already exists", "Mounted from")
+# Words in an engine push error that mean the registry wants other credentials.
+_AUTH_WORDS = (
+    "unauthorized",
+    "authentication required",
+    "no basic auth credentials",
+    "denied",
+    "forbidden",
+)
+
+
+@dataclass(frozen=True)
+class PushedImage:
+    """One image pushed: its phase, registry reference and manifest digest."""
+
+    phase: str
+    reference: str
+    digest: str | None
+    skipped_layers: int = 0
+    uploaded_layers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "reference": self.reference,
+            "digest": self.digest,
+            "skipped_layers": self.skipped_layers,
+            "uploaded_layers": self.uploaded_layers,
+        }
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did.
+
+    Attributes:
+        registry: ``host[:port]`` pushed to.
+        app: the app name.
+        meta_version: the version pushed.
+        images: the images pushed, release first.
+    """
+
+    registry: str
+    app: str
+    meta_version: str
+    images: tuple[PushedImage, ...]
+
+    @property
+    def references(self) -> list[str]:
+        return [image.reference for image in self.images]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "registry": self.registry,
+            "app": self.app,
+            "meta_version": self.meta_version,
+            "pushed": [image.to_dict() for image in self.images],
+        }
+
+
+def registry_host(reference: str) -> str | None:
+    """The registry part of an image reference, or None for Docker Hub names.
+
+    Docker's rule: the first path component is a registry when it has a "." or a ":" or is
+    ``localhost``.
+    """
+    first, sep, _ = reference.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def credentials_for(
+    registry: str | None, environ: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """Stored credentials for ``registry`` (``host[:port]``); None when there are none."""
+    from lain_sdk.credentials import CredentialStore
+
+    if not registry:
+        return None
+    return CredentialStore(environ=environ).get(registry)
+
+
+def push_error(registry: str, reference: str, message: str) -> RegistryError:
+    """The error for a push the engine reported as failed."""
+    if any(word in message.lower() for word in _AUTH_WORDS):
+        return RegistryAuthError(
+            f"registry {registry} refused {reference}: {message} "
+            f"(log in with `lain login {registry}`)"
+        )
+    return RegistryError(f"pushing {reference} to registry {registry} failed: {message}")
+
+
+def push_images(
+    client: docker.DockerClient,
+    items: Sequence[tuple[str, str, str]],
+    *,
+    registry: str,
+    credentials: Credentials | None = None,
+    timeout: float = PUSH_TIMEOUT,
+) -> Generator[Event, None, tuple[PushedImage, ...]]:
+    """Tag and push images, yielding a :class:`LayerProgress` per layer update.
+
+    Args:
+        client: the engine holding the images.
+        items: ``(phase, local image id or reference, registry reference)`` triples.
+        registry: ``host[:port]``, for error messages.
+        credentials: sent to the engine for the push; None lets the engine use Docker's own.
+        timeout: seconds the whole push may take.
+
+    Raises:
+        RegistryAuthError: the registry wants other credentials.
+        RegistryError: the push failed (the message is the registry's, naming it).
+    """
+    from docker.errors import APIError
+    from docker.utils import parse_repository_tag
+
+    auth = (
+        {"username": credentials.username, "password": credentials.password}
+        if credentials
+        else None
+    )
+    deadline = time.monotonic() + timeout
+    pushed: list[PushedImage] = []
+    for phase, local, remote in items:
+        repository, tag = parse_repository_tag(remote)
+        started = time.monotonic()
+        event_phase = f"push {phase}"
+        yield PhaseStarted(event_phase, remote)
+        layers: dict[str, str] = {}
+        digest: str | None = None
+        try:
+            client.api.tag(local, repository, tag, force=True)
+            stream = client.images.push(
+                repository, tag=tag, stream=True, decode=True, auth_config=auth
+            )
+            for chunk in stream:
+                if time.monotonic() > deadline:
+                    raise LainTimeout(
+                        f"pushing to {registry} took longer than {timeout:.0f}s; stopped"
+                    )
+                if "error" in chunk:
+                    detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
+                    raise push_error(registry, remote, str(detail))
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+                    continue
+                status, layer = chunk.get("status"), chunk.get("id")
+                if status and layer:
+                    layers[layer] = status
+                    progress = chunk.get("progressDetail") or {}
+                    yield LayerProgress(
+                        remote,
+                        layer,
+                        status,
+                        int(progress.get("current") or 0),
+                        int(progress.get("total") or 0),
+                    )
+                elif status:
+                    yield PhaseLog(event_phase, status)
+        except APIError as e:
+            raise push_error(registry, remote, str(e.explanation or e)) from e
+        except (OSError, _requests_error()) as e:
+            raise EngineError(f"lost the engine while pushing {remote}: {e}") from e
+        skipped = sum(1 for s in layers.values() if s.startswith(SKIPPED_STATES))
+        uploaded = sum(1 for s in layers.values() if s == "Pushed")
+        pushed.append(PushedImage(phase, remote, digest, skipped, uploaded))
+        yield PhaseFinished(
+            event_phase,
+            remote,
+            digest or "",
+            bool(layers) and uploaded == 0,
+            round(time.monotonic() - started, 3),
+        )
+    return tuple(pushed)
+
+
+def _requests_error() -> type[BaseException]:
+    import requests
+
+    return requests.exceptions.RequestException
+
+
+def push_app(
+    app_dir: str | os.PathLike[str] = ".",
+    meta_version: str | None = None,
+    *,
+    registry: str,
+    app: str | None = None,
+    docker_client: docker.DockerClient | None = None,
+    credentials: Credentials | None = None,
+    environ: Mapping[str, str] | None = None,
+    timeout: float = PUSH_TIMEOUT,
+) -> Generator[Event, None, PushResult]:
+    """Push the release and meta images of one version of an app, built before by ``build_app``.
+
+    A generator: it yields progress events and returns a :class:`PushResult`.
+
+    Args:
+        app_dir: the directory holding lain.yaml (for the app name and, when ``meta_version``
+            is not given, the version of the checkout).
+        meta_version: the version to push (default: the checkout's, ``-dirty-`` included).
+        registry: ``HOST[:PORT]`` of the registry.
+        app: the app name, when lain.yaml should not be read.
+        docker_client: the engine holding the images (default: :func:`lain_sdk.engine.connect`).
+        credentials: for the registry (default: looked up in the credential store).
+        environ: the environment credentials are looked up in (default ``os.environ``).
+        timeout: seconds the whole push may take.
+
+    Raises:
+        NotFound: the images of that version are not on the engine (build them first).
+        RegistryAuthError, RegistryError: the registry refused the push or did not answer.
+    """
+    from lain_sdk.credentials import normalize_registry
+
+    registry = normalize_registry(registry)
+    if app is None:
+        from lain_sdk.appconfig import load_app_config
+
+        app = load_app_config(app_dir).appname
+    if meta_version is None:
+        from lain_sdk.git import GitInfo
+
+        meta_version = str(GitInfo.from_path(app_dir).meta_version)
+    if docker_client is None:
+        from lain_sdk.engine import connect
+
+        docker_client = connect()
+    from docker.errors import ImageNotFound
+
+    items = []
+    for phase in ("release", "meta"):
+        local = image_tag(app, phase, meta_version)
+        try:
+            image_id = docker_client.api.inspect_image(local)["Id"]
+        except ImageNotFound:
+            raise NotFound(
+                f"no image {local} on this engine: build version {meta_version} first (lain build)"
+            ) from None
+        items.append((phase, image_id, image_tag(app, phase, meta_version, registry)))
+    if credentials is None:
+        credentials = credentials_for(registry, environ)
+    pushed = yield from push_images(
+        docker_client, items, registry=registry, credentials=credentials, timeout=timeout
+    )
+    return PushResult(registry, app, meta_version, pushed)
