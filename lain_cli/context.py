@@ -6,7 +6,6 @@ terminal needs drawing, so plain and JSON output (and start-up) stay cheap.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -30,12 +29,16 @@ class Context:
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
         """Print a command's result: ``data`` as JSON with ``-o json``, else ``text``."""
         if self.json:
+            import json
+
             click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
         elif text is not None:
             click.echo(text() if callable(text) else text)
 
     def emit_line(self, data: Any) -> None:
         """One JSON line (for streams of events with ``-o json``)."""
+        import json
+
         click.echo(json.dumps(data, separators=(",", ":"), default=str))
 
     # -- diagnostics (stderr) ------------------------------------------------------------------

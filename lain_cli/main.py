@@ -1,24 +1,76 @@
 """The root ``lain`` group, its global options and the one error funnel.
 
-Command modules are imported here, so they must stay light at import time: heavy libraries
-(docker, git, requests, rich, keyring) are imported inside the functions that need them.
+A command's module is imported only when that command runs (lain_cli.commands has the table),
+and command modules import heavy libraries (docker, git, requests, rich, keyring) inside the
+functions that need them, so start-up stays close to click's own.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
 
 import click
 
 from lain_cli import __version__
+from lain_cli.commands import COMMANDS, SECTIONS
 from lain_cli.context import Context
 from lain_cli.exit import ExitStatus, status_for
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+OUTPUT_FORMATS = click.Choice(["text", "json"])
+
+
+class LainGroup(click.Group):
+    """The root group: commands are imported on first use, listed by section in --help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = COMMANDS.get(name)
+        if entry is None:
+            return None
+        command: click.Command = getattr(
+            import_module(f"lain_cli.commands.{entry.module}"), entry.attribute
+        )
+        _accept_output_option(command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for section, entries in SECTIONS.items():
+            with formatter.section(f"Commands ({section})"):
+                formatter.write_dl([(name, entry.summary) for name, entry in entries.items()])
+
+
+def _set_output(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).output = value
+
+
+def _accept_output_option(command: click.Command) -> None:
+    """Let ``-o/--output`` also follow the command (``lain ps -o json``), as users type it."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_output_option(sub)
+    if any(param.name == "output" for param in command.params):
+        return
+    command.params.append(
+        click.Option(
+            ["-o", "--output"],
+            type=OUTPUT_FORMATS,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_output,
+            help="Output format (same as the global -o).",
+        )
+    )
+
+
+@click.group(cls=LainGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-V", prog_name="lain", message="%(prog)s %(version)s")
 @click.option(
     "-c",
@@ -31,7 +83,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["text", "json"]),
+    type=OUTPUT_FORMATS,
     default="text",
     show_default=True,
     help="Output format; json prints one object (or JSON lines for progress) on stdout.",
@@ -49,17 +101,6 @@ def cli(ctx: click.Context, cluster: str | None, output: str, traceback: bool) -
     Run commands in the directory that holds lain.yaml (or pass its path).
     """
     ctx.obj = Context(cluster=cluster, output=output, traceback=traceback)
-
-
-def _register() -> None:
-    from lain_cli.commands import basics, build, registry, validate
-
-    for module in (validate, basics, build, registry):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,96 @@
+"""The root group: the command table, lazy loading, -o after a command, the error funnel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import click
+import pytest
+
+from lain_cli.commands import COMMANDS, SECTIONS
+from lain_cli.exit import ERROR_STATUS, ExitStatus, status_for
+from lain_sdk import errors
+
+COMMAND_MODULES = sorted(
+    p.stem for p in (Path(__file__).parents[2] / "lain_cli" / "commands").glob("*.py")
+    if p.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_table_points_at_the_command(name: str) -> None:
+    entry = COMMANDS[name]
+    command = getattr(import_module(f"lain_cli.commands.{entry.module}"), entry.attribute)
+    assert isinstance(command, click.Command)
+    assert command.name == name
+    assert 0 < len(entry.summary) <= 60
+
+
+@pytest.mark.parametrize("module", COMMAND_MODULES)
+def test_every_command_is_in_the_table(module: str) -> None:
+    for command in import_module(f"lain_cli.commands.{module}").COMMANDS:
+        assert command.name in COMMANDS, f"add {command.name} to lain_cli.commands.SECTIONS"
+
+
+def test_help_lists_commands_by_section(lain) -> None:
+    result = lain("--help")
+    assert result.exit_code == ExitStatus.OK
+    for section, entries in SECTIONS.items():
+        assert f"Commands ({section}):" in result.stdout
+        for name, entry in entries.items():
+            assert f"  {name}" in result.stdout
+
+
+def test_help_and_version_import_no_command_module() -> None:
+    code = (
+        "import sys\n"
+        "from lain_cli.main import main\n"
+        "try:\n    main(sys.argv[1:])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lain_cli.commands.')))"
+    )
+    for args in (["--help"], ["--version"]):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.splitlines()[-1] == "[]"
+
+
+def test_output_option_after_the_command(lain) -> None:
+    before = lain("-o", "json", "version")
+    after = lain("version", "-o", "json")
+    assert after.exit_code == ExitStatus.OK
+    assert after.stdout == before.stdout
+    assert after.stdout.lstrip().startswith("{")
+
+
+def test_unknown_command_is_a_usage_error(lain) -> None:
+    result = lain("deplyo")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "No such command 'deplyo'" in result.stderr
+
+
+def test_lain_errors_map_to_their_status() -> None:
+    assert status_for(errors.AppConfigError([])) is ExitStatus.CONFIG_INVALID
+    assert status_for(errors.TestFailed("test", "failed")) is ExitStatus.TEST_FAILED
+    assert status_for(errors.BuildError("build", "failed")) is ExitStatus.BUILD_FAILED
+    assert status_for(errors.DeployFailed("x")) is ExitStatus.DEPLOY_FAILED
+    assert status_for(errors.LockHeld("x")) is ExitStatus.LOCKED
+    assert status_for(errors.RegistryAuthError("x")) is ExitStatus.REGISTRY_ERROR
+    assert status_for(errors.LainError("x")) is ExitStatus.ERROR
+    # every class of the error tree has a row (or inherits a specific one)
+    assert ERROR_STATUS[-1] == (errors.LainError, ExitStatus.ERROR)
+
+
+def test_internal_errors_are_one_line_unless_traceback(lain, monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("platform.python_version", boom)
+    result = lain("version")
+    assert result.exit_code == ExitStatus.ERROR
+    assert result.stderr.startswith("lain: internal error: RuntimeError: boom")
+    assert "Traceback" not in result.stderr
