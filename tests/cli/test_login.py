@@ -135,10 +135,20 @@ def test_logout_says_when_docker_still_has_credentials(lain: Any, isolation: Pat
     )
 
 
-def test_versions_without_a_registry(lain: Any, app_dir: Path) -> None:
-    result = lain("versions", "--app-dir", str(app_dir))
-    assert result.exit_code == ExitStatus.USAGE
-    assert "no registry: pass --registry HOST or set LAIN_REGISTRY" in result.stderr
+def test_versions_without_a_registry_uses_the_clusters(
+    lain: Any, app_dir: Path, closed_port: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"clusters:\n  lab:\n    registry: {closed_port}\ncurrent: lab\n")
+    result = lain("versions", "--app-dir", str(app_dir), env={"LAIN_CONFIG": str(config)})
+    assert result.exit_code == ExitStatus.REGISTRY_ERROR
+    assert f"registry {closed_port} is unreachable" in result.stderr
+
+
+def test_versions_with_an_unknown_cluster(lain: Any, app_dir: Path) -> None:
+    result = lain("-c", "nowhere", "versions", "--app-dir", str(app_dir))
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert "nowhere" in result.stderr
 
 
 def test_versions_from_an_unreachable_registry(lain: Any, app_dir: Path, closed_port: str) -> None:
