@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING, Any, Generator
 
 import click
 
-from lain_sdk.events import Event, LayerProgress, Message, PhaseFinished, PhaseLog, PhaseStarted
+from lain_sdk.events import (
+    Event,
+    LayerProgress,
+    LockWaiting,
+    Message,
+    PhaseFinished,
+    PhaseLog,
+    PhaseStarted,
+    ProcChanged,
+    ProcProgress,
+)
 
 if TYPE_CHECKING:
     from lain_cli.context import Context
@@ -68,6 +78,36 @@ class _PlainRenderer(_Renderer):
                 click.echo(f"    {event.layer}: {event.status}", err=True)
         elif isinstance(event, Message):
             click.echo(event.text, err=True)
+        elif isinstance(event, (ProcChanged, ProcProgress, LockWaiting)):
+            click.echo(rollout_line(event), err=True)
+
+
+def rollout_line(event: ProcChanged | ProcProgress | LockWaiting) -> str:
+    """One line for a deploy event (plain output, and the rich renderer's log)."""
+    if isinstance(event, ProcChanged):
+        detail = f" ({event.detail})" if event.detail else ""
+        return f"==> {event.proc}: {event.action}{detail}"
+    if isinstance(event, ProcProgress):
+        message = f": {event.message}" if event.message else ""
+        return f"    {event.proc}: {event.running}/{event.desired} running, {event.state}{message}"
+    return (
+        f"waiting up to {event.wait_seconds:g}s for the deploy lock of {event.app}, "
+        f"held by {event.holder}"
+    )
+
+
+def _size_column() -> Any:
+    """Bytes for pushed layers; nothing for tasks that count instances (``counts=True``)."""
+    from rich.progress import DownloadColumn
+    from rich.text import Text
+
+    class SizeColumn(DownloadColumn):
+        def render(self, task: Any) -> Any:
+            if task.fields.get("counts"):
+                return Text("")
+            return super().render(task)
+
+    return SizeColumn()
 
 
 class _RichRenderer(_Renderer):
@@ -89,13 +129,14 @@ class _RichRenderer(_Renderer):
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
+            _size_column(),
             TimeElapsedColumn(),
             console=self.console,
             transient=False,
         )
         self._phases: dict[str, Any] = {}
         self._layers: dict[tuple[str, str], Any] = {}
+        self._procs: dict[str, Any] = {}
 
     def __enter__(self) -> _RichRenderer:
         self.progress.start()
@@ -131,3 +172,21 @@ class _RichRenderer(_Renderer):
             )
         elif isinstance(event, Message):
             self.console.print(event.text)
+        elif isinstance(event, ProcProgress):
+            # One line per proc, redrawn as its rollout moves on.
+            message = f": {event.message[:60]}" if event.message else ""
+            text = f"{event.proc}: {event.running}/{event.desired} running, {event.state}{message}"
+            task = self._procs.get(event.proc)
+            if task is None:
+                task = self._procs[event.proc] = p.add_task(
+                    text, total=event.desired or 1, counts=True
+                )
+            done = event.state == "converged"
+            p.update(
+                task,
+                description=text,
+                total=max(event.desired, 1),
+                completed=max(event.desired, 1) if done else min(event.running, event.desired),
+            )
+        elif isinstance(event, (ProcChanged, LockWaiting)):
+            self.console.print(rollout_line(event))

@@ -11,7 +11,9 @@
      ├── CredentialsMissing    no stored credential for a registry
      ├── NotFound              a version, image, proc or release that does not exist
      ├── ClusterError          the cluster refused or could not do what was asked
-     │    └── DeployFailed     a deploy did not converge; the previous release keeps serving
+     │    ├── DeployFailed     a deploy did not converge; the previous release keeps serving
+     │    └── LockHeld         another deploy of the app holds its lock
+     ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
 
 Third-party exceptions are converted where they cross into lain_sdk (``raise ... from e``), so
@@ -149,6 +151,14 @@ class ClusterError(LainError):
 
 class DeployFailed(ClusterError):
     """A deploy did not converge; the previous release keeps serving."""
+
+
+class LockHeld(ClusterError):
+    """Another deploy, scale or rollback of the app holds its lock (the message names the holder)."""
+
+
+class SettingsError(LainError):
+    """The user's lain settings file cannot be read, parsed or written (the message names it)."""
 
 
 class LainTimeout(LainError):

@@ -85,3 +85,47 @@ def drain(
             return stop.value
         if on_event is not None:
             on_event(event)
+
+
+@dataclass(frozen=True)
+class ProcChanged(Event):
+    """The service of a proc was created, updated, removed or restored on the cluster.
+
+    ``action`` is ``created``, ``updated``, ``removed``, ``restored`` (put back to what it was
+    after another proc failed) or ``unchanged``; ``detail`` says what changed, in a few words.
+    """
+
+    kind: ClassVar[str] = "proc-changed"
+    app: str
+    proc: str
+    action: str
+    service: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProcProgress(Event):
+    """Where the rollout of one proc stands: ``running`` healthy instances of ``desired``.
+
+    ``state`` is ``starting``, ``updating``, ``converged``, ``rolling-back`` or ``failed``;
+    ``message`` carries the engine's last word (an update status or a task error).
+    """
+
+    kind: ClassVar[str] = "proc-progress"
+    app: str
+    proc: str
+    running: int
+    desired: int
+    state: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class LockWaiting(Event):
+    """Another deploy of the app holds its lock; this one waits up to ``wait_seconds`` for it."""
+
+    kind: ClassVar[str] = "lock-waiting"
+    app: str
+    holder: str
+    since: str
+    wait_seconds: float

@@ -1,0 +1,243 @@
+"""``lain cluster add|ls|show|use|rm|up|down``: the clusters lain deploys to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from lain_cli.context import Context
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def selected_cluster(obj: Context) -> Any:
+    """The cluster a command acts on: -c/--cluster, LAIN_CLUSTER, the one in use, else local."""
+    from lain_sdk.settings import Settings
+
+    return Settings.load().cluster(obj.cluster)
+
+
+@click.group()
+def cluster() -> None:
+    """Manage the clusters lain deploys to.
+
+    Clusters live in the settings file ($LAIN_CONFIG, else $XDG_CONFIG_HOME/lain/config.yaml).
+    A command acts on the cluster named by -c/--cluster, else LAIN_CLUSTER, else the one marked
+    in use (`lain cluster use`), else the built-in `local` cluster: the local engine as a
+    one-node swarm with a registry on 127.0.0.1:5000 (`lain cluster up` sets it up).
+    """
+
+
+@cluster.command("add")
+@click.argument("name")
+@click.option(
+    "--docker-host",
+    metavar="URL",
+    help="Engine of a swarm manager: ssh://user@host, tcp://host:2376, unix:///path "
+    "(default: the local engine).",
+)
+@click.option("--registry", metavar="HOST[:PORT]", required=True, help="The cluster's registry.")
+@click.option(
+    "--domain",
+    "domains",
+    metavar="DOMAIN",
+    multiple=True,
+    help="A domain of the cluster (repeat; the first is LAIN_DOMAIN). Default: lain.local.",
+)
+@click.option("--insecure-registry", is_flag=True, help="The registry speaks plain HTTP.")
+@click.option(
+    "--tls-cert-path",
+    metavar="DIR",
+    help="Directory with ca.pem, cert.pem and key.pem for a tcp:// engine with TLS.",
+)
+@click.option(
+    "--publish-ports",
+    is_flag=True,
+    help="Publish web procs on ephemeral host ports (as the local cluster does).",
+)
+@click.option("--use", "use_it", is_flag=True, help="Also mark it as the cluster in use.")
+@pass_context
+def add(
+    obj: Context,
+    name: str,
+    docker_host: str | None,
+    registry: str,
+    domains: tuple[str, ...],
+    insecure_registry: bool,
+    tls_cert_path: str | None,
+    publish_ports: bool,
+    use_it: bool,
+) -> None:
+    """Add a cluster (or replace the one called NAME).
+
+    \b
+    Examples:
+      lain cluster add prod --docker-host ssh://deploy@manager1 --registry registry.example.com \\
+          --domain example.com
+      lain cluster add lab --docker-host tcp://10.0.0.5:2376 --tls-cert-path ~/.lab-certs \\
+          --registry 10.0.0.5:5000 --insecure-registry
+    """
+    from lain_sdk.credentials import normalize_registry
+    from lain_sdk.settings import LOCAL_DOMAIN, ClusterSettings, Settings
+
+    settings = Settings.load()
+    entry = ClusterSettings(
+        name=name,
+        docker_host=docker_host or None,
+        registry=normalize_registry(registry),
+        domains=tuple(domains) or (LOCAL_DOMAIN,),
+        insecure_registry=insecure_registry,
+        tls_cert_path=tls_cert_path,
+        publish_ports=publish_ports,
+    )
+    settings.add(entry)
+    if use_it:
+        settings.use(name)
+    settings.save()
+    obj.emit(
+        {**entry.to_dict(), "current": settings.current == name, "settings": str(settings.path)},
+        f"added cluster {name}" + (" (in use)" if use_it else "") + f" to {settings.path}",
+    )
+
+
+@cluster.command("ls")
+@pass_context
+def ls(obj: Context) -> None:
+    """List the clusters; * marks the one commands act on."""
+    from lain_sdk.settings import Settings
+
+    settings = Settings.load()
+    chosen = settings.selected_name(obj.cluster)
+    rows = []
+    data = []
+    for c in settings.all():
+        data.append({**c.to_dict(), "selected": c.name == chosen})
+        rows.append(
+            (
+                "*" if c.name == chosen else " ",
+                c.name,
+                c.docker_host or "(local engine)",
+                c.registry,
+                ",".join(c.domains),
+            )
+        )
+    obj.emit(data, lambda: _table([(" ", "NAME", "DOCKER HOST", "REGISTRY", "DOMAINS"), *rows]))
+
+
+@cluster.command("show")
+@click.argument("name", required=False)
+@pass_context
+def show(obj: Context, name: str | None) -> None:
+    """Show a cluster's settings (default: the selected cluster)."""
+    from lain_sdk.settings import Settings
+
+    settings = Settings.load()
+    entry = settings.cluster(name or obj.cluster)
+    data = {**entry.to_dict(), "selected": entry.name == settings.selected_name(obj.cluster)}
+    lines = [
+        f"name:              {entry.name}",
+        f"docker host:       {entry.docker_host or '(local engine)'}",
+        f"registry:          {entry.registry}",
+        f"domains:           {', '.join(entry.domains)}",
+        f"insecure registry: {'yes' if entry.insecure_registry else 'no'}",
+        f"publish ports:     {'yes' if entry.publish_ports else 'no'}",
+    ]
+    if entry.tls_cert_path:
+        lines.append(f"tls cert path:     {entry.tls_cert_path}")
+    obj.emit(data, "\n".join(lines))
+
+
+@cluster.command("use")
+@click.argument("name")
+@pass_context
+def use(obj: Context, name: str) -> None:
+    """Mark cluster NAME as the one commands act on."""
+    from lain_sdk.settings import Settings
+
+    settings = Settings.load()
+    settings.use(name)
+    settings.save()
+    obj.emit({"current": name}, f"now using cluster {name}")
+
+
+@cluster.command("rm")
+@click.argument("name")
+@pass_context
+def rm(obj: Context, name: str) -> None:
+    """Forget cluster NAME (nothing on the cluster itself changes)."""
+    from lain_sdk.settings import Settings
+
+    settings = Settings.load()
+    settings.remove(name)
+    settings.save()
+    obj.emit({"removed": name}, f"removed cluster {name}")
+
+
+@cluster.command("up")
+@click.option(
+    "--registry",
+    metavar="HOST:PORT",
+    default=None,
+    help="Where the local registry listens (default: 127.0.0.1:5000).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds to wait for the registry to answer.",
+)
+@pass_context
+def up(obj: Context, registry: str | None, timeout: float) -> None:
+    """Set up the local cluster: this engine as a one-node swarm, and a registry.
+
+    Safe to run again: what is there already is left as it is.  The registry is the registry:2
+    image when the engine has it, else Debian's docker-registry program (files under
+    $XDG_DATA_HOME/lain/registry).
+    """
+    from lain_sdk.cluster.local import cluster_up
+    from lain_sdk.settings import LOCAL_CLUSTER, LOCAL_DEFAULT, LOCAL_REGISTRY, Settings
+
+    address = registry or LOCAL_REGISTRY
+    result = obj.show_events(cluster_up(registry=address, timeout=timeout))
+    if address != LOCAL_REGISTRY:
+        # The local cluster with another registry address: remember it.
+        from dataclasses import replace
+
+        settings = Settings.load()
+        settings.add(replace(LOCAL_DEFAULT, registry=address))
+        settings.save()
+    from lain_cli.commands.deploy import report
+
+    report(
+        obj,
+        {**result.to_dict(), "cluster": LOCAL_CLUSTER},
+        lambda: (
+            f"local cluster ready: the local engine (swarm manager) and registry {result.registry}"
+        ),
+    )
+
+
+@cluster.command("down")
+@pass_context
+def down(obj: Context) -> None:
+    """Stop the local registry `lain cluster up` started (the swarm and its apps stay)."""
+    from lain_sdk.cluster.local import cluster_down
+    from lain_sdk.engine import connect
+
+    stopped = cluster_down(docker_client=connect())
+    obj.emit(
+        {"stopped": stopped}, "stopped " + ", ".join(stopped) if stopped else "nothing to stop"
+    )
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows
+    )
+
+
+COMMANDS = [cluster]

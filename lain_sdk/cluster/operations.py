@@ -1,0 +1,1059 @@
+"""Deploy, scale, roll back, undeploy, and look at an app on a cluster.
+
+Every function takes the cluster's :class:`~lain_sdk.settings.ClusterSettings` and, optionally,
+a docker client and a registry client to use instead of connecting itself (tests and Python
+callers inject their own).  Long operations are generators: they yield progress events and
+return their result, so::
+
+    import lain_sdk
+
+    cluster = lain_sdk.Settings.load().cluster()
+    result = lain_sdk.drain(lain_sdk.deploy_app("hello", cluster=cluster), on_event=print)
+    print(result.release.number)
+
+What a deploy does, in order: find the version in the registry (before touching the cluster),
+read the lain.yaml carried by that version's meta image, take the app's deploy lock, compare
+the desired services with the live ones (by a hash of each spec), record a numbered release,
+create and update what differs, wait until every changed proc runs its instances healthy and
+up to date, then remove the procs lain.yaml no longer has.  When a proc fails, Swarm rolls
+it back, lain puts the procs it already changed back as they were, marks the release failed and
+raises :class:`~lain_sdk.errors.DeployFailed`: the previous release keeps serving.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lain_sdk.cluster import desired as d
+from lain_sdk.cluster import releases as r
+from lain_sdk.cluster import swarm
+from lain_sdk.cluster.engine_calls import engine_errors, engine_time, is_not_found
+from lain_sdk.cluster.lock import acquire_lock
+from lain_sdk.errors import ClusterError, DeployFailed, LainError, NotFound
+from lain_sdk.events import Event, Message, ProcChanged
+
+if TYPE_CHECKING:
+    from lain_sdk.appconfig.model import AppConfig
+    from lain_sdk.registry import RegistryClient
+    from lain_sdk.settings import ClusterSettings
+
+DEFAULT_TIMEOUT = 300.0
+# A lock outlives the operation that took it by this much before others may take it over.
+LOCK_MARGIN = 120.0
+UNDEPLOY_TIMEOUT = 60.0
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deploy, scale or rollback did.
+
+    Attributes:
+        app: the app.
+        meta_version: the version now running.
+        plan: what was to change.
+        release: the release recorded (None when nothing changed).
+        waited: whether the rollout was waited for (False with ``wait=False``: the release
+            stays ``pending``).
+    """
+
+    app: str
+    meta_version: str
+    plan: d.Plan
+    release: r.Release | None
+    waited: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.release is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "meta_version": self.meta_version,
+            "changed": self.changed,
+            "release": self.release.to_dict() if self.release else None,
+            "waited": self.waited,
+            "plan": self.plan.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class UndeployResult:
+    app: str
+    removed_procs: tuple[str, ...]
+    network_removed: bool
+    releases_removed: int = 0
+    volumes_removed: tuple[str, ...] = ()
+    volumes_left: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "removed_procs": list(self.removed_procs),
+            "network_removed": self.network_removed,
+            "releases_removed": self.releases_removed,
+            "volumes_removed": list(self.volumes_removed),
+            "volumes_left": list(self.volumes_left),
+        }
+
+
+# -- clients -----------------------------------------------------------------------------------
+
+
+def engine_for(cluster: ClusterSettings, docker_client: Any) -> Any:
+    """The injected docker client, else a new one for the cluster's engine."""
+    return docker_client if docker_client is not None else cluster.connect()
+
+
+def _registry(cluster: ClusterSettings, registry: RegistryClient | None) -> RegistryClient:
+    if registry is not None:
+        return registry
+    from lain_sdk.registry import RegistryClient
+
+    return RegistryClient.from_env(
+        cluster.registry, insecure=True if cluster.insecure_registry else None
+    )
+
+
+def _login_engine(client: Any, cluster: ClusterSettings) -> dict[str, str] | None:
+    """Give the engine the registry credentials lain has, so nodes can pull the images."""
+    from lain_sdk.credentials import CredentialStore
+
+    try:
+        creds = CredentialStore().get(cluster.registry)
+    except LainError:
+        creds = None
+    if creds is None:
+        return None
+    auth = {"username": creds.username, "password": creds.password}
+    with engine_errors(client, f"log in to registry {cluster.registry}"):
+        # Keeps the credentials in the client, which then sends them with service
+        # creates and updates (X-Registry-Auth) for the nodes to pull with.
+        client.login(registry=cluster.registry, **auth)
+    return auth
+
+
+# -- versions and lain.yaml --------------------------------------------------------------------
+
+
+def resolve_version(registry: RegistryClient, app: str, version: str | None) -> str:
+    """The meta version to deploy: ``version`` if the registry has it, else the newest.
+
+    Raises:
+        NotFound: the version (or any version) is not in the registry; the message names the
+            app, the version and the registry, and lists the newest versions there are.
+    """
+    if version:
+        if registry.version_exists(app, version):
+            return version
+        newest = registry.app_versions(app)[:5]
+        listed = ", ".join(newest) if newest else "none"
+        raise NotFound(
+            f"version {version} of {app} is not in registry {registry.host} (a version needs "
+            f"both release-{version} and meta-{version}); newest versions there: {listed}"
+        )
+    versions = registry.app_versions(app)
+    if not versions:
+        raise NotFound(
+            f"no version of {app} is in registry {registry.host}; build and push one first "
+            "(`lain build --push`)"
+        )
+    return versions[0]
+
+
+def pinned_image(registry: RegistryClient, app: str, meta_version: str) -> str:
+    """``<registry>/<app>:release-<mv>@sha256:...``: the release image pinned to its digest."""
+    tag = f"release-{meta_version}"
+    digest = registry.manifest_digest(app, tag)
+    if not digest:
+        raise NotFound(f"{app}:{tag} is not in registry {registry.host}")
+    return f"{registry.host}/{app}:{tag}@{digest}"
+
+
+def read_meta_lain_yaml(
+    client: Any,
+    registry: RegistryClient,
+    app: str,
+    meta_version: str,
+    auth: Mapping[str, str] | None = None,
+) -> str:
+    """The lain.yaml inside ``<app>:meta-<mv>``, read through the engine (as lain v2 did).
+
+    The engine pulls the meta image (pinned by digest), a container is created from it (never
+    started) and ``/lain.yaml`` copied out.  So the config deployed is the one that was built
+    into that version, not whatever the working tree holds now.
+    """
+    tag = f"meta-{meta_version}"
+    digest = registry.manifest_digest(app, tag)
+    if not digest:
+        raise NotFound(f"{app}:{tag} is not in registry {registry.host}")
+    repo = f"{registry.host}/{app}"
+    ref = f"{repo}@{digest}"
+    with engine_errors(client, f"pull {repo}:{tag}", "can the engine reach the registry?"):
+        # A digest names exactly one content: when the engine has it, there is nothing to pull.
+        try:
+            client.api.inspect_image(ref)
+            present = True
+        except Exception as e:
+            if not is_not_found(e):
+                raise
+            present = False
+        if not present:
+            for line in client.api.pull(
+                repo, tag=digest, stream=True, decode=True, auth_config=auth
+            ):
+                if isinstance(line, dict) and line.get("error"):
+                    raise ClusterError(
+                        f"{client_name(client)} could not pull {repo}:{tag}: {line['error']}"
+                    )
+    with engine_errors(client, f"read /lain.yaml from {repo}:{tag}"):
+        # A FROM scratch image has no command; the container is never started.
+        container = client.api.create_container(ref, command=["/lain.yaml"])
+        try:
+            stream, _ = client.api.get_archive(container["Id"], "/lain.yaml")
+            data = b"".join(stream)
+        finally:
+            client.api.remove_container(container["Id"], force=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        extracted = tar.extractfile(member) if member is not None else None
+        if extracted is None:
+            raise NotFound(f"{repo}:{tag} holds no /lain.yaml")
+        return extracted.read().decode("utf-8")
+
+
+def client_name(client: Any) -> str:
+    from lain_sdk.cluster.engine_calls import engine_name
+
+    return engine_name(client)
+
+
+def load_release_config(
+    text: str, app: str, meta_version: str, cluster: ClusterSettings
+) -> AppConfig:
+    """Parse a version's lain.yaml for ``cluster`` and check it belongs to ``app``."""
+    from lain_sdk.appconfig import parse_app_config
+
+    config = parse_app_config(
+        text, path=f"{app}:meta-{meta_version}/lain.yaml", domains=list(cluster.domains)
+    )
+    if config.appname != app:
+        raise ClusterError(
+            f"the meta image of {app} {meta_version} holds the lain.yaml of {config.appname!r}; "
+            "push the right images for this app"
+        )
+    return config
+
+
+# -- state helpers -----------------------------------------------------------------------------
+
+
+def current_release_number(live: Mapping[str, Mapping[str, Any]]) -> int | None:
+    """The release running now: the newest release label among the live services.
+
+    A deploy labels the services it changes with its release, so the newest label is the last
+    change that stuck (a failed deploy's services are rolled back, labels included).
+    """
+    numbers = []
+    for service in live.values():
+        label = ((service.get("Spec") or {}).get("Labels") or {}).get(d.LABEL_RELEASE, "")
+        if str(label).isdigit():
+            numbers.append(int(label))
+    return max(numbers) if numbers else None
+
+
+def _next_number(history: list[r.Release]) -> int:
+    return history[-1].number + 1 if history else 1
+
+
+def _by_number(history: list[r.Release], number: int | None) -> r.Release | None:
+    return next((x for x in history if x.number == number), None)
+
+
+def _snapshot(
+    live: Mapping[str, Mapping[str, Any]], current: r.Release | None
+) -> dict[str, r.ReleaseProc]:
+    """What runs now, per proc: from the current release record, else from the live specs."""
+    procs = {}
+    for proc, service in live.items():
+        if current is not None and proc in current.procs and current.procs[proc].spec:
+            procs[proc] = current.procs[proc]
+        else:
+            procs[proc] = r.ReleaseProc.from_spec(service.get("Spec") or {})
+    return procs
+
+
+@dataclass
+class _Change:
+    proc: str
+    action: str  # create, update
+    spec: Mapping[str, Any]
+    detail: str = ""
+
+
+# -- deploy ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    meta_version: str
+    config: AppConfig
+    live: dict[str, dict[str, Any]]
+    history: list[r.Release]
+    desired: d.DesiredState
+    plan: d.Plan
+
+
+def _prepare(
+    client: Any,
+    app: str,
+    config: AppConfig,
+    meta_version: str,
+    image: str,
+    cluster: ClusterSettings,
+    procs: Iterable[str] | None,
+) -> _Prepared:
+    live = swarm.app_services(client, app)
+    history = r.read_releases(client, app)
+    number = _next_number(history)
+    scale = {}
+    for proc in config.procs:
+        service = live.get(proc.name)
+        if service is not None:
+            running, deployed_from = d.live_scale(service.get("Spec") or {})
+            scale[proc.name] = d.effective_scale(d.yaml_scale(proc), running, deployed_from)
+    wanted = list(procs) if procs else None
+    desired = d.desired_state(
+        config,
+        meta_version=meta_version,
+        image=image,
+        cluster=cluster,
+        release=number,
+        scale=scale,
+        procs=wanted,
+    )
+    plan = d.plan_changes(
+        desired,
+        {p: s.get("Spec") or {} for p, s in live.items()},
+        network_exists=swarm.find_network(client, desired.network.name) is not None,
+        current_release=current_release_number(live),
+        remove_others=wanted is None,
+    )
+    return _Prepared(meta_version, config, live, history, desired, plan)
+
+
+def plan_deploy(
+    app: str,
+    *,
+    cluster: ClusterSettings,
+    version: str | None = None,
+    procs: Iterable[str] | None = None,
+    docker_client: Any = None,
+    registry: RegistryClient | None = None,
+) -> d.Plan:
+    """What ``deploy_app`` would change, changing nothing.
+
+    Args:
+        app: the app name.
+        cluster: the cluster.
+        version: the meta version (default: the newest in the cluster's registry).
+        procs: only these procs.
+        docker_client: a docker client for the cluster's manager (default: connect).
+        registry: a registry client (default: one for the cluster's registry).
+
+    Raises:
+        NotFound: the version is not in the registry.
+        EngineError: the engine does not answer.
+    """
+    registry = _registry(cluster, registry)
+    meta_version = resolve_version(registry, app, version)
+    image = pinned_image(registry, app, meta_version)
+    client = engine_for(cluster, docker_client)
+    auth = _login_engine(client, cluster)
+    text = read_meta_lain_yaml(client, registry, app, meta_version, auth)
+    config = load_release_config(text, app, meta_version, cluster)
+    return _prepare(client, app, config, meta_version, image, cluster, procs).plan
+
+
+def deploy_app(
+    app: str,
+    *,
+    cluster: ClusterSettings,
+    version: str | None = None,
+    procs: Iterable[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+    docker_client: Any = None,
+    registry: RegistryClient | None = None,
+) -> Generator[Event, None, DeployResult]:
+    """Deploy a version of an app and wait until it runs.
+
+    Args:
+        app: the app name.
+        cluster: the cluster.
+        version: the meta version (default: the newest in the cluster's registry).
+        procs: deploy only these procs (the others are left as they are and none is removed).
+        timeout: seconds to wait for the lock and then for the rollout.
+        wait: wait for the rollout (False: return once the engine accepted the changes; the
+            release stays ``pending``).
+        docker_client: a docker client for the cluster's manager (default: connect).
+        registry: a registry client (default: one for the cluster's registry).
+
+    Returns:
+        A :class:`DeployResult` (``release`` is None when nothing needed to change).
+
+    Raises:
+        NotFound: the version, or a proc, does not exist.
+        LockHeld: another deploy of the app held the lock for the whole ``timeout``.
+        DeployFailed: a proc did not converge; the previous release keeps serving.
+        EngineError, RegistryError, ClusterError: the engine or the registry failed.
+    """
+    registry = _registry(cluster, registry)
+    meta_version = resolve_version(registry, app, version)
+    image = pinned_image(registry, app, meta_version)
+    client = engine_for(cluster, docker_client)
+    auth = _login_engine(client, cluster)
+    yield Message(f"deploying {app} {meta_version} to cluster {cluster.name}")
+    text = read_meta_lain_yaml(client, registry, app, meta_version, auth)
+    config = load_release_config(text, app, meta_version, cluster)
+
+    lock = yield from acquire_lock(
+        client, app, operation="deploy", wait=timeout, ttl=2 * timeout + LOCK_MARGIN
+    )
+    try:
+        prepared = _prepare(client, app, config, meta_version, image, cluster, procs)
+        plan, desired, live = prepared.plan, prepared.desired, prepared.live
+        current = _by_number(prepared.history, plan.current_release)
+        if not plan.changed:
+            yield Message(
+                f"nothing to change: {app} already runs {meta_version}"
+                + (f" (release {plan.current_release})" if plan.current_release else "")
+            )
+            if wait and live:
+                yield from _settle_unchanged(client, app, live, prepared.history, timeout)
+            return DeployResult(app, meta_version, plan, None, waited=wait)
+
+        snapshot = _snapshot(live, current)
+        if procs is None:
+            snapshot = {
+                p: v for p, v in snapshot.items() if p in {s.proc for s in desired.services}
+            }
+        changes = []
+        for change in plan.procs:
+            if change.action in ("create", "update"):
+                spec = desired.service(change.proc).spec
+                changes.append(_Change(change.proc, change.action, spec, change.summary()))
+        for service in desired.services:
+            snapshot[service.proc] = r.ReleaseProc.from_spec(service.spec)
+        removals = [c.proc for c in plan.procs if c.action == "remove"]
+        release = r.create_release(
+            client,
+            app=app,
+            kind="deploy",
+            meta_version=meta_version,
+            lain_yaml=config.source or text,
+            procs=snapshot,
+            number=desired.release,
+        )
+        yield Message(f"release {release.number}: {len(changes)} proc(s) to change")
+        # Procs left as they were are waited for too: an earlier deploy that was cut short
+        # may have left them still starting.
+        unchanged = [
+            swarm.Target(c.proc, str(live[c.proc]["ID"]), "unchanged", since=0.0, settle=True)
+            for c in plan.procs
+            if c.action == "unchanged"
+        ]
+        final = yield from _rollout(
+            client,
+            app=app,
+            changes=changes,
+            removals=removals,
+            live=live,
+            network=desired.network,
+            release=release,
+            previous=current,
+            timeout=timeout,
+            wait=wait,
+            also_wait=unchanged,
+        )
+        return DeployResult(app, meta_version, plan, final, waited=wait)
+    finally:
+        lock.release()
+
+
+def _settle_unchanged(
+    client: Any,
+    app: str,
+    live: Mapping[str, Mapping[str, Any]],
+    history: list[r.Release],
+    timeout: float,
+) -> Generator[Event, None, None]:
+    """Nothing to change, but an earlier run may have been cut short: wait for its rollout and
+    settle the outcome of its release."""
+    targets = [
+        swarm.Target(proc, str(s["ID"]), "unchanged", since=0.0, settle=True)
+        for proc, s in live.items()
+    ]
+    failures = yield from swarm.wait_for(client, app, targets, timeout=timeout)
+    number = current_release_number(live)
+    release = _by_number(history, number)
+    if release is not None and release.outcome == "pending":
+        if failures:
+            r.set_outcome(client, release, "failed", failures[0].describe())
+        else:
+            r.set_outcome(client, release, "succeeded")
+            yield Message(f"release {release.number} is now running")
+    if failures:
+        raise _failed(app, release, failures, None, first=False)
+
+
+def _failed(
+    app: str,
+    release: r.Release | None,
+    failures: list[swarm.ProcFailure],
+    previous: r.Release | None,
+    *,
+    first: bool,
+) -> DeployFailed:
+    what = (
+        f"release {release.number} ({release.kind} of {release.meta_version})" if release else app
+    )
+    lines = [f"{what} of {app} failed:"]
+    lines += [f.describe() for f in failures]
+    if first:
+        lines.append(
+            "This was the first deploy of the app: nothing was removed; "
+            "see `lain ps` and `lain logs` for what runs."
+        )
+    elif previous is not None:
+        lines.append(f"Release {previous.number} ({previous.meta_version}) keeps serving.")
+    else:
+        lines.append("The procs were put back as they were before this deploy.")
+    error = DeployFailed("\n".join(lines))
+    error.release = release  # type: ignore[attr-defined]
+    error.failures = failures  # type: ignore[attr-defined]
+    error.procs = [f.proc for f in failures]  # type: ignore[attr-defined]
+    return error
+
+
+def _rollout(
+    client: Any,
+    *,
+    app: str,
+    changes: list[_Change],
+    removals: list[str],
+    live: Mapping[str, Mapping[str, Any]],
+    network: d.DesiredNetwork | None,
+    release: r.Release,
+    previous: r.Release | None,
+    timeout: float,
+    wait: bool,
+    also_wait: Iterable[swarm.Target] = (),
+) -> Generator[Event, None, r.Release]:
+    """Apply changes for a recorded release, wait, and settle its outcome (see module doc)."""
+    first = not live
+    since = engine_time(client)
+    targets: list[swarm.Target] = []
+    try:
+        if network is not None and swarm.ensure_network(client, network):
+            yield Message(f"created network {network.name}")
+        for change in changes:
+            if change.action == "create":
+                service_id = swarm.create_service(client, change.spec)
+                yield ProcChanged(app, change.proc, "created", change.spec["Name"], change.detail)
+                targets.append(swarm.Target(change.proc, service_id, "created", since))
+            else:
+                service = live[change.proc]
+                swarm.update_service(client, service, change.spec)
+                yield ProcChanged(app, change.proc, "updated", change.spec["Name"], change.detail)
+                targets.append(swarm.Target(change.proc, str(service["ID"]), "updated", since))
+    except LainError as e:
+        # Undo what was applied so far, then report the original problem.
+        if targets:
+            yield from _restore(client, app, targets, [], live, first, timeout)
+        r.set_outcome(client, release, "failed", str(e))
+        raise
+
+    if not wait:
+        yield from _remove_procs(client, app, removals, live)
+        return release
+
+    failures = yield from swarm.wait_for(client, app, [*targets, *also_wait], timeout=timeout)
+    if failures:
+        for failure in failures:
+            yield Message(f"{failure.proc} failed: {failure.reason}")
+        yield from _restore(client, app, targets, failures, live, first, timeout)
+        error = _failed(app, release, failures, previous, first=first)
+        r.set_outcome(
+            client, release, "failed", "; ".join(f"{f.proc}: {f.reason}" for f in failures)
+        )
+        raise error
+    yield from _remove_procs(client, app, removals, live)
+    return r.set_outcome(client, release, "succeeded")
+
+
+def _remove_procs(
+    client: Any, app: str, procs: list[str], live: Mapping[str, Mapping[str, Any]]
+) -> Generator[Event, None, None]:
+    for proc in procs:
+        service = live[proc]
+        name = str((service.get("Spec") or {}).get("Name", proc))
+        swarm.remove_service(client, str(service["ID"]), name)
+        yield ProcChanged(app, proc, "removed", name, "not in lain.yaml any more")
+
+
+def _restore(
+    client: Any,
+    app: str,
+    targets: list[swarm.Target],
+    failures: list[swarm.ProcFailure],
+    live: Mapping[str, Mapping[str, Any]],
+    first: bool,
+    timeout: float,
+) -> Generator[Event, None, None]:
+    """Put every changed proc back as it was, so the previous release serves whole.
+
+    Swarm has already rolled back the procs whose update failed; the others that were updated
+    get their previous spec back, and procs this deploy created are removed (except on a
+    first deploy, where there is nothing to go back to and what runs is left to look at).
+    """
+    failed = {f.proc: f for f in failures}
+    since = engine_time(client)
+    settle: list[swarm.Target] = []
+    for target in targets:
+        failure = failed.get(target.proc)
+        if target.action == "created":
+            if not first:
+                swarm.remove_service(client, target.service_id)
+                yield ProcChanged(
+                    app, target.proc, "removed", target.service_id, "new in the failed release"
+                )
+            continue
+        if failure is not None and failure.rolling_back:
+            # Swarm is rolling it back already: let it finish.
+            settle.append(
+                swarm.Target(target.proc, target.service_id, "restored", target.since, settle=True)
+            )
+            continue
+        previous = (live.get(target.proc) or {}).get("Spec")
+        if not previous:
+            continue
+        service = swarm.inspect_service(client, target.service_id)
+        swarm.update_service(client, service, previous)
+        yield ProcChanged(
+            app, target.proc, "restored", str(previous.get("Name", "")), "put back as before"
+        )
+        settle.append(swarm.Target(target.proc, target.service_id, "restored", since, settle=True))
+    if settle:
+        leftovers = yield from swarm.wait_for(
+            client, app, settle, timeout=max(timeout, 30.0), stop_on_failure=False
+        )
+        for leftover in leftovers:
+            yield Message(f"putting {leftover.proc} back did not finish: {leftover.reason}")
+
+
+# -- scale -------------------------------------------------------------------------------------
+
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_memory(value: str | int) -> int:
+    """Memory in Docker's units (``64m``, ``1g``, ``512k``, bytes) as bytes, at least 4m.
+
+    Raises:
+        ValueError: not a size, or below 4 MiB (Docker's minimum).
+    """
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _MEMORY_RE.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a memory size (e.g. 64m, 1g)")
+        size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if size < d.MIN_MEMORY:
+        raise ValueError(f"memory must be at least 4m (Docker's minimum), not {value}")
+    return size
+
+
+def scale_proc(
+    app: str,
+    proc: str,
+    *,
+    cluster: ClusterSettings,
+    instances: int | None = None,
+    cpu: float | None = None,
+    memory: int | str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+    docker_client: Any = None,
+) -> Generator[Event, None, DeployResult]:
+    """Change the instances, CPU or memory of one proc in one service update, and wait.
+
+    The new values win over lain.yaml until lain.yaml itself changes them (see
+    :func:`lain_sdk.cluster.desired.effective_scale`).
+
+    Args:
+        app: the app.
+        proc: the proc.
+        cluster: the cluster.
+        instances: replicas (>= 0).
+        cpu: CPUs (> 0, decimals allowed).
+        memory: bytes, or a size like ``128m`` (>= 4m).
+        timeout: seconds to wait for the lock and for the rollout.
+        wait: wait for the rollout.
+        docker_client: a docker client for the cluster's manager (default: connect).
+
+    Raises:
+        ValueError: an invalid value, or no value at all.
+        NotFound: the proc is not deployed.
+        DeployFailed: the proc did not converge; it was put back.
+    """
+    if instances is None and cpu is None and memory is None:
+        raise ValueError("give at least one of instances, cpu and memory")
+    if instances is not None and (not isinstance(instances, int) or instances < 0):
+        raise ValueError(f"instances must be a whole number >= 0, not {instances!r}")
+    if cpu is not None and not cpu > 0:
+        raise ValueError(f"cpu must be > 0, not {cpu!r}")
+    memory_bytes = parse_memory(memory) if memory is not None else None
+
+    client = engine_for(cluster, docker_client)
+    lock = yield from acquire_lock(
+        client, app, operation="scale", wait=timeout, ttl=2 * timeout + LOCK_MARGIN
+    )
+    try:
+        live = swarm.app_services(client, app)
+        if proc not in live:
+            deployed = ", ".join(sorted(live)) or "none"
+            raise NotFound(
+                f"proc {proc} of {app} is not deployed on cluster {cluster.name} "
+                f"(deployed procs: {deployed})"
+            )
+        history = r.read_releases(client, app)
+        current = _by_number(history, current_release_number(live))
+        snapshot = _snapshot(live, current)
+        base = snapshot[proc]
+        old = base.scale
+        new = d.ProcScale(
+            instances=old.instances if instances is None else instances,
+            cpu=old.cpu if cpu is None else float(cpu),
+            memory=old.memory if memory_bytes is None else memory_bytes,
+        )
+        meta_version = current.meta_version if current else _label(live[proc], d.LABEL_VERSION)
+        number = _next_number(history)
+        spec = d.rescale_spec(base.spec, new, release=number)
+        plan = d.Plan(
+            app=app,
+            meta_version=meta_version,
+            current_release=current.number if current else None,
+            network=d.network_name(app),
+            create_network=False,
+            procs=(
+                d.ProcChange(proc, "update", str(spec["Name"]), _scale_changes(old, new))
+                if new != old
+                else d.ProcChange(proc, "unchanged", str(spec["Name"])),
+            ),
+        )
+        if new == old:
+            yield Message(f"nothing to change: {proc} already has {_describe_scale(new)}")
+            return DeployResult(app, meta_version, plan, None, waited=wait)
+        snapshot[proc] = r.ReleaseProc.from_spec(spec)
+        release = r.create_release(
+            client,
+            app=app,
+            kind="scale",
+            meta_version=meta_version,
+            lain_yaml=current.lain_yaml if current else "",
+            procs=snapshot,
+            number=number,
+        )
+        change = _Change(proc, "update", spec, plan.procs[0].summary())
+        final = yield from _rollout(
+            client,
+            app=app,
+            changes=[change],
+            removals=[],
+            live=live,
+            network=None,
+            release=release,
+            previous=current,
+            timeout=timeout,
+            wait=wait,
+        )
+        return DeployResult(app, meta_version, plan, final, waited=wait)
+    finally:
+        lock.release()
+
+
+def _service_name(service: Mapping[str, Any], default: str) -> str:
+    return str((service.get("Spec") or {}).get("Name") or default)
+
+
+def _label(service: Mapping[str, Any], key: str) -> str:
+    return str(((service.get("Spec") or {}).get("Labels") or {}).get(key, ""))
+
+
+def _scale_changes(old: d.ProcScale, new: d.ProcScale) -> dict[str, Any]:
+    changes = {}
+    for key in ("instances", "cpu", "memory"):
+        if getattr(old, key) != getattr(new, key):
+            changes[key] = {"from": getattr(old, key), "to": getattr(new, key)}
+    return changes
+
+
+def _describe_scale(scale: d.ProcScale) -> str:
+    cpu = "no cpu limit" if not scale.cpu else f"cpu {scale.cpu:g}"
+    return f"{scale.instances} instance(s), {cpu}, memory {d.format_bytes(scale.memory)}"
+
+
+# -- rollback ----------------------------------------------------------------------------------
+
+
+def rollback_app(
+    app: str,
+    number: int | None = None,
+    *,
+    cluster: ClusterSettings,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+    docker_client: Any = None,
+) -> Generator[Event, None, DeployResult]:
+    """Put back everything release ``number`` ran (images, instances, resources) at once.
+
+    Args:
+        app: the app.
+        number: the release to go back to (default: the newest succeeded release before the
+            one running now).
+        cluster: the cluster.
+        timeout: seconds to wait for the lock and for the rollout.
+        wait: wait for the rollout.
+        docker_client: a docker client for the cluster's manager (default: connect).
+
+    Returns:
+        A :class:`DeployResult`; its release is the new ``rollback`` release.
+
+    Raises:
+        NotFound: no such release, or nothing earlier to go back to.
+        ClusterError: release ``number`` failed (it never ran whole).
+        DeployFailed: the rollback did not converge.
+    """
+    client = engine_for(cluster, docker_client)
+    lock = yield from acquire_lock(
+        client, app, operation="rollback", wait=timeout, ttl=2 * timeout + LOCK_MARGIN
+    )
+    try:
+        live = swarm.app_services(client, app)
+        history = r.read_releases(client, app)
+        running = current_release_number(live)
+        if number is None:
+            candidates = [
+                x
+                for x in history
+                if x.outcome == "succeeded" and (running is None or x.number < running)
+            ]
+            if not candidates:
+                raise NotFound(
+                    f"{app} has no succeeded release before release {running} to roll back to; "
+                    "see `lain releases`"
+                )
+            target = candidates[-1]
+        else:
+            found = _by_number(history, number)
+            if found is None:
+                listed = ", ".join(str(x.number) for x in history[-10:]) or "none yet"
+                raise NotFound(
+                    f"{app} has no release {number} (releases: {listed}); see `lain releases`"
+                )
+            target = found
+            if target.outcome == "failed":
+                raise ClusterError(
+                    f"release {number} of {app} failed, so it never ran whole; pick a succeeded "
+                    "release from `lain releases`"
+                )
+        if not target.procs or not all(p.spec for p in target.procs.values()):
+            raise ClusterError(f"release {target.number} of {app} has no service specs to restore")
+
+        new_number = _next_number(history)
+        specs = {p: d.relabel_spec(rp.spec, release=new_number) for p, rp in target.procs.items()}
+        changes = []
+        plan_changes = []
+        for proc, spec in sorted(specs.items()):
+            service = live.get(proc)
+            if service is None:
+                changes.append(_Change(proc, "create", spec, f"as in release {target.number}"))
+                plan_changes.append(d.ProcChange(proc, "create", spec["Name"]))
+            elif d.same_spec(service.get("Spec") or {}, spec):
+                plan_changes.append(d.ProcChange(proc, "unchanged", spec["Name"]))
+            else:
+                ch = d.ProcChange(
+                    proc,
+                    "update",
+                    spec["Name"],
+                    d.describe_changes(spec, service.get("Spec") or {}),
+                )
+                changes.append(_Change(proc, "update", spec, ch.summary()))
+                plan_changes.append(ch)
+        removals = sorted(p for p in live if p not in specs)
+        plan_changes += [d.ProcChange(p, "remove", _service_name(live[p], p)) for p in removals]
+        network = d.DesiredNetwork(
+            name=d.network_name(app), labels={d.LABEL_APP: app, d.LABEL_RELEASE: str(new_number)}
+        )
+        network_missing = swarm.find_network(client, network.name) is None
+        plan = d.Plan(
+            app=app,
+            meta_version=target.meta_version,
+            current_release=running,
+            network=network.name,
+            create_network=network_missing,
+            procs=tuple(plan_changes),
+        )
+        if not plan.changed:
+            yield Message(f"nothing to change: {app} already runs what release {target.number} ran")
+            return DeployResult(app, target.meta_version, plan, None, waited=wait)
+        release = r.create_release(
+            client,
+            app=app,
+            kind="rollback",
+            meta_version=target.meta_version,
+            lain_yaml=target.lain_yaml,
+            procs={p: r.ReleaseProc.from_spec(s) for p, s in specs.items()},
+            rollback_of=target.number,
+            number=new_number,
+        )
+        yield Message(
+            f"release {release.number}: rolling {app} back to release {target.number} "
+            f"({target.meta_version})"
+        )
+        final = yield from _rollout(
+            client,
+            app=app,
+            changes=changes,
+            removals=removals,
+            live=live,
+            network=network,
+            release=release,
+            previous=_by_number(history, running),
+            timeout=timeout,
+            wait=wait,
+        )
+        return DeployResult(app, target.meta_version, plan, final, waited=wait)
+    finally:
+        lock.release()
+
+
+# -- releases ----------------------------------------------------------------------------------
+
+
+def list_releases(
+    app: str, *, cluster: ClusterSettings, docker_client: Any = None
+) -> list[r.Release]:
+    """Every release of ``app`` recorded in the cluster, oldest first.
+
+    Raises:
+        EngineError: the engine does not answer.
+    """
+    return r.read_releases(engine_for(cluster, docker_client), app)
+
+
+# -- undeploy ----------------------------------------------------------------------------------
+
+
+def undeploy_app(
+    app: str,
+    *,
+    cluster: ClusterSettings,
+    procs: Iterable[str] | None = None,
+    purge: bool = False,
+    timeout: float = UNDEPLOY_TIMEOUT,
+    docker_client: Any = None,
+) -> Generator[Event, None, UndeployResult]:
+    """Remove an app's services (all, or ``procs``) and, with the whole app, its network.
+
+    Release history stays (so a later deploy or rollback knows it) unless ``purge``, which
+    also removes the app's volumes on the engine's node.
+
+    Raises:
+        NotFound: a named proc is not deployed, or nothing of the app is.
+    """
+    client = engine_for(cluster, docker_client)
+    lock = yield from acquire_lock(
+        client, app, operation="undeploy", wait=timeout, ttl=timeout + LOCK_MARGIN
+    )
+    try:
+        live = swarm.app_services(client, app)
+        wanted = sorted(procs) if procs else sorted(live)
+        missing = [p for p in wanted if p not in live]
+        if missing:
+            deployed = ", ".join(sorted(live)) or "none"
+            raise NotFound(
+                f"proc(s) {', '.join(missing)} of {app} are not deployed on cluster "
+                f"{cluster.name} (deployed procs: {deployed})"
+            )
+        whole = not procs or set(wanted) == set(live)
+        network = d.network_name(app)
+        network_there = swarm.find_network(client, network) is not None
+        if not live and not network_there and not purge:
+            raise NotFound(f"{app} is not deployed on cluster {cluster.name}")
+        yield from _remove_procs_named(client, app, wanted, live)
+        network_removed = False
+        if whole and network_there:
+            network_removed = swarm.remove_network(client, network, timeout)
+            if network_removed:
+                yield Message(f"removed network {network}")
+            else:
+                yield Message(f"network {network} is still in use; it was left in place")
+        releases_removed = 0
+        removed_volumes: list[str] = []
+        left_volumes: list[str] = []
+        if purge:
+            if whole:
+                releases_removed = r.remove_releases(client, app)
+                yield Message(f"removed {releases_removed} release record(s)")
+            for volume in _app_volumes(client, app, None if whole else wanted):
+                if swarm.remove_when_free(
+                    client, "volume", volume, client.api.remove_volume, timeout
+                ):
+                    removed_volumes.append(volume)
+                else:
+                    left_volumes.append(volume)
+            if removed_volumes:
+                yield Message(f"removed volume(s) {', '.join(removed_volumes)}")
+        return UndeployResult(
+            app,
+            tuple(wanted),
+            network_removed,
+            releases_removed,
+            tuple(removed_volumes),
+            tuple(left_volumes),
+        )
+    finally:
+        lock.release()
+
+
+def _remove_procs_named(
+    client: Any, app: str, procs: list[str], live: Mapping[str, Mapping[str, Any]]
+) -> Generator[Event, None, None]:
+    for proc in procs:
+        service = live[proc]
+        name = _service_name(service, proc)
+        swarm.remove_service(client, str(service["ID"]), name)
+        yield ProcChanged(app, proc, "removed", name, "undeployed")
+
+
+def _app_volumes(client: Any, app: str, procs: list[str] | None) -> list[str]:
+    with engine_errors(client, f"list the volumes of {app}"):
+        found = client.api.volumes(filters={"label": f"{d.LABEL_APP}={app}"}).get("Volumes") or []
+    names = []
+    for volume in found:
+        labels = volume.get("Labels") or {}
+        if labels.get(d.LABEL_APP) == app and (procs is None or labels.get(d.LABEL_PROC) in procs):
+            names.append(str(volume["Name"]))
+    return sorted(names)

@@ -1,0 +1,328 @@
+"""Numbered releases, kept in the cluster itself so that every teammate sees the same history.
+
+Release N of an app is the Swarm config ``lain-release-<app>-<N>``.  Its data (immutable, JSON)
+is a snapshot of the whole app after that deploy, scale or rollback: the meta version, the
+lain.yaml text, and per proc the image (pinned by digest), instances, cpu, memory and the full
+service spec, so ``lain rollback N`` can put back exactly what ran.  Whether it worked
+(``pending``, ``succeeded``, ``failed``) is a label, because config data cannot change and
+labels can.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from lain_sdk.cluster.desired import (
+    LABEL_APP,
+    LABEL_RELEASE,
+    ProcScale,
+    release_config_name,
+    spec_scale,
+)
+from lain_sdk.cluster.engine_calls import engine_errors, is_conflict, is_not_found
+from lain_sdk.errors import ClusterError, NotFound
+
+LABEL_OUTCOME = "lain.outcome"
+LABEL_KIND = "lain.kind"
+LABEL_REASON = "lain.reason"
+OUTCOMES = ("pending", "succeeded", "failed")
+KINDS = ("deploy", "scale", "rollback")
+MAX_REASON = 500  # keep labels small; the full reason is in the error the user saw
+
+
+@dataclass(frozen=True)
+class ReleaseProc:
+    """One proc in a release: what it ran and how much of it."""
+
+    image: str
+    instances: int
+    cpu: float
+    memory: int
+    spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def scale(self) -> ProcScale:
+        return ProcScale(self.instances, self.cpu, self.memory)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> ReleaseProc:
+        scale = spec_scale(spec)
+        return cls(
+            image=str(spec["TaskTemplate"]["ContainerSpec"]["Image"]),
+            instances=scale.instances,
+            cpu=scale.cpu,
+            memory=scale.memory,
+            spec=spec,
+        )
+
+    def to_dict(self, with_spec: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "image": self.image,
+            "instances": self.instances,
+            "cpu": self.cpu,
+            "memory": self.memory,
+        }
+        if with_spec:
+            data["spec"] = self.spec
+        return data
+
+
+@dataclass(frozen=True)
+class Release:
+    """A numbered snapshot of an app on the cluster.
+
+    Attributes:
+        app: the app.
+        number: 1, 2, ...
+        kind: ``deploy``, ``scale`` or ``rollback``.
+        outcome: ``pending`` (in progress, not waited for, or interrupted), ``succeeded`` or
+            ``failed``.
+        meta_version: the version it runs.
+        lain_yaml: the lain.yaml text of that version.
+        procs: proc name -> :class:`ReleaseProc`.
+        user: ``user@host`` of whoever made it.
+        time: when it was made (ISO 8601, UTC).
+        rollback_of: for a rollback, the release it restored.
+        reason: for a failed release, why (shortened).
+    """
+
+    app: str
+    number: int
+    kind: str
+    outcome: str
+    meta_version: str
+    lain_yaml: str
+    procs: Mapping[str, ReleaseProc]
+    user: str
+    time: str
+    rollback_of: int | None = None
+    reason: str = ""
+    config_id: str = field(default="", repr=False)
+    config_version: int = field(default=0, repr=False)
+
+    def to_dict(self, with_specs: bool = False) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "number": self.number,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "meta_version": self.meta_version,
+            "procs": {n: p.to_dict(with_specs) for n, p in sorted(self.procs.items())},
+            "user": self.user,
+            "time": self.time,
+            "rollback_of": self.rollback_of,
+            "reason": self.reason,
+        }
+
+
+def current_user() -> str:
+    """``user@host`` for release records and locks."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers) and no USER variable
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _from_config(config: Mapping[str, Any]) -> Release | None:
+    spec = config.get("Spec") or {}
+    labels = spec.get("Labels") or {}
+    try:
+        data = json.loads(base64.b64decode(spec.get("Data") or b""))
+        procs = {
+            name: ReleaseProc(
+                image=p["image"],
+                instances=int(p["instances"]),
+                cpu=float(p["cpu"]),
+                memory=int(p["memory"]),
+                spec=p.get("spec") or {},
+            )
+            for name, p in (data.get("procs") or {}).items()
+        }
+        return Release(
+            app=data["app"],
+            number=int(data["number"]),
+            kind=data.get("kind", "deploy"),
+            outcome=labels.get(LABEL_OUTCOME, "pending"),
+            meta_version=data.get("meta_version", ""),
+            lain_yaml=data.get("lain_yaml", ""),
+            procs=procs,
+            user=data.get("user", ""),
+            time=data.get("time", ""),
+            rollback_of=data.get("rollback_of"),
+            reason=labels.get(LABEL_REASON, ""),
+            config_id=str(config.get("ID", "")),
+            config_version=int((config.get("Version") or {}).get("Index", 0)),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # not a record this lain can read (hand-made, or a future format)
+
+
+def read_releases(client: Any, app: str) -> list[Release]:
+    """Every release of ``app``, oldest first (one engine call).
+
+    Args:
+        client: a docker client for a swarm manager.
+        app: the app name.
+    """
+    with engine_errors(client, f"list the releases of {app}"):
+        configs = client.api.configs(filters={"label": [f"{LABEL_APP}={app}", LABEL_RELEASE]})
+    releases = [r for r in map(_from_config, configs) if r is not None and r.app == app]
+    return sorted(releases, key=lambda r: r.number)
+
+
+def get_release(client: Any, app: str, number: int) -> Release:
+    """Release ``number`` of ``app``.
+
+    Raises:
+        NotFound: there is no such release (the message lists the latest ones).
+    """
+    with engine_errors(client, f"read release {number} of {app}"):
+        try:
+            config = client.api.inspect_config(release_config_name(app, number))
+        except Exception as e:
+            if not is_not_found(e):
+                raise
+            config = None
+    release = _from_config(config) if config else None
+    if release is None or release.app != app:
+        known = [r.number for r in read_releases(client, app)]
+        listed = ", ".join(map(str, known[-10:])) or "none yet"
+        raise NotFound(f"{app} has no release {number} (releases: {listed}); see `lain releases`")
+    return release
+
+
+def create_release(
+    client: Any,
+    *,
+    app: str,
+    kind: str,
+    meta_version: str,
+    lain_yaml: str,
+    procs: Mapping[str, ReleaseProc],
+    rollback_of: int | None = None,
+    number: int | None = None,
+) -> Release:
+    """Record a new release (outcome ``pending``) with the next free number.
+
+    Args:
+        number: the number to use, as already put in the specs' labels (default: one more
+            than the newest, moving on when another client takes it first).
+
+    Raises:
+        ClusterError: the engine refused to store the record, or ``number`` is taken.
+    """
+    strict = number is not None
+    if number is None:
+        existing = read_releases(client, app)
+        number = existing[-1].number + 1 if existing else 1
+    user, when = current_user(), now_iso()
+    for _ in range(100):
+        data = {
+            "app": app,
+            "number": number,
+            "kind": kind,
+            "meta_version": meta_version,
+            "lain_yaml": lain_yaml,
+            "procs": {n: p.to_dict(with_spec=True) for n, p in sorted(procs.items())},
+            "user": user,
+            "time": when,
+            "rollback_of": rollback_of,
+        }
+        labels = {
+            LABEL_APP: app,
+            LABEL_RELEASE: str(number),
+            LABEL_KIND: kind,
+            LABEL_OUTCOME: "pending",
+        }
+        with engine_errors(client, f"record release {number} of {app}"):
+            try:
+                created = client.api.create_config(
+                    release_config_name(app, number),
+                    json.dumps(data, sort_keys=True).encode(),
+                    labels=labels,
+                )
+            except Exception as e:
+                # Config names are unique, so a taken number means someone else recorded it.
+                if not is_conflict(e):
+                    raise
+                if strict:
+                    raise ClusterError(
+                        f"release {number} of {app} was recorded by someone else meanwhile; "
+                        "run the command again"
+                    ) from e
+                number += 1
+                continue
+        return Release(
+            app=app,
+            number=number,
+            kind=kind,
+            outcome="pending",
+            meta_version=meta_version,
+            lain_yaml=lain_yaml,
+            procs=dict(procs),
+            user=user,
+            time=when,
+            rollback_of=rollback_of,
+            config_id=str(created.get("ID", "")),
+            config_version=0,
+        )
+    raise ClusterError(f"could not find a free release number for {app}")
+
+
+def set_outcome(client: Any, release: Release, outcome: str, reason: str = "") -> Release:
+    """Mark a release ``succeeded`` or ``failed`` (a label update; the record itself is fixed).
+
+    Raises:
+        ClusterError: the engine refused the update.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}")
+    api = client.api
+    doing = f"mark release {release.number} of {release.app} {outcome}"
+    with engine_errors(client, doing):
+        config = api.inspect_config(
+            release.config_id or release_config_name(release.app, release.number)
+        )
+        spec = dict(config["Spec"])
+        labels = dict(spec.get("Labels") or {})
+        labels[LABEL_OUTCOME] = outcome
+        if reason:
+            labels[LABEL_REASON] = reason[:MAX_REASON]
+        else:
+            labels.pop(LABEL_REASON, None)
+        spec["Labels"] = labels
+        # The docker SDK has no call for config updates (only labels may change); the Engine
+        # API has had POST /configs/{id}/update since 1.30.
+        response = api._post_json(
+            api._url("/configs/{0}/update", config["ID"]),
+            data=spec,
+            params={"version": config["Version"]["Index"]},
+        )
+        api._raise_for_status(response)
+    return replace(release, outcome=outcome, reason=reason[:MAX_REASON])
+
+
+def remove_releases(client: Any, app: str) -> int:
+    """Delete every release record of ``app``; return how many there were."""
+    removed = 0
+    for release in read_releases(client, app):
+        with engine_errors(client, f"remove release {release.number} of {app}"):
+            try:
+                client.api.remove_config(release.config_id)
+                removed += 1
+            except Exception as e:
+                if not is_not_found(e):
+                    raise
+    return removed

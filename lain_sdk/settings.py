@@ -1,0 +1,357 @@
+"""Clusters lain can deploy to, kept in the user's settings file.
+
+The file is YAML::
+
+    current: prod
+    clusters:
+      prod:
+        docker_host: ssh://deploy@manager1.example.com
+        registry: registry.example.com
+        domains: [example.com]
+        insecure_registry: false
+
+Where the file is (first match wins):
+
+1. ``$LAIN_CONFIG`` (a file path),
+2. ``$XDG_CONFIG_HOME/lain/config.yaml``,
+3. ``~/.config/lain/config.yaml``.
+
+Which cluster a command acts on (first match wins):
+
+1. the ``-c/--cluster`` option (passed in as ``name``),
+2. ``$LAIN_CLUSTER``,
+3. ``current`` in the file,
+4. the built-in local default: the local engine as a one-node swarm, a registry on
+   127.0.0.1:5000 and the domain lain.local (what ``lain cluster up`` sets up).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lain_sdk.errors import NotFound, SettingsError
+
+LOCAL_CLUSTER = "local"
+LOCAL_REGISTRY = "127.0.0.1:5000"
+LOCAL_DOMAIN = "lain.local"
+
+
+class EnvVars:
+    """Names of the environment variables lain reads."""
+
+    CONFIG = "LAIN_CONFIG"
+    CLUSTER = "LAIN_CLUSTER"
+    XDG_CONFIG_HOME = "XDG_CONFIG_HOME"
+    XDG_DATA_HOME = "XDG_DATA_HOME"
+    HOME = "HOME"
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """One cluster: where its engine and registry are, and which domains its apps get.
+
+    Attributes:
+        name: the name the user gave it (``local`` for the built-in default).
+        docker_host: the engine of a swarm manager (``unix://``, ``ssh://user@host``,
+            ``tcp://host:2376``); None means the local engine (``DOCKER_HOST`` or the socket).
+        registry: ``host[:port]`` of the registry release images are pushed to and pulled from.
+        domains: the cluster's domains, main one first (``LAIN_DOMAIN`` is the first).
+        insecure_registry: the registry speaks plain HTTP.
+        tls_cert_path: a directory with ``ca.pem``, ``cert.pem`` and ``key.pem`` for a
+            ``tcp://`` engine that wants TLS client certificates.
+        publish_ports: publish web procs on ephemeral host ports (the local default does, so a
+            developer can open the app; routing by mountpoint is for clusters with a router).
+    """
+
+    name: str
+    docker_host: str | None = None
+    registry: str = LOCAL_REGISTRY
+    domains: tuple[str, ...] = (LOCAL_DOMAIN,)
+    insecure_registry: bool = False
+    tls_cert_path: str | None = None
+    publish_ports: bool = False
+
+    @property
+    def domain(self) -> str:
+        """The main domain (v2's ``LAIN_DOMAIN``)."""
+        return self.domains[0] if self.domains else LOCAL_DOMAIN
+
+    @property
+    def engine(self) -> str:
+        """The engine address, for messages."""
+        return self.docker_host or "the local Docker engine"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "docker_host": self.docker_host,
+            "registry": self.registry,
+            "domains": list(self.domains),
+            "insecure_registry": self.insecure_registry,
+            "publish_ports": self.publish_ports,
+        }
+        if self.tls_cert_path:
+            data["tls_cert_path"] = self.tls_cert_path
+        return data
+
+    def connect(self, timeout: float = 60) -> Any:
+        """Return a docker client for this cluster's engine, pinged once.
+
+        Raises:
+            EngineError: the engine did not answer (the message names it).
+        """
+        from lain_sdk.engine import connect
+
+        if self.tls_cert_path and self.docker_host:
+            # The docker SDK reads TLS settings from DOCKER_* variables; hand it ours only.
+            environ = {
+                "DOCKER_HOST": self.docker_host,
+                "DOCKER_TLS_VERIFY": "1",
+                "DOCKER_CERT_PATH": self.tls_cert_path,
+            }
+            return connect(None, timeout=timeout, environ=environ)
+        return connect(self.docker_host, timeout=timeout)
+
+
+LOCAL_DEFAULT = ClusterSettings(
+    name=LOCAL_CLUSTER,
+    docker_host=None,
+    registry=LOCAL_REGISTRY,
+    domains=(LOCAL_DOMAIN,),
+    insecure_registry=True,
+    publish_ports=True,
+)
+
+
+def default_settings_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the settings file is: ``$LAIN_CONFIG``, else the XDG config directory."""
+    env = os.environ if environ is None else environ
+    if env.get(EnvVars.CONFIG):
+        return Path(env[EnvVars.CONFIG]).expanduser()
+    if env.get(EnvVars.XDG_CONFIG_HOME):
+        return Path(env[EnvVars.XDG_CONFIG_HOME]) / "lain" / "config.yaml"
+    return _home(env) / ".config" / "lain" / "config.yaml"
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """lain's data directory: ``$XDG_DATA_HOME/lain`` (default ``~/.local/share/lain``)."""
+    env = os.environ if environ is None else environ
+    if env.get(EnvVars.XDG_DATA_HOME):
+        return Path(env[EnvVars.XDG_DATA_HOME]) / "lain"
+    return _home(env) / ".local" / "share" / "lain"
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    return Path(env[EnvVars.HOME]) if env.get(EnvVars.HOME) else Path.home()
+
+
+@dataclass
+class Settings:
+    """The user's clusters and the one in use.
+
+    Build it with :meth:`load`; change it with :meth:`add`, :meth:`remove`, :meth:`use`, then
+    :meth:`save`.
+    """
+
+    path: Path
+    clusters: dict[str, ClusterSettings] = field(default_factory=dict)
+    current: str | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read the settings file; a missing file means no clusters yet.
+
+        Args:
+            path: the file; default :func:`default_settings_path`.
+            environ: the environment to read ``LAIN_*`` and XDG variables from (default
+                ``os.environ``); tests pass their own.
+
+        Raises:
+            SettingsError: the file cannot be read or is not valid (the message names it).
+        """
+        env = dict(os.environ if environ is None else environ)
+        file = Path(path) if path is not None else default_settings_path(env)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(path=file, environ=env)
+        except OSError as e:
+            raise SettingsError(f"cannot read the lain settings file {file}: {e.strerror}") from e
+        return cls(path=file, environ=env, **_parse(text, file))
+
+    def cluster(self, name: str | None = None) -> ClusterSettings:
+        """The cluster to act on: ``name``, else ``$LAIN_CLUSTER``, else ``current``, else local.
+
+        Raises:
+            NotFound: the named cluster is not configured (the message lists those that are).
+        """
+        chosen = name or self.environ.get(EnvVars.CLUSTER) or self.current
+        if not chosen:
+            return self.clusters.get(LOCAL_CLUSTER, LOCAL_DEFAULT)
+        if chosen in self.clusters:
+            return self.clusters[chosen]
+        if chosen == LOCAL_CLUSTER:
+            return LOCAL_DEFAULT
+        known = ", ".join(self.names()) or LOCAL_CLUSTER
+        raise NotFound(
+            f"no cluster named {chosen!r} in {self.path} (clusters: {known}); "
+            f"add it with `lain cluster add {chosen} --docker-host URL --registry HOST`"
+        )
+
+    def names(self) -> list[str]:
+        """Every cluster name, the built-in ``local`` included."""
+        return sorted({LOCAL_CLUSTER, *self.clusters})
+
+    def all(self) -> list[ClusterSettings]:
+        """Every cluster, the built-in local default included (unless overridden)."""
+        return [self.clusters.get(n, LOCAL_DEFAULT) for n in self.names()]
+
+    def selected_name(self, name: str | None = None) -> str:
+        """The name :meth:`cluster` would pick."""
+        return name or self.environ.get(EnvVars.CLUSTER) or self.current or LOCAL_CLUSTER
+
+    def add(self, cluster: ClusterSettings) -> None:
+        """Add or replace a cluster."""
+        if not cluster.name or not all(c.isalnum() or c in "-_." for c in cluster.name):
+            raise SettingsError(
+                f"invalid cluster name {cluster.name!r}: use letters, digits, '-', '_' and '.'"
+            )
+        if not cluster.registry:
+            raise SettingsError(f"cluster {cluster.name!r} needs a registry (host[:port])")
+        self.clusters[cluster.name] = replace(
+            cluster, domains=tuple(cluster.domains) or (LOCAL_DOMAIN,)
+        )
+
+    def remove(self, name: str) -> None:
+        """Forget a cluster; the one in use falls back to the local default.
+
+        Raises:
+            NotFound: there is no such cluster in the file.
+        """
+        if name not in self.clusters:
+            if name == LOCAL_CLUSTER:
+                raise NotFound(
+                    "the built-in local cluster cannot be removed (it is not in the file)"
+                )
+            raise NotFound(f"no cluster named {name!r} in {self.path}")
+        del self.clusters[name]
+        if self.current == name:
+            self.current = None
+
+    def use(self, name: str) -> None:
+        """Mark a cluster as the one in use.
+
+        Raises:
+            NotFound: there is no such cluster.
+        """
+        if name not in self.clusters and name != LOCAL_CLUSTER:
+            self.cluster(name)  # raises NotFound with the list of clusters
+        self.current = name
+
+    def to_dict(self) -> dict[str, Any]:
+        clusters = {}
+        for name, c in sorted(self.clusters.items()):
+            data = c.to_dict()
+            del data["name"]
+            clusters[name] = data
+        return {"current": self.current, "clusters": clusters}
+
+    def save(self) -> None:
+        """Write the file atomically, readable by its owner only.
+
+        Raises:
+            SettingsError: the file cannot be written.
+        """
+        import yaml
+
+        text = "# lain settings: edit with `lain cluster add|use|rm`\n" + yaml.safe_dump(
+            self.to_dict(), sort_keys=False, default_flow_style=False
+        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target and rename, so a crash never leaves half a file.
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            raise SettingsError(f"cannot write the lain settings file {self.path}: {e}") from e
+
+
+_CLUSTER_KEYS = {
+    "docker_host",
+    "registry",
+    "domains",
+    "insecure_registry",
+    "tls_cert_path",
+    "publish_ports",
+}
+
+
+def _parse(text: str, file: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise SettingsError(f"{where}: {problem}; fix or remove the lain settings file") from e
+    if data is None:
+        return {}
+
+    def bad(message: str) -> SettingsError:
+        return SettingsError(f"{file}: {message}; fix or remove the lain settings file")
+
+    if not isinstance(data, dict):
+        raise bad("expected a mapping with `clusters` and `current`")
+    unknown = set(data) - {"clusters", "current"}
+    if unknown:
+        raise bad(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    current = data.get("current")
+    if current is not None and not isinstance(current, str):
+        raise bad("`current` must be a cluster name")
+    raw = data.get("clusters") or {}
+    if not isinstance(raw, dict):
+        raise bad("`clusters` must be a mapping of name to settings")
+    clusters: dict[str, ClusterSettings] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise bad(f"clusters.{name} must be a mapping")
+        extra = set(entry) - _CLUSTER_KEYS
+        if extra:
+            raise bad(f"clusters.{name}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
+        registry = entry.get("registry")
+        if not isinstance(registry, str) or not registry:
+            raise bad(f"clusters.{name}.registry must be a registry host[:port]")
+        host = entry.get("docker_host")
+        if host is not None and not isinstance(host, str):
+            raise bad(f"clusters.{name}.docker_host must be a URL")
+        domains = entry.get("domains") or [LOCAL_DOMAIN]
+        if isinstance(domains, str):
+            domains = [domains]
+        if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+            raise bad(f"clusters.{name}.domains must be a list of domains")
+        for key in ("insecure_registry", "publish_ports"):
+            if key in entry and not isinstance(entry[key], bool):
+                raise bad(f"clusters.{name}.{key} must be true or false")
+        clusters[str(name)] = ClusterSettings(
+            name=str(name),
+            docker_host=host or None,
+            registry=registry,
+            domains=tuple(domains),
+            insecure_registry=bool(entry.get("insecure_registry", False)),
+            tls_cert_path=entry.get("tls_cert_path") or None,
+            publish_ports=bool(entry.get("publish_ports", False)),
+        )
+    return {"clusters": clusters, "current": current}

@@ -1,0 +1,186 @@
+"""Releases made directly with the docker SDK, for deploy tests, and cleaning up after them.
+
+A version of a test app is two images pushed to the test registry, as ``lain build --push``
+makes them: ``<registry>/<app>:release-<mv>`` (busybox serving /www/index.html, which holds a
+page text that tells versions apart) and ``<registry>/<app>:meta-<mv>`` (FROM scratch, only
+``/lain.yaml``).  They are built here so deploy tests do not depend on the build pipeline.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tarfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lain_sdk.engine import LOCAL_BASE_IMAGE
+from lain_sdk.settings import ClusterSettings
+
+# httpd as PID 1 ignores SIGTERM; the trap makes stops (and rolling updates) quick.
+WEB_CMD = (
+    "[sh, -c, 'trap \"exit 0\" TERM; echo web $LAIN_INSTANCE_NO up; httpd -f -p 80 -h /www & wait']"
+)
+CHECK = "wget -q -O /dev/null http://127.0.0.1:80/index.html"
+
+WEB_APP = """\
+appname: {name}
+build:
+  base: lain-local/busybox:latest
+web:
+  cmd: {web_cmd}
+  num_instances: 2
+  memory: 16m
+  cpu: 1
+  container_healthcheck:
+    cmd: {check}
+    options: {{interval: 1, timeout: 1, retries: 1}}
+"""
+
+WORKER = """\
+worker.ticker:
+  cmd:
+    - sh
+    - -c
+    - trap "exit 0" TERM; i=0;
+      while true; do i=$((i+1)); echo tick $i from $LAIN_INSTANCE_NO; sleep 1; done
+  memory: 8m
+"""
+
+
+def web_app(name: str, *, check: str = CHECK, worker: bool = False) -> str:
+    text = WEB_APP.format(name=name, web_cmd=WEB_CMD, check=check)
+    return text + WORKER if worker else text
+
+
+@dataclass
+class TestApp:
+    """An app with versions pushed to a registry; remembers what to clean up."""
+
+    __test__ = False
+
+    name: str
+    registry: str
+    versions: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    clock: int = 1700000000
+
+    def cluster(self) -> ClusterSettings:
+        return ClusterSettings(
+            name="test",
+            registry=self.registry,
+            domains=("lain.local",),
+            insecure_registry=True,
+            publish_ports=True,
+        )
+
+
+def _context(files: dict[str, str]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def push_version(client: Any, app: TestApp, lain_yaml: str, page: str) -> str:
+    """Build and push a release and a meta image; return the new meta version."""
+    app.clock += 1
+    mv = f"{app.clock}-{secrets.token_hex(20)}"
+    repo = f"{app.registry}/{app.name}"
+    release = _context(
+        {
+            "Dockerfile": f"FROM {LOCAL_BASE_IMAGE}\nCOPY index.html /www/index.html\n",
+            "index.html": page + "\n",
+        }
+    )
+    meta = _context(
+        {"Dockerfile": "FROM scratch\nCOPY lain.yaml /lain.yaml\n", "lain.yaml": lain_yaml}
+    )
+    for tag, context in ((f"release-{mv}", release), (f"meta-{mv}", meta)):
+        client.images.build(fileobj=context, custom_context=True, tag=f"{repo}:{tag}", rm=True)
+        app.images.append(f"{repo}:{tag}")
+        for line in client.api.push(repo, tag=tag, stream=True, decode=True):
+            assert "error" not in line, line
+    app.versions.append(mv)
+    return mv
+
+
+def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
+    """Remove everything lain made for ``app`` on the engine: services, network, configs
+    (releases and lock), volumes, and the images."""
+    from docker.errors import APIError
+
+    api = client.api
+    label = f"lain.app={app}"
+    for service in api.services(filters={"label": label}):
+        try:
+            api.remove_service(service["ID"])
+        except APIError:
+            pass
+    for config in api.configs(filters={"label": label}):
+        try:
+            api.remove_config(config["ID"])
+        except APIError:
+            pass
+    deadline = time.monotonic() + 60
+    networks = [n["Id"] for n in api.networks(filters={"label": label})]
+    volumes = [v["Name"] for v in api.volumes(filters={"label": label}).get("Volumes") or []]
+    while (networks or volumes) and time.monotonic() < deadline:
+        for network in list(networks):
+            try:
+                # Accepted means the swarm forgot it; the node drops its copy by itself.
+                api.remove_network(network)
+                networks.remove(network)
+            except APIError as e:
+                if e.status_code == 404:
+                    networks.remove(network)
+        for volume in list(volumes):
+            try:
+                api.remove_volume(volume)
+                volumes.remove(volume)
+            except APIError as e:
+                if e.status_code == 404:
+                    volumes.remove(volume)
+        if networks or volumes:
+            time.sleep(0.5)
+    for image in api.images(name=f"*/{app}") + api.images(filters={"reference": f"*/{app}*"}):
+        for ref in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
+            try:
+                api.remove_image(ref, force=True)
+            except APIError:
+                pass
+    for ref in images:
+        try:
+            api.remove_image(ref, force=True)
+        except APIError:
+            pass
+
+
+def http_get(address: str, path: str = "/index.html", timeout: float = 3.0) -> str:
+    import requests
+
+    return requests.get(f"http://{address}{path}", timeout=timeout).text
+
+
+def wait_http(address: str, expected: str, timeout: float = 20.0) -> str:
+    """GET until the page contains ``expected`` (connection errors retried)."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            last = http_get(address)
+            if expected in last:
+                return last
+        except requests.RequestException as e:
+            last = str(e)
+        time.sleep(0.3)
+    raise AssertionError(f"{address} did not answer {expected!r} within {timeout}s: {last}")

@@ -1,0 +1,444 @@
+"""Deploy, upgrade, scale, rollback, failures, locks and interruptions on the real swarm."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apps import unique_app_name
+from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
+
+import lain_sdk
+from lain_cli.exit import ExitStatus
+from lain_sdk.cluster.lock import acquire_lock
+from lain_sdk.cluster.operations import (
+    deploy_app,
+    list_releases,
+    plan_deploy,
+    rollback_app,
+    scale_proc,
+    undeploy_app,
+)
+from lain_sdk.cluster.status import app_status
+from lain_sdk.errors import DeployFailed, LockHeld
+from lain_sdk.events import LockWaiting, ProcChanged
+
+TIMEOUT = 90
+
+
+@pytest.fixture
+def app(docker_client: Any, registry: Any, base_image: str) -> Iterator[TestApp]:
+    made = TestApp(unique_app_name("ld"), registry.host)
+    yield made
+    cleanup(docker_client, made.name, made.images)
+
+
+@pytest.fixture
+def use_cluster(lain: Any, app: TestApp) -> None:
+    """Select a cluster with the test registry for the CLI."""
+    result = lain(
+        "cluster",
+        "add",
+        "test",
+        "--registry",
+        app.registry,
+        "--publish-ports",
+        "--insecure-registry",
+        "--use",
+    )
+    assert result.exit_code == ExitStatus.OK, result.stderr
+
+
+def run(operation: Any) -> Any:
+    events: list[Any] = []
+    result = lain_sdk.drain(operation, on_event=events.append)
+    return result, events
+
+
+def web_spec(client: Any, app: TestApp) -> dict[str, Any]:
+    return client.api.inspect_service(f"{app.name}__web")
+
+
+def addresses(client: Any, app: TestApp) -> list[str]:
+    status = app_status(app.name, cluster=app.cluster(), docker_client=client)
+    return [i.address for p in status.procs for i in p.instances if i.desired_state == "running"]
+
+
+def test_deploy_upgrade_scale_rollback_undeploy(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    cluster = app.cluster()
+    v1 = push_version(docker_client, app, web_app(app.name), "page v1")
+    v2 = push_version(docker_client, app, web_app(app.name), "page v2")
+
+    # First deploy: the newest version by default (v2 is newer); deploy v1 explicitly.
+    result, events = run(
+        deploy_app(
+            app.name, cluster=cluster, version=v1, docker_client=docker_client, timeout=TIMEOUT
+        )
+    )
+    assert result.release.number == 1 and result.release.outcome == "succeeded"
+    assert any(isinstance(e, ProcChanged) and e.action == "created" for e in events)
+    service = web_spec(docker_client, app)
+    spec = service["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == 2
+    assert spec["TaskTemplate"]["Resources"]["Limits"] == {
+        "NanoCPUs": 1_000_000_000,
+        "MemoryBytes": 16 * 1024 * 1024,
+    }
+    assert spec["EndpointSpec"]["Mode"] == "dnsrr"
+    assert "@sha256:" in spec["TaskTemplate"]["ContainerSpec"]["Image"]
+    for address in addresses(docker_client, app):
+        assert address.startswith("127.0.0.1:")
+        wait_http(address, "page v1")
+
+    # The same deploy again changes nothing at all.
+    version_before = service["Version"]["Index"]
+    result, _ = run(
+        deploy_app(
+            app.name, cluster=cluster, version=v1, docker_client=docker_client, timeout=TIMEOUT
+        )
+    )
+    assert result.release is None and not result.plan.changed
+    assert web_spec(docker_client, app)["Version"]["Index"] == version_before
+
+    # --plan says what an upgrade would do and changes nothing (JSON for scripts).
+    planned = lain("-o", "json", "deploy", "--plan", "-a", app.name)  # default: newest = v2
+    assert planned.exit_code == ExitStatus.OK, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert plan["meta_version"] == v2 and plan["current_release"] == 1
+    web = plan["procs"][0]
+    assert web["proc"] == "web" and web["action"] == "update"
+    assert v2 in web["changes"]["image"]["to"]
+    assert web["changes"]["env"] == {"changed": ["LAIN_APP_RELEASE_VERSION"]}
+    assert web_spec(docker_client, app)["Version"]["Index"] == version_before
+
+    # Upgrade through the CLI.
+    upgraded = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert upgraded.exit_code == ExitStatus.OK, upgraded.stderr
+    assert "release 2 (deploy of " + v2 in upgraded.stdout
+    assert "==> web: updated" in upgraded.stderr
+    for address in addresses(docker_client, app):
+        wait_http(address, "page v2")
+
+    # Scale up with limits, then down; each is a release.
+    result, _ = run(
+        scale_proc(
+            app.name,
+            "web",
+            cluster=cluster,
+            instances=3,
+            cpu=0.5,
+            memory="24m",
+            docker_client=docker_client,
+            timeout=TIMEOUT,
+        )
+    )
+    assert result.release.number == 3 and result.release.kind == "scale"
+    spec = web_spec(docker_client, app)["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == 3
+    assert spec["TaskTemplate"]["Resources"]["Limits"] == {
+        "NanoCPUs": 500_000_000,
+        "MemoryBytes": 24 * 1024 * 1024,
+    }
+    assert len(addresses(docker_client, app)) == 3
+    scaled = lain("scale", "web", "-n", "1", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert scaled.exit_code == ExitStatus.OK, scaled.stderr
+    assert web_spec(docker_client, app)["Spec"]["Mode"]["Replicated"]["Replicas"] == 1
+
+    # Deploying the same version keeps the scaled values (lain.yaml did not change them).
+    result, _ = run(
+        deploy_app(
+            app.name, cluster=cluster, version=v2, docker_client=docker_client, timeout=TIMEOUT
+        )
+    )
+    assert result.release is None
+    # Bad input is refused before anything happens.
+    bad = lain("scale", "web", "-n", "-1", "-a", app.name)
+    assert bad.exit_code == ExitStatus.USAGE
+    bad = lain("scale", "web", "--memory", "1m", "-a", app.name)
+    assert bad.exit_code == ExitStatus.USAGE and "at least 4m" in bad.stderr
+
+    # Roll back to release 1: image, instances and limits all come back at once.
+    result, _ = run(
+        rollback_app(app.name, 1, cluster=cluster, docker_client=docker_client, timeout=TIMEOUT)
+    )
+    assert result.release.number == 5 and result.release.kind == "rollback"
+    assert result.release.rollback_of == 1 and result.meta_version == v1
+    spec = web_spec(docker_client, app)["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == 2
+    assert spec["TaskTemplate"]["Resources"]["Limits"]["NanoCPUs"] == 1_000_000_000
+    for address in addresses(docker_client, app):
+        wait_http(address, "page v1")
+
+    listed = lain("-o", "json", "releases", "-a", app.name)
+    assert listed.exit_code == ExitStatus.OK
+    history = json.loads(listed.stdout)
+    assert [(x["number"], x["kind"], x["outcome"]) for x in history] == [
+        (1, "deploy", "succeeded"),
+        (2, "deploy", "succeeded"),
+        (3, "scale", "succeeded"),
+        (4, "scale", "succeeded"),
+        (5, "rollback", "succeeded"),
+    ]
+    assert history[3]["procs"]["web"]["instances"] == 1
+    assert "@" in history[0]["user"] and history[0]["meta_version"] == v1
+    text = lain("releases", "-a", app.name)
+    assert "rollback to 1" in text.stdout
+
+    # The default rollback goes to the last good release before the current one (4).
+    result, _ = run(
+        rollback_app(app.name, cluster=cluster, docker_client=docker_client, timeout=TIMEOUT)
+    )
+    assert result.release.rollback_of == 4
+    assert web_spec(docker_client, app)["Spec"]["Mode"]["Replicated"]["Replicas"] == 1
+
+    # Undeploy: services and network go, the history stays; --purge removes it too.
+    gone = lain("undeploy", "-a", app.name)
+    assert gone.exit_code == ExitStatus.OK, gone.stderr
+    assert docker_client.api.services(filters={"label": f"lain.app={app.name}"}) == []
+    assert not [
+        n
+        for n in docker_client.api.networks(names=[f"lain_{app.name}"])
+        if n["Name"] == f"lain_{app.name}"
+    ]
+    assert len(list_releases(app.name, cluster=cluster, docker_client=docker_client)) == 6
+    purged = lain("-o", "json", "undeploy", "--purge", "-a", app.name)
+    assert purged.exit_code == ExitStatus.OK, purged.stderr
+    lines = [json.loads(line) for line in purged.stdout.splitlines()]
+    assert lines[-1]["event"] == "result" and lines[-1]["releases_removed"] == 6
+    assert list_releases(app.name, cluster=cluster, docker_client=docker_client) == []
+
+
+def test_failing_healthcheck_keeps_the_old_version_serving(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    good = push_version(docker_client, app, web_app(app.name), "page good")
+    broken = push_version(
+        docker_client,
+        app,
+        web_app(app.name, check="wget -q -O /dev/null http://127.0.0.1:80/missing.html"),
+        "page broken",
+    )
+    run(
+        deploy_app(
+            app.name,
+            cluster=app.cluster(),
+            version=good,
+            docker_client=docker_client,
+            timeout=TIMEOUT,
+        )
+    )
+    before = addresses(docker_client, app)
+
+    failed = lain("deploy", "-a", app.name, "-v", broken, "--timeout", str(TIMEOUT))
+    assert failed.exit_code == ExitStatus.DEPLOY_FAILED, failed.stderr
+    assert "proc web:" in failed.stderr
+    assert "rolled the service back" in failed.stderr
+    assert "404 Not Found" in failed.stderr  # what the healthcheck said
+    assert f"Release 1 ({good}) keeps serving" in failed.stderr
+    for address in addresses(docker_client, app):
+        assert wait_http(address, "page good")
+    assert sorted(addresses(docker_client, app)) == sorted(before)
+    history = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
+    assert [(x.number, x.outcome) for x in history] == [(1, "succeeded"), (2, "failed")]
+    assert "web:" in history[1].reason
+    ps = json.loads(lain("-o", "json", "ps", "-a", app.name).stdout)
+    assert ps["procs"][0]["version"] == good and ps["healthy"]
+
+
+def test_first_deploy_that_never_gets_healthy(docker_client: Any, app: TestApp) -> None:
+    broken = push_version(
+        docker_client, app, web_app(app.name, check="test -f /nope"), "page broken"
+    )
+    with pytest.raises(DeployFailed) as caught:
+        run(
+            deploy_app(
+                app.name,
+                cluster=app.cluster(),
+                version=broken,
+                docker_client=docker_client,
+                timeout=60,
+            )
+        )
+    message = str(caught.value)
+    assert "proc web" in message and "keep failing" in message
+    assert "first deploy" in message
+    # Nothing removed: what ran is there to look at.
+    assert docker_client.api.services(filters={"name": f"{app.name}__web"})
+
+
+def test_unreachable_engine_and_missing_version(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    mv = push_version(docker_client, app, web_app(app.name), "page")
+    added = lain(
+        "cluster",
+        "add",
+        "dead",
+        "--docker-host",
+        f"tcp://127.0.0.1:{closed}",
+        "--registry",
+        app.registry,
+    )
+    assert added.exit_code == ExitStatus.OK
+    result = lain("-c", "dead", "deploy", "-a", app.name, "-v", mv)
+    assert result.exit_code == ExitStatus.CLUSTER_ERROR
+    assert f"tcp://127.0.0.1:{closed}" in result.stderr and "did not answer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    never = "1600000000-" + "0" * 40
+    result = lain("deploy", "-a", app.name, "-v", never)
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert f"version {never} of {app.name} is not in registry {app.registry}" in result.stderr
+    assert mv in result.stderr  # the versions that do exist
+    result = lain("deploy", "-a", "ld-never-pushed")
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert f"no version of ld-never-pushed is in registry {app.registry}" in result.stderr
+
+
+def test_concurrent_deploys_take_turns(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    cluster = app.cluster()
+    v1 = push_version(docker_client, app, web_app(app.name), "page v1")
+    v2 = push_version(docker_client, app, web_app(app.name), "page v2")
+    outcomes: dict[str, Any] = {}
+
+    def deploy(version: str) -> None:
+        try:
+            outcomes[version] = run(
+                deploy_app(
+                    app.name,
+                    cluster=cluster,
+                    version=version,
+                    docker_client=docker_client,
+                    timeout=TIMEOUT,
+                )
+            )
+        except Exception as e:  # noqa: BLE001 - reported by the assertions below
+            outcomes[version] = e
+
+    threads = [threading.Thread(target=deploy, args=(v,)) for v in (v1, v2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=4 * TIMEOUT)
+    results = [outcomes[v1], outcomes[v2]]
+    assert all(isinstance(x, tuple) for x in results), results
+    waited = [events for _, events in results if any(isinstance(e, LockWaiting) for e in events)]
+    assert len(waited) == 1  # one proceeded, the other waited for it
+    numbers = sorted(result.release.number for result, _ in results)
+    assert numbers == [1, 2]
+    history = list_releases(app.name, cluster=cluster, docker_client=docker_client)
+    assert [x.outcome for x in history] == ["succeeded", "succeeded"]
+
+    # A lock that is held for longer than the deploy's timeout: a clear error naming the holder.
+    lock = lain_sdk.drain(acquire_lock(docker_client, app.name, operation="deploy", wait=0))
+    try:
+        with pytest.raises(LockHeld) as caught:
+            run(
+                deploy_app(
+                    app.name, cluster=cluster, version=v1, docker_client=docker_client, timeout=2
+                )
+            )
+        message = str(caught.value)
+        assert f"pid {os.getpid()}" in message and "@" in message and "waited 2s" in message
+        blocked = lain("scale", "web", "-n", "3", "-a", app.name, "--timeout", "1")
+        assert blocked.exit_code == ExitStatus.LOCKED
+        assert "waiting up to 1s for the deploy lock" in blocked.stderr
+    finally:
+        lock.release()
+
+
+def test_deploy_killed_midway_converges_when_run_again(
+    docker_client: Any, app: TestApp, use_cluster: None, isolation: Path
+) -> None:
+    v1 = push_version(docker_client, app, web_app(app.name, worker=True), "page v1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lain_cli", "-o", "json", "deploy", "-a", app.name, "-v", v1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in process.stdout:
+            if '"proc-changed"' in line or time.monotonic() > deadline:
+                break
+        # kill -9: no finally runs, the lock stays behind and the release stays pending.
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=10)
+    run(
+        deploy_app(
+            app.name,
+            cluster=app.cluster(),
+            version=v1,
+            docker_client=docker_client,
+            timeout=TIMEOUT,
+        )
+    )
+    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    assert {p.proc: (p.running, p.desired) for p in status.procs} == {
+        "web": (2, 2),
+        "ticker": (1, 1),
+    }
+    assert status.healthy
+    history = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
+    assert history[-1].outcome == "succeeded"
+    # And now the deploy is idempotent again.
+    again, _ = run(
+        deploy_app(
+            app.name,
+            cluster=app.cluster(),
+            version=v1,
+            docker_client=docker_client,
+            timeout=TIMEOUT,
+        )
+    )
+    assert again.release is None
+
+
+def test_plan_and_undeploy_from_python(docker_client: Any, app: TestApp) -> None:
+    cluster = app.cluster()
+    v1 = push_version(docker_client, app, web_app(app.name, worker=True), "page v1")
+    plan = plan_deploy(app.name, cluster=cluster, docker_client=docker_client)
+    assert plan.create_network and {c.action for c in plan.procs} == {"create"}
+    assert docker_client.api.services(filters={"label": f"lain.app={app.name}"}) == []
+    run(
+        deploy_app(
+            app.name,
+            cluster=cluster,
+            procs=["ticker"],
+            docker_client=docker_client,
+            timeout=TIMEOUT,
+        )
+    )
+    assert [
+        s["Spec"]["Name"]
+        for s in docker_client.api.services(filters={"label": f"lain.app={app.name}"})
+    ] == [f"{app.name}__ticker"]
+    plan = plan_deploy(app.name, cluster=cluster, version=v1, docker_client=docker_client)
+    assert {c.proc: c.action for c in plan.procs} == {"web": "create", "ticker": "unchanged"}
+    # Removing the only deployed proc removes the app, network included.
+    result, _ = run(
+        undeploy_app(app.name, cluster=cluster, procs=["ticker"], docker_client=docker_client)
+    )
+    assert result.removed_procs == ("ticker",) and result.network_removed
