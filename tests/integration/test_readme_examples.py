@@ -1,0 +1,27 @@
+"""The README's Python example that builds, pushes and deploys runs as written."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import lain_sdk
+from readme_examples import run_example
+
+
+def test_sdk_deploy_example_runs(docker_client) -> None:
+    env = dict(os.environ)
+    try:
+        out = run_example("sdk-deploy", env=env, timeout=600)
+        lines = out.splitlines()
+        built = next(line for line in lines if line.startswith("built "))
+        assert re.fullmatch(r"built \d+-[0-9a-f]{40}", built)
+        assert "phase-started" in out and "phase-finished" in out
+        status_line = next(line for line in lines if line.startswith("release "))
+        assert status_line.endswith("healthy True")
+        web = next(line for line in lines if line.startswith("web "))
+        assert web.startswith("web 2/2 ['127.0.0.1:")
+        assert "'succeeded')]" in lines[-1]
+    finally:
+        cluster = lain_sdk.Settings.load().cluster()
+        lain_sdk.drain(lain_sdk.undeploy_app("hello", cluster=cluster, purge=True))
