@@ -1,7 +1,7 @@
 """Git identity of an app: commit, commit time, dirty files, meta version, build-context files.
 
-This is the only module that imports gitpython, and only inside functions, so importing
-lain_sdk (or running ``lain --help``) never loads it.
+git is run as a program (a handful of short commands per build, each with a timeout), so
+importing this module costs nothing and no git library is needed.
 
 A meta version names one state of an app's source, as lain v2 did:
 ``<commit unix time>-<40-hex sha>`` for a clean tree.  A dirty tree (which lain builds only when
@@ -12,18 +12,18 @@ no clean build can ever produce such a tag.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass
+import subprocess
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Iterator
 
 from lain_sdk.errors import DirtyTreeError, GitError
-
-if TYPE_CHECKING:
-    import git
 
 # Un-anchored so it can be embedded (``rf"meta-(?:{META_VERSION_RE.pattern})"``); match a whole
 # string with ``META_VERSION_RE.fullmatch(text)``.  Groups: time, sha, dirty.
@@ -34,6 +34,25 @@ META_VERSION_RE = re.compile(
 _DIRTY_DIGEST_LENGTH = 12
 # Reading state must not take the index lock a concurrent git command of the user may need.
 _GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
+# The longest reading an app's git state may take (a status of a huge repository on a slow
+# disk), per command or for the commands run side by side.
+GIT_TIMEOUT = 300.0
+_REV_PARSE = ("rev-parse", "--show-toplevel", "--verify", "-q", "HEAD")
+_COMMIT = ("log", "-1", "--format=%H %ct", "HEAD", "--")
+# Run in the app's directory with pathspec "." so that only the app's files count; porcelain
+# output still names them relative to the root.
+_STATUS = (
+    "status",
+    "--porcelain=v2",
+    "-z",
+    "--untracked-files=all",
+    "--no-renames",  # a rename is its deletion plus its addition
+    "--",
+    ".",
+)
+# Run in the app's directory: git then prints paths relative to it.
+_LS_FILES = ("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".")
+_INSTALL_HINT = "install git (Debian: apt-get install git)"
 _NOT_A_REPO_HINT = "lain tags images by commit; run `git init` and commit the app"
 
 
@@ -72,6 +91,8 @@ class GitInfo:
             Changes elsewhere in the repository do not count, so an app in a subfolder of a
             monorepo is judged by its own folder only.
         dirty_digest: 12 hex digits identifying the uncommitted changes; empty when clean.
+        prefetched_context: the build-context files git listed along with the rest, unfiltered
+            (see :meth:`start`); None when they were not asked for.
     """
 
     root: Path
@@ -80,6 +101,7 @@ class GitInfo:
     commit_time: int
     dirty_files: tuple[str, ...] = ()
     dirty_digest: str = ""
+    prefetched_context: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str] = ".") -> GitInfo:
@@ -95,47 +117,20 @@ class GitInfo:
             GitError: ``path`` does not exist, is not inside a git working tree, the repository
                 has no commit yet, or git itself failed.
         """
-        app_dir = Path(path).absolute()
-        if app_dir.is_file():  # before resolving: a symlinked lain.yaml still means this folder
-            app_dir = app_dir.parent
-        app_dir = app_dir.resolve()
-        if not app_dir.is_dir():
-            raise GitError(f"{path} does not exist: give the app's directory or its lain.yaml")
+        return cls.start(path).result()
 
-        gitpython = _import_gitpython()
-        try:
-            repo = gitpython.Repo(app_dir, search_parent_directories=True)
-        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as e:
-            raise GitError(f"{app_dir} is not inside a git repository: {_NOT_A_REPO_HINT}") from e
-        with repo:
-            if repo.working_tree_dir is None:
-                raise GitError(f"{app_dir} is inside a bare git repository: {_NOT_A_REPO_HINT}")
-            root = Path(repo.working_tree_dir).resolve()
-            if not repo.head.is_valid():
-                raise GitError(
-                    f"the git repository at {root} has no commit yet: lain tags images by "
-                    "commit; commit the app first"
-                )
-            # Run in the app's directory with pathspec "." so that only the app's files count;
-            # porcelain output still names them relative to the root.
-            cmd = gitpython.Git(str(app_dir))
-            try:
-                sha, commit_time = cmd.log("-1", "--format=%H %ct", "HEAD", env=_GIT_ENV).split()
-                status = cmd.status(
-                    "--porcelain=v1",
-                    "-z",
-                    "--untracked-files=all",
-                    "--no-renames",  # a rename is its deletion plus its addition
-                    "--",
-                    ".",
-                    stdout_as_string=False,
-                    env=_GIT_ENV,
-                )
-            except gitpython.GitCommandError as e:
-                raise _command_error(root, e) from e
-        dirty_files = tuple(sorted(set(_status_paths(status))))
-        digest = _dirty_digest(root, dirty_files) if dirty_files else ""
-        return cls(root, app_dir, sha, int(commit_time), dirty_files, digest)
+    @classmethod
+    def start(
+        cls, path: str | os.PathLike[str] = ".", *, context_files: bool = False
+    ) -> PendingGitInfo:
+        """Start reading the git state of the app at ``path``, and return at once.
+
+        The git commands (the working tree and HEAD, HEAD's commit and time, the app folder's
+        status, and with ``context_files`` the files of the build context) run side by side,
+        while the caller does something else; :meth:`PendingGitInfo.result` collects them.
+        Errors, ``path`` not existing included, are raised by ``result``.
+        """
+        return PendingGitInfo(path, context_files)
 
     @property
     def dirty(self) -> bool:
@@ -171,49 +166,199 @@ class GitInfo:
         Raises:
             GitError: git failed.
         """
-        gitpython = _import_gitpython()
-        try:
-            # Run in the app's directory: git then prints paths relative to it.
-            out = gitpython.Git(str(self.app_dir)).ls_files(
-                "-z",
-                "--cached",
-                "--others",
-                "--exclude-standard",
-                "--",
-                ".",
-                stdout_as_string=False,
-            )
-        except gitpython.GitCommandError as e:
-            raise _command_error(self.root, e) from e
-        names = {os.fsdecode(name) for name in out.split(b"\0") if name}
-        # --cached still lists tracked files deleted from the working tree, and a conflicted
-        # file once per merge stage (hence the set).
+        names = self.prefetched_context
+        if names is None:
+            done = _git(self.app_dir, *_LS_FILES)
+            if done.returncode != 0:
+                raise _failed(self.root, done)
+            names = _ls_files_names(done.stdout)
         return sorted(n for n in names if os.path.lexists(self.app_dir / n))
 
 
-def _import_gitpython() -> Any:
+class PendingGitInfo:
+    """The git commands of :meth:`GitInfo.start`, running; :meth:`result` waits for them.
+
+    Call :meth:`result` or :meth:`cancel` (``result`` cancels whatever is left when it fails),
+    so that no git process outlives the reading.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], context_files: bool) -> None:
+        self._error: GitError | None = None
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._deadline = time.monotonic() + GIT_TIMEOUT
+        commands = {"head": _REV_PARSE, "commit": _COMMIT, "status": _STATUS}
+        if context_files:
+            commands["files"] = _LS_FILES
+        try:
+            self.app_dir = _app_dir(path)
+            for name, args in commands.items():
+                self._processes[name] = _start_git(self.app_dir, args)
+        except GitError as e:
+            self.cancel()
+            self._error = e
+
+    def result(self) -> GitInfo:
+        """The app's git state.
+
+        Raises:
+            GitError: as :meth:`GitInfo.from_path`.
+        """
+        try:
+            if self._error is not None:
+                raise self._error
+            return self._collect()
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the git commands still running (nothing is read from them any more)."""
+        for process in self._processes.values():
+            if process.poll() is None:
+                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.communicate(timeout=5)
+        self._processes = {}
+
+    def _done(self, name: str) -> subprocess.CompletedProcess[bytes]:
+        return _finish_git(self._processes.pop(name), self._deadline)
+
+    def _collect(self) -> GitInfo:
+        app_dir = self.app_dir
+        # The working tree and HEAD in one command; -q: an unborn HEAD just prints nothing.
+        done = self._done("head")
+        if done.returncode not in (0, 1):
+            raise _not_a_work_tree(app_dir, done)
+        found = os.fsdecode(done.stdout).splitlines()
+        if not found:
+            raise _failed(app_dir, done)
+        root = Path(found[0]).resolve()
+        if done.returncode != 0 or len(found) < 2:
+            raise GitError(
+                f"the git repository at {root} has no commit yet: lain tags images by "
+                "commit; commit the app first"
+            )
+        done = self._done("commit")
+        if done.returncode != 0:
+            raise _failed(root, done)
+        head = done.stdout.decode("ascii", "replace").split()
+        if len(head) != 2 or not head[1].isdigit():
+            raise _failed(root, done)
+        sha, commit_time = head
+        done = self._done("status")
+        if done.returncode != 0:
+            raise _failed(root, done)
+        dirty_files = tuple(sorted(set(_status_paths(done.stdout))))
+        context: tuple[str, ...] | None = None
+        if "files" in self._processes:  # asked for, and not collected yet
+            done = self._done("files")
+            if done.returncode != 0:
+                raise _failed(root, done)
+            context = tuple(_ls_files_names(done.stdout))
+        digest = _dirty_digest(root, dirty_files) if dirty_files else ""
+        return GitInfo(root, app_dir, sha, int(commit_time), dirty_files, digest, context)
+
+
+def _app_dir(path: str | os.PathLike[str]) -> Path:
+    app_dir = Path(path).absolute()
+    if app_dir.is_file():  # before resolving: a symlinked lain.yaml still means this folder
+        app_dir = app_dir.parent
+    app_dir = app_dir.resolve()
+    if not app_dir.is_dir():
+        raise GitError(f"{path} does not exist: give the app's directory or its lain.yaml")
+    return app_dir
+
+
+def _ls_files_names(out: bytes) -> set[str]:
+    # --cached still lists tracked files deleted from the working tree, and a conflicted file
+    # once per merge stage (hence the set).
+    return {os.fsdecode(name) for name in out.split(b"\0") if name}
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS`` in ``cwd``; output as bytes, whatever the exit status.
+
+    Raises:
+        GitError: git is not installed (or cannot be run), or took longer than
+            :data:`GIT_TIMEOUT`.
+    """
+    return _finish_git(_start_git(cwd, args), time.monotonic() + GIT_TIMEOUT)
+
+
+def _start_git(cwd: Path, args: tuple[str, ...]) -> subprocess.Popen[bytes]:
     try:
-        import git as gitpython
-    except ImportError as e:  # gitpython refuses to import when no git executable is found
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise GitError(
-            f"git is not usable ({reason}); install git (Debian: apt-get install git)"
-        ) from e
-    return gitpython
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env={**os.environ, **_GIT_ENV},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as e:
+        raise GitError(f"git is not usable (no git executable on PATH); {_INSTALL_HINT}") from e
+    except PermissionError as e:
+        raise GitError(f"git is not usable ({e.strerror or e}); {_INSTALL_HINT}") from e
 
 
-def _command_error(root: Path, error: git.GitCommandError) -> GitError:
-    # gitpython wraps git's stderr as "\n  stderr: '...'"; keep git's own words, on one line.
-    stderr = str(error.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
-    detail = " ".join(stderr.split()) if stderr else f"exit status {error.status}"
+def _finish_git(
+    process: subprocess.Popen[bytes], deadline: float
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        out, err = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired as e:
+        process.kill()
+        process.communicate()
+        command = " ".join(str(a) for a in process.args[:2])  # type: ignore[index]
+        raise GitError(f"{command} took longer than {GIT_TIMEOUT:.0f}s; stopped") from e
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _stderr(done: subprocess.CompletedProcess[bytes]) -> str:
+    # git's own words, on one line.
+    return " ".join(os.fsdecode(done.stderr or b"").split())
+
+
+def _failed(root: Path, done: subprocess.CompletedProcess[bytes]) -> GitError:
+    detail = _stderr(done) or f"exit status {done.returncode}"
     return GitError(f"git failed in {root}: {detail}")
 
 
+def _not_a_work_tree(app_dir: Path, done: subprocess.CompletedProcess[bytes]) -> GitError:
+    """The error for ``rev-parse --show-toplevel`` failing: outside a repository, in a bare
+    one, or git failing for another reason."""
+    bare = _git(app_dir, "rev-parse", "--is-bare-repository")
+    if bare.returncode == 0:
+        if bare.stdout.strip() == b"true":
+            return GitError(f"{app_dir} is inside a bare git repository: {_NOT_A_REPO_HINT}")
+        return _failed(app_dir, done)  # a repository, but git failed for another reason
+    return GitError(f"{app_dir} is not inside a git repository: {_NOT_A_REPO_HINT}")
+
+
 def _status_paths(porcelain: bytes) -> Iterator[str]:
-    """The paths in ``git status --porcelain=v1 -z --no-renames`` output (``XY path`` records)."""
-    for record in porcelain.split(b"\0"):
-        if len(record) > 3:
-            yield os.fsdecode(record[3:]).rstrip("/")
+    """The paths in ``git status --porcelain=v2 -z`` output, relative to the repository root.
+
+    Records: ``1 XY sub mH mI mW hH hI path`` (changed), ``2 ... path NUL origPath`` (renamed
+    or copied: both paths count), ``u XY sub m1 m2 m3 mW h1 h2 h3 path`` (unmerged),
+    ``? path`` (untracked); ``#`` headers and ``!`` (ignored) records name nothing dirty.
+    """
+    records = iter(porcelain.split(b"\0"))
+    for record in records:
+        kind = record[:2]
+        if kind == b"1 ":
+            fields = record.split(b" ", 8)
+        elif kind == b"2 ":
+            fields = record.split(b" ", 9)
+            orig = next(records, b"")
+            if orig:
+                yield os.fsdecode(orig).rstrip("/")
+        elif kind == b"u ":
+            fields = record.split(b" ", 10)
+        elif kind == b"? ":
+            fields = [record[2:]]
+        else:
+            continue
+        if fields[-1]:
+            yield os.fsdecode(fields[-1]).rstrip("/")
 
 
 def _dirty_digest(root: Path, dirty_files: tuple[str, ...]) -> str:

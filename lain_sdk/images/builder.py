@@ -7,13 +7,21 @@
 Two ways of running script lines:
 
 * the classic builder (``POST /build`` with an in-memory context), one ``RUN`` per line, with
-  its layer cache; used whenever no secret build arg is involved;
-* :meth:`Builder.run_lines`, for phases given secret build args: the classic builder writes
-  every ``ARG`` value into ``docker history`` ("|1 NAME=value /bin/sh -c ..."), so there the
-  lines run as ``exec``s in a container made from the staged sources, each exec getting the
-  values in its own environment, and the container is committed with the image's original
-  config.  An exec's environment belongs to the exec, not to the container, so it never
-  reaches the committed image's config, history or labels.  (Such phases get no layer cache.)
+  its layer cache; used by the build phase whenever no secret build arg is involved;
+* :meth:`Builder.run_lines`: a container made from the starting image, the sources put into
+  /lain/app through the archive API, the lines run as ``exec``s one by one, and the container
+  committed with the starting image's config (plus labels) as one new layer.  Used by
+
+  - the prepare phase: its sources are removed (all but ``prepare.keep``) before the commit, and
+    since the only layer made is the committed one, no layer of the prepare image ever held
+    them (with the builder, the ``COPY`` layer under the clean-up kept every source file and
+    was pushed with the image);
+  - phases given secret build args: the classic builder writes every ``ARG`` value into
+    ``docker history`` ("|1 NAME=value /bin/sh -c ..."), while an exec's environment belongs
+    to the exec, not to the container, so it never reaches the committed image's config,
+    history or labels.
+
+  Such phases get no layer cache (prepare is reused whole, by its key).
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import io
+import queue
 import re
+import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Mapping, Sequence
@@ -34,7 +44,6 @@ from lain_sdk.images.dockerfiles import (
     Dockerfile,
     Stage,
     combine,
-    reset_command_dockerfile,
 )
 
 if TYPE_CHECKING:
@@ -92,6 +101,49 @@ class _Lines:
         return [rest] if rest else []
 
 
+class _Output:
+    """The output of an exec, read with a deadline.
+
+    The docker SDK reads an exec's output stream with no timeout at all (it polls the socket
+    before each read), so a silent line would hold lain forever: a daemon thread reads the
+    stream and hands the chunks over through a queue, which is waited on with a timeout.  When
+    the deadline passes, the caller removes the container, which ends the stream and the thread.
+    """
+
+    _END = object()
+
+    def __init__(self, stream: Iterator[bytes]) -> None:
+        self.expired = False
+        self._chunks: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._pump, args=(stream,), name="lain-exec-output", daemon=True
+        )
+        self._thread.start()
+
+    def _pump(self, stream: Iterator[bytes]) -> None:
+        try:
+            for chunk in stream:
+                self._chunks.put(chunk)
+        except BaseException as e:  # handed to the reading thread, which raises it
+            self._chunks.put(e)
+        finally:
+            self._chunks.put(self._END)
+
+    def next_chunk(self, deadline: float) -> bytes | None:
+        """The next chunk; None at the end of the output, or once ``deadline`` has passed
+        (then ``expired`` is set)."""
+        try:
+            item = self._chunks.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            self.expired = True
+            return None
+        if item is self._END:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return bytes(item)
+
+
 class Builder:
     """Builds, runs and tags images on one engine.
 
@@ -112,24 +164,42 @@ class Builder:
         self.api = client.api
         self.timeout = timeout
         self.mask = mask
+        # What this builder learnt from the engine: image id -> inspect data (an id names
+        # fixed content), and the ids of the images ensure_image found or pulled.
+        self._inspected: dict[str, dict[str, Any]] = {}
+        self._ensured: dict[str, str] = {}
 
     # -- images --------------------------------------------------------------------------------
 
     def image_id(self, reference: str) -> str | None:
         """The id of the local image ``reference``, or None when the engine has no such image."""
+        data = self._inspect(reference)
+        return None if data is None else str(data["Id"])
+
+    def image_config(self, reference: str) -> dict[str, Any]:
+        """The config of the local image ``reference`` (an id or a name).
+
+        Raises:
+            EngineError: the engine has no such image, or could not say.
+        """
+        data = self._inspected.get(reference) or self._inspect(reference)
+        if data is None:
+            raise EngineError(f"the engine has no image {reference}")
+        return dict(data.get("Config") or {})
+
+    def _inspect(self, reference: str) -> dict[str, Any] | None:
         from docker.errors import APIError, ImageNotFound
 
         try:
-            return str(self.api.inspect_image(reference)["Id"])
+            data = dict(self.api.inspect_image(reference))
         except ImageNotFound:
             return None
         except APIError as e:
             raise EngineError(
                 f"the engine could not inspect image {reference}: {e.explanation}"
             ) from e
-
-    def image_config(self, reference: str) -> dict[str, Any]:
-        return dict(self.api.inspect_image(reference).get("Config") or {})
+        self._inspected[str(data["Id"])] = data
+        return data
 
     def tag(self, image: str, reference: str) -> None:
         """Give ``image`` (an id or reference) the name ``reference``."""
@@ -143,24 +213,34 @@ class Builder:
             raise EngineError(f"the engine could not tag {reference}: {e.explanation}") from e
 
     def ensure_image(
-        self, reference: str, phase: str, credentials: Credentials | None = None
+        self,
+        reference: str,
+        phase: str,
+        credentials: Credentials | Callable[[], Credentials | None] | None = None,
     ) -> Generator[Event, None, str]:
         """Return the id of ``reference``, pulling it only when the engine does not have it.
 
         A base image that is already present is used as it is: v2 pulled on every build, so
-        builds failed offline and with local-only bases.
+        builds failed offline and with local-only bases.  A reference is looked up once per
+        builder (a base that is also the ``dest_base`` costs one round trip).
+
+        Args:
+            credentials: for the pull, or a function returning them, called only when a pull
+                is needed.
 
         Raises:
             BuildError: the image is absent and could not be pulled (the message names it).
         """
-        found = self.image_id(reference)
-        if found is not None:
-            return found
-        yield Message(f"pulling {reference} (not on this engine)")
-        yield from self.pull(reference, phase, credentials)
-        found = self.image_id(reference)
+        found = self._ensured.get(reference) or self.image_id(reference)
         if found is None:
-            raise BuildError(phase, f"image {reference} is still missing after pulling it")
+            yield Message(f"pulling {reference} (not on this engine)")
+            yield from self.pull(
+                reference, phase, credentials() if callable(credentials) else credentials
+            )
+            found = self.image_id(reference)
+            if found is None:
+                raise BuildError(phase, f"image {reference} is still missing after pulling it")
+        self._ensured[reference] = found
         return found
 
     def pull(
@@ -282,6 +362,8 @@ class Builder:
                 pull=False,  # bases are pulled by ensure_image, and only when missing
                 decode=True,
                 timeout=int(self.timeout),
+                # The engine names the last image itself, which saves a round trip.
+                tag=stages[-1].tag,
             )
             for chunk in stream:
                 self._check_deadline(deadline, phase, "building")
@@ -293,7 +375,7 @@ class Builder:
                     cached = all(step_cached.get(n, False) for n in range(starts[index], end))
                     results.append((str(aux["ID"]), cached))
                     stage = stages[index]
-                    if stage.tag:
+                    if stage.tag and index + 1 < len(stages):
                         self.tag(str(aux["ID"]), stage.tag)
                     last_of_phase = index + 1 == len(stages) or stages[index + 1].phase != phase
                     if announce and last_of_phase:
@@ -365,7 +447,7 @@ class Builder:
             phase, reason, list(tail), failed_line=self.mask(source) if source else None
         )
 
-    # -- script lines in a container (secret build args) ---------------------------------------
+    # -- script lines in a container -----------------------------------------------------------
 
     def run_lines(
         self,
@@ -376,55 +458,77 @@ class Builder:
         env: Mapping[str, str],
         labels: Mapping[str, str],
         comment: str,
+        sources: bytes | None = None,
+        cleanup: tuple[str, str] | None = None,
     ) -> Generator[Event, None, str]:
-        """Run ``lines`` one by one in a container of ``image`` and commit the result.
+        """Run ``lines`` one by one in a container of ``image`` and commit it as one layer.
 
         Args:
-            lines: ``(command, lain.yaml line)`` pairs; the second names a failure.
+            image: the image to start from (an id or a reference).
+            lines: ``(command, lain.yaml line)`` pairs, each run by ``/bin/sh -c`` in /lain/app;
+                the second names the line in the log and in a failure.
             env: given to each line's process only (see the module docstring).
             labels: set on the committed image.
             comment: the commit's history comment.
+            sources: a tar archive unpacked into /lain/app before the first line runs.
+            cleanup: ``(command, description)`` run after the lines, as root (it is lain's own
+                step, whatever user the image runs as), without ``env``.
 
         Returns:
-            The id of the committed image, whose config is ``image``'s (plus ``labels``).
+            The id of the committed image: ``image``'s config with working directory /lain/app
+            and ``labels`` added.
+
+        Raises:
+            BuildError: a line exited non-zero (``failed_line`` names it, ``log`` holds the last
+                lines of its output), or the engine refused a step.
+            LainTimeout: the phase took longer than the builder's timeout.
         """
         from docker.errors import APIError
 
-        config = self.image_config(image)
-        original = {key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None}
-        original["Labels"] = {**(original.get("Labels") or {}), **labels}
-        # The container idles on an sh reading its (open, never written) stdin, so lines can be
-        # exec'd in it.  No labels, env or workdir of its own: `docker commit` fills anything the
-        # given config lacks from the container's config.
-        keep_alive: dict[str, Any] = (
-            {"entrypoint": ["/bin/sh"]} if config.get("Entrypoint") else {"command": ["/bin/sh"]}
-        )
         deadline = time.monotonic() + self.timeout
+        config = self.image_config(image)
+        conf = {key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None}
+        conf["Labels"] = {**(conf.get("Labels") or {}), **labels}
+        conf["WorkingDir"] = APP_DIR
+        # `docker commit` fills whatever the given config lacks from the container's config,
+        # and the container's entrypoint is the idle /bin/sh: an explicit empty entrypoint keeps
+        # it out of an image whose base had none.  The container has no command, so none can
+        # be filled in either.
+        conf["Entrypoint"] = config.get("Entrypoint") or []
         environment = [f"{k}={v}" for k, v in env.items()]
         container_id: str | None = None
         try:
-            container_id = self.api.create_container(image, stdin_open=True, **keep_alive)["Id"]
+            # The container idles on an sh reading its (open, never written) stdin, so lines can
+            # be exec'd in it.  No labels or env of its own: a commit would keep them.  The
+            # engine makes its working directory, so the sources have somewhere to go.
+            container_id = self.api.create_container(
+                image, entrypoint=["/bin/sh"], stdin_open=True, working_dir=APP_DIR
+            )["Id"]
+            if sources is not None:
+                with self._long_reads(deadline):
+                    self.api.put_archive(container_id, APP_DIR, sources)
             self.api.start(container_id)
-            for command, source in lines:
+            steps = [(command, source, environment, "") for command, source in lines]
+            if cleanup is not None:
+                steps.append((cleanup[0], cleanup[1], [], "0"))
+            for command, source, step_env, user in steps:
                 yield PhaseLog(phase, self.mask(f"RUN {source}"))
                 yield from self._exec_line(
-                    phase, container_id, command, source, environment, deadline
+                    phase, container_id, command, source, step_env, deadline, user
                 )
-            committed = self.api.commit(container_id, conf=original, message=comment)["Id"]
+            with self._long_reads(deadline):
+                committed = self.api.commit(container_id, conf=conf, message=comment)["Id"]
         except APIError as e:
             raise BuildError(phase, self.mask(str(e.explanation or e))) from e
         except _TRANSPORT_ERRORS as e:
+            if time.monotonic() >= deadline:
+                raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped") from e
             raise BuildError(phase, f"lost the engine while running the {phase} script: {e}") from e
         finally:
+            # Also what stops a line still running (past the deadline, or on an interrupt).
             if container_id is not None:
                 with contextlib.suppress(APIError, *_TRANSPORT_ERRORS):
                     self.api.remove_container(container_id, force=True)
-        if not config.get("Cmd") and not config.get("Entrypoint"):
-            # The commit gave the image the container's /bin/sh as its command; take it back.
-            reset = reset_command_dockerfile(committed)
-            committed, _ = yield from self.build(
-                phase, reset, _dockerfile_only(reset.text), tag=None
-            )
         return str(committed)
 
     def _exec_line(
@@ -435,20 +539,28 @@ class Builder:
         source: str,
         environment: list[str],
         deadline: float,
+        user: str = "",
     ) -> Generator[Event, None, None]:
         tail: deque[str] = deque(maxlen=LOG_TAIL)
         lines = _Lines()
         exec_id = self.api.exec_create(
-            container_id, ["/bin/sh", "-c", command], environment=environment, workdir=APP_DIR
+            container_id,
+            ["/bin/sh", "-c", command],
+            environment=environment,
+            workdir=APP_DIR,
+            user=user,
         )["Id"]
-        with self._long_reads():
-            for chunk in self.api.exec_start(exec_id, stream=True):
-                if time.monotonic() > deadline:
-                    raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped")
-                for line in lines.feed(chunk.decode("utf-8", "replace")):
-                    line = self.mask(line)
-                    tail.append(line)
-                    yield PhaseLog(phase, line)
+        output = _Output(self.api.exec_start(exec_id, stream=True))
+        while True:
+            chunk = output.next_chunk(deadline)
+            if chunk is None:
+                break
+            for line in lines.feed(chunk.decode("utf-8", "replace")):
+                line = self.mask(line)
+                tail.append(line)
+                yield PhaseLog(phase, line)
+        if output.expired:
+            raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped")
         for line in lines.flush():
             tail.append(self.mask(line))
             yield PhaseLog(phase, self.mask(line))
@@ -462,11 +574,12 @@ class Builder:
             )
 
     @contextlib.contextmanager
-    def _long_reads(self) -> Iterator[None]:
-        # exec_start() reads with the client's timeout (a minute by default), and a script line
-        # may be silent for longer (a compile); the phase deadline still bounds the wait.
+    def _long_reads(self, deadline: float) -> Iterator[None]:
+        # Requests run with the client's timeout (a minute by default), and unpacking a big
+        # archive or committing a big layer may take longer: such requests may wait until the
+        # phase's deadline, and no longer.
         saved = self.api.timeout
-        self.api.timeout = max(saved, int(self.timeout))
+        self.api.timeout = max(1.0, deadline - time.monotonic())
         try:
             yield
         finally:
@@ -515,13 +628,6 @@ def _phase_image(stages: Sequence[Stage], phase: str) -> str:
     """The name a phase is known by in events: the tag of its last stage."""
     tags = [s.tag for s in stages if s.phase == phase and s.tag]
     return tags[-1] if tags else ""
-
-
-def _dockerfile_only(text: str) -> bytes:
-    """A build context holding nothing but a Dockerfile."""
-    from lain_sdk.images.context import archive_of
-
-    return archive_of({DOCKERFILE_NAME: text.encode()})
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:

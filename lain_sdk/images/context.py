@@ -102,10 +102,18 @@ class BuildContext:
         in the archive would only make the layer cache differ between machines); modes and
         modification times are kept.
         """
+        top = {DOCKERFILE_NAME: dockerfile.encode(), **(extra or {})}
+        return self._tar(top, f"{CONTEXT_APP_DIR}/")
+
+    def sources_archive(self) -> bytes:
+        """The app's files alone, at the top of a tar archive: what is unpacked into /lain/app
+        of a container (the prepare phase).  Owners, modes and times as in :meth:`archive`."""
+        return self._tar({}, "")
+
+    def _tar(self, top: Mapping[str, bytes], prefix: str) -> bytes:
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            _add_bytes(tar, DOCKERFILE_NAME, dockerfile.encode())
-            for name, content in (extra or {}).items():
+            for name, content in top.items():
                 _add_bytes(tar, name, content)
             directories: set[str] = set()
             for name in self.files:
@@ -113,14 +121,14 @@ class BuildContext:
                     text = str(parent)
                     if text != "." and text not in directories:
                         directories.add(text)
-                        self._add_path(tar, text)
-                self._add_path(tar, name)
+                        self._add_path(tar, text, prefix)
+                self._add_path(tar, name, prefix)
         return buffer.getvalue()
 
-    def _add_path(self, tar: tarfile.TarFile, name: str) -> None:
+    def _add_path(self, tar: tarfile.TarFile, name: str, prefix: str) -> None:
         path = self.root / name
         try:
-            info = tar.gettarinfo(str(path), arcname=f"{CONTEXT_APP_DIR}/{name}")
+            info = tar.gettarinfo(str(path), arcname=f"{prefix}{name}")
         except OSError as e:
             raise BuildError(
                 "build", f"cannot read {path} for the build context: {e.strerror}"

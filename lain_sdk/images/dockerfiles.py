@@ -9,6 +9,10 @@ quotes).
 
 The build context these files travel in (see :mod:`lain_sdk.images.context`) holds the app's
 files under ``app/`` and the Dockerfile beside that folder, so no user file can clash with it.
+
+The prepare phase has no Dockerfile: it runs in a container and is committed (see
+:meth:`lain_sdk.images.builder.Builder.run_lines`), so that its sources never sit in a layer;
+:func:`keep_command` is its clean-up.
 """
 
 from __future__ import annotations
@@ -116,24 +120,6 @@ def keep_command(keep: Iterable[str], directory: str = APP_DIR) -> str:
     return f"cd {shlex.quote(directory)} && {body}"
 
 
-def prepare_dockerfile(
-    base: str, script: Sequence[str], keep: Iterable[str], args: Iterable[str] = ()
-) -> Dockerfile:
-    """The prepare phase: the sources, the prepare lines, then everything but ``keep`` removed.
-
-    The removal leaves the dependencies the scripts installed (outside ``/lain/app`` or in kept
-    folders) and drops the sources, so a cached prepare image never hands stale sources to a
-    later build.
-    """
-    writer = _Writer()
-    _from(writer, base, args)
-    _copy_app(writer)
-    for line in script:
-        writer.run(line)
-    writer.run(keep_command(keep), "(remove everything in /lain/app but prepare.keep)")
-    return writer.done()
-
-
 def build_dockerfile(base: str, script: Sequence[str], args: Iterable[str] = ()) -> Dockerfile:
     """The build phase: the sources at /lain/app on top of the prepare image (or base), then
     one ``RUN`` per build line.  The stage is called ``build``, so that the release stages of
@@ -143,18 +129,6 @@ def build_dockerfile(base: str, script: Sequence[str], args: Iterable[str] = ())
     _copy_app(writer)
     for line in script:
         writer.run(line)
-    return writer.done()
-
-
-def stage_dockerfile(base: str) -> Dockerfile:
-    """The sources at /lain/app on top of ``base``, and nothing run yet.
-
-    Used where script lines must run outside the builder (secret build args): the lines then
-    run in a container made from this image.
-    """
-    writer = _Writer()
-    _from(writer, base)
-    _copy_app(writer)
     return writer.done()
 
 
@@ -208,18 +182,6 @@ def relabel_dockerfile(image: str) -> Dockerfile:
     """
     writer = _Writer()
     writer.add(f"FROM {image}")
-    return writer.done()
-
-
-def reset_command_dockerfile(image: str) -> Dockerfile:
-    """``image`` with its command cleared (``CMD []``), for after a ``docker commit``.
-
-    The engine's commit fills a command the image lacked with the container's own; when the
-    original image had none, this puts "none" back.
-    """
-    writer = _Writer()
-    writer.add(f"FROM {image}")
-    writer.add("CMD []")
     return writer.done()
 
 

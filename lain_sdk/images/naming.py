@@ -30,6 +30,9 @@ LABEL_GIT_SHA = "lain.git-sha"
 LABEL_PREPARE_KEY = "lain.prepare-key"
 
 _KEY_LENGTH = 20
+# How prepare images are made, hashed into every prepare key: a change to it (such as making
+# prepare images without a layer of sources) must not reuse images made the old way.
+PREPARE_FORMAT = 2
 _NAME = re.compile(
     r"^(?P<app>[a-z0-9][a-z0-9._-]*):"
     r"(?P<phase>prepare|build|release|test|meta|script_inter)-(?P<version>[A-Za-z0-9._-]+)$"
@@ -90,9 +93,11 @@ def prepare_key(
     the scripts and keep list are hashed, so a change to them is never silently ignored (v2
     ignored it whenever an explicit version was set); an explicit ``prepare.version`` is hashed
     too, so bumping it forces a rebuild.  Secret build args count by name only: their values
-    must not end up anywhere, not even hashed into a tag.
+    must not end up anywhere, not even hashed into a tag.  :data:`PREPARE_FORMAT` is hashed
+    too, so that images made by an older way of preparing are not reused.
     """
     material = {
+        "format": PREPARE_FORMAT,
         "base": base_image_id,
         "script": list(script),
         "keep": list(keep),

@@ -112,15 +112,25 @@ class _Pipeline:
         timeout: float,
     ) -> None:
         from lain_sdk.appconfig import load_app_config
-        from lain_sdk.credentials import normalize_registry
         from lain_sdk.git import GitInfo
 
-        self.config: AppConfig = load_app_config(app_dir)
-        self.git: GitInfo = GitInfo.from_path(app_dir)
+        # git runs while lain.yaml is read and checked; a lain.yaml problem is still the one
+        # reported first.
+        pending = GitInfo.start(app_dir, context_files=True)
+        try:
+            self.config: AppConfig = load_app_config(app_dir)
+        except BaseException:
+            pending.cancel()
+            raise
+        self.git: GitInfo = pending.result()
         self.app = self.config.appname
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        # One spelling of the registry, so that the tags made and the ones looked for agree.
-        self.registry = normalize_registry(registry) if registry else None
+        self.registry: str | None = None
+        if registry:
+            from lain_sdk.credentials import normalize_registry
+
+            # One spelling of the registry, so that the tags made and the ones looked for agree.
+            self.registry = normalize_registry(registry)
         self.credentials = credentials
         self.no_cache = no_cache
         # Resolved up front, so a missing $VAR is reported before any engine work.
@@ -196,6 +206,11 @@ class _Pipeline:
             self.reused.append(phase)
         return PhaseFinished(phase, tag, image_id, cached, round(time.monotonic() - started, 3))
 
+    def _sources_archive(self) -> bytes:
+        data = self.context.sources_archive()
+        self.context_bytes = len(data)
+        return data
+
     def _app_archive(self, dockerfile: df.Dockerfile | str, with_meta: bool = False) -> bytes:
         text = dockerfile if isinstance(dockerfile, str) else dockerfile.text
         # lain.yaml goes beside app/ for the meta stage: .dockerignore may leave it out of app/.
@@ -209,7 +224,9 @@ class _Pipeline:
     def base(self) -> Generator[Event, None, str]:
         base = self.config.build.base
         self.base_id = yield from self.builder.ensure_image(
-            base, "prepare" if self.config.build.prepare else "build", self._credentials(base)
+            base,
+            "prepare" if self.config.build.prepare else "build",
+            lambda: self._credentials(base),
         )
         return self.base_id
 
@@ -239,16 +256,24 @@ class _Pipeline:
             if found is not None:
                 yield self._finished("prepare", tag, found, True, started)
                 return
-        labels = self.labels("prepare", **{LABEL_PREPARE_KEY: key})
+        # Not the builder: its COPY layer would hold every source file under the clean-up
+        # (see lain_sdk.images.builder).  One container, one committed layer.
         args = self.prepare_args
-        dockerfile = df.prepare_dockerfile(self.base_id, prepare.script, prepare.keep, args.public)
-        lines = [*((line, line) for line in prepare.script)]
-        lines.append(
-            (df.keep_command(prepare.keep), "(remove everything in /lain/app but prepare.keep)")
+        image_id = yield from self.builder.run_lines(
+            "prepare",
+            self.base_id,
+            [(line, line) for line in prepare.script],
+            env={**args.public, **args.secret},
+            labels=self.labels("prepare", **{LABEL_PREPARE_KEY: key}),
+            comment=f"lain prepare: {len(prepare.script)} script lines, then all but "
+            f"prepare.keep removed from {df.APP_DIR}",
+            sources=self._sources_archive(),
+            cleanup=(
+                df.keep_command(prepare.keep),
+                "(remove everything in /lain/app but prepare.keep)",
+            ),
         )
-        image_id, _ = yield from self._script_phase(
-            "prepare", self.base_id, dockerfile, lines, tag, labels, args
-        )
+        self.builder.tag(image_id, tag)
         self.fresh_prepare = True
         yield self._finished("prepare", tag, image_id, False, started)
 
@@ -352,8 +377,9 @@ class _Pipeline:
         if release.dest_base is None:
             dockerfile = df.relabel_dockerfile(source)
         else:
+            dest_base = release.dest_base
             dest_id = yield from self.builder.ensure_image(
-                release.dest_base, "release", self._credentials(release.dest_base)
+                dest_base, "release", lambda: self._credentials(dest_base)
             )
             copies, sources = self._expand_copies(source, release.copy)
             dockerfile = df.release_dockerfile(source, dest_id, copies, sources)
@@ -405,22 +431,20 @@ class _Pipeline:
                     nocache=self.no_cache,
                 )
             )
-        # Secret build args: stage the sources with the builder, run the lines outside it.
-        stage = df.stage_dockerfile(start_from).with_labels(labels)
-        staged, _ = yield from self.builder.build(
-            phase, stage, self._app_archive(stage), tag=None, nocache=self.no_cache
-        )
+        # Secret build args: the lines run in a container, outside the builder.
         yield Message(
             f"{phase}: secret build args ({', '.join(sorted(args.secret))}) are given to the "
             "script lines only; this phase is not layer-cached"
         )
         image_id = yield from self.builder.run_lines(
             phase,
-            staged,
+            start_from,
             lines,
             env={**args.public, **args.secret},
             labels=labels,
-            comment=f"lain {phase}: {len(lines)} script lines (secret build args withheld)",
+            comment=f"lain {phase}: the sources and {len(lines)} script lines "
+            "(secret build args withheld)",
+            sources=self._sources_archive(),
         )
         self.builder.tag(image_id, tag)
         return image_id, False
@@ -449,8 +473,9 @@ class _Pipeline:
         if release.dest_base is None:
             dockerfile = df.relabel_dockerfile(source)
         else:
+            dest_base = release.dest_base
             dest_id = yield from self.builder.ensure_image(
-                release.dest_base, "release", self._credentials(release.dest_base)
+                dest_base, "release", lambda: self._credentials(dest_base)
             )
             copies, sources = self._expand_copies(source, release.copy)
             dockerfile = df.release_dockerfile(source, dest_id, copies, sources)

@@ -6,13 +6,14 @@ import io
 import json
 import subprocess
 import tarfile
+import time
 from typing import Any
 
 import docker.errors
 import pytest
 from apps import make_app, remove_app_images
 
-from lain_sdk.errors import BuildError, DirtyTreeError, TestFailed
+from lain_sdk.errors import BuildError, DirtyTreeError, LainTimeout, TestFailed
 from lain_sdk.events import Event, PhaseFinished, PhaseLog, drain
 from lain_sdk.images import BuildResult, build_app, clean_app, prepare_app, test_app
 
@@ -50,12 +51,16 @@ web:
   cmd: /usr/local/bin/app
 """
 
+# In one source file of the multi-phase app: no layer of its prepare image may hold it.
+SOURCE_MARKER = "lain-test-source-not-for-prepare-5b0c2e"
+
 MULTI_FILES = {
     "requirements.txt": "dep==1\n",
     "main.sh": ("#!/bin/sh\necho hi\n", 0o755),
     "data/a.txt": "a\n",
     "data/sub/b.txt": "b\n",
     "notes/todo.md": "not for the image\n",
+    "src/app.py": f"SOURCE_MARKER = {SOURCE_MARKER!r}\n",
     ".gitignore": "*.log\n",
     ".dockerignore": "notes\n",
 }
@@ -100,6 +105,39 @@ def file_in_image(client: Any, image: str, path: str) -> bytes:
             return tar.extractfile(member).read()
     finally:
         container.remove(force=True)
+
+
+def saved_layers(client: Any, image: str) -> list[dict[str, bytes | None]]:
+    """Each layer of ``image`` as `docker save` writes it, base first: path -> content (None
+    for what is not a regular file)."""
+    saved = io.BytesIO(b"".join(client.api.get_image(image)))
+    layers = []
+    with tarfile.open(fileobj=saved) as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))
+        for name in manifest[0]["Layers"]:
+            with tarfile.open(fileobj=archive.extractfile(name)) as layer:
+                layers.append(
+                    {
+                        member.name: layer.extractfile(member).read() if member.isfile() else None
+                        for member in layer.getmembers()
+                    }
+                )
+    return layers
+
+
+def containers_of(client: Any, image: str) -> list[dict[str, Any]]:
+    """Every container (running or not) made from ``image``."""
+    return client.api.containers(all=True, filters={"ancestor": image})
+
+
+def private_base(client: Any, base_image: str, name: str) -> str:
+    """A base image only this test uses (so that containers made from it are this test's)."""
+    client.images.build(
+        fileobj=io.BytesIO(f"FROM {base_image}\nLABEL lain-test.owner={name}\n".encode()),
+        tag=f"{name}:private-base",
+        rm=True,
+    )
+    return f"{name}:private-base"
 
 
 @pytest.fixture
@@ -203,6 +241,88 @@ def test_prepare_image_keeps_only_the_keep_list(docker_client, multi):
     _, result, _ = multi
     out = run(docker_client, result.images["prepare"], "ls -A /lain/app; cat /opt/prepared")
     assert out.split() == ["deps", "prepared"]
+
+
+def test_no_layer_of_the_prepare_image_holds_sources(docker_client, base_image, multi):
+    app, result, _ = multi
+    prepare = docker_client.images.get(result.images["prepare"])
+    base_layers = docker_client.images.get(base_image).attrs["RootFS"]["Layers"]
+    # The base's layers, then one layer: what the prepare lines made, the kept entries.
+    assert prepare.attrs["RootFS"]["Layers"][:-1] == base_layers
+    layers = saved_layers(docker_client, result.images["prepare"])
+    assert len(layers) == len(base_layers) + 1
+    sources = {f"lain/app/{name}" for name in MULTI_FILES} | {"lain/app/lain.yaml"}
+    for layer in layers:
+        assert not sources & set(layer), sorted(sources & set(layer))
+        under_app = {p for p in layer if p.startswith("lain/app/")}
+        assert all(p == "lain/app/deps" or p.startswith("lain/app/deps/") for p in under_app)
+        for content in layer.values():
+            assert content is None or SOURCE_MARKER.encode() not in content
+    made = layers[-1]
+    assert made["lain/app/deps/installed.txt"] == (app.path / "requirements.txt").read_bytes()
+    assert made["opt/prepared"] == b"prepared\n"
+    assert "COPY" not in history(result.images["prepare"])
+    # Its config is the base's, working in /lain/app, with lain's labels.
+    config = prepare.attrs["Config"]
+    base_config = docker_client.images.get(base_image).attrs["Config"]
+    assert config["Cmd"] == base_config["Cmd"] and not config.get("Entrypoint")
+    assert config["Env"] == base_config["Env"] and config["WorkingDir"] == "/lain/app"
+    assert prepare.labels["lain.prepare-key"] == result.images["prepare"].split(":prepare-")[1]
+    # The build phase stands on it (its script checked that deps/ was there), with the sources.
+    build_layers = docker_client.images.get(result.images["build"]).attrs["RootFS"]["Layers"]
+    assert build_layers[: len(layers)] == prepare.attrs["RootFS"]["Layers"]
+    assert run(docker_client, result.images["build"], "cat src/app.py") == (
+        f"SOURCE_MARKER = {SOURCE_MARKER!r}\n"
+    )
+
+
+PREPARE_ONLY = """\
+appname: {name}
+build:
+  base: {base}
+  prepare:
+    keep:
+      - kept
+    script:
+      - mkdir kept && echo one
+      - echo prep-boom-output >&2; exit 5
+      - echo never
+  script:
+    - test -d kept
+"""
+
+
+def test_failing_prepare_line_is_named_and_its_container_removed(
+    docker_client, base_image, tmp_path, cleanup
+):
+    app = make_app(tmp_path, PREPARE_ONLY)
+    cleanup(app.name)
+    base = private_base(docker_client, base_image, app.name)
+    app.write("lain.yaml", (app.path / "lain.yaml").read_text().replace(base_image, base))
+    app.commit("private base")
+    with pytest.raises(BuildError) as caught:
+        drain(build_app(app.path, docker_client=docker_client))
+    error = caught.value
+    assert type(error) is BuildError and error.phase == "prepare"
+    assert error.failed_line == "echo prep-boom-output >&2; exit 5"
+    assert "status 5" in error.reason
+    assert "prep-boom-output" in error.log
+    assert "never" not in str(error)
+    assert containers_of(docker_client, base) == []
+    assert docker_client.api.images(name=app.name, filters={"label": "lain.phase=prepare"}) == []
+
+
+def test_a_prepare_line_past_the_timeout_is_stopped(docker_client, base_image, tmp_path, cleanup):
+    app = make_app(tmp_path, PREPARE_ONLY.replace("echo prep-boom-output >&2; exit 5", "sleep 60"))
+    cleanup(app.name)
+    base = private_base(docker_client, base_image, app.name)
+    app.write("lain.yaml", (app.path / "lain.yaml").read_text().replace(base_image, base))
+    app.commit("private base")
+    started = time.monotonic()
+    with pytest.raises(LainTimeout, match="prepare took longer than 3s"):
+        drain(build_app(app.path, docker_client=docker_client, timeout=3))
+    assert time.monotonic() - started < 30
+    assert containers_of(docker_client, base) == []
 
 
 def test_meta_image_holds_lain_yaml_alone(docker_client, multi):

@@ -120,6 +120,21 @@ def test_archive_layout_modes_and_owners(repo: Path):
         assert tar.extractfile("app/src/lib.txt").read() == b"lib\n"
 
 
+def test_sources_archive_holds_the_same_files_at_the_top(repo: Path):
+    # What the prepare phase unpacks into /lain/app of its container: no Dockerfile, no app/.
+    context = BuildContext.from_git(GitInfo.start(repo, context_files=True).result())
+    found = members(context.sources_archive())
+    in_context = members(context.archive("FROM scratch\n"))
+    app_names = [n.removeprefix("app/") for n in in_context if n != "lain.Dockerfile"]
+    assert sorted(found) == sorted(app_names)
+    for name, member in found.items():
+        twin = in_context[f"app/{name}"]
+        assert (member.mode, member.mtime, member.type) == (twin.mode, twin.mtime, twin.type)
+    assert {(m.uid, m.gid, m.uname, m.gname) for m in found.values()} == {(0, 0, "", "")}
+    with tarfile.open(fileobj=io.BytesIO(context.sources_archive())) as tar:
+        assert tar.extractfile("src/lib.txt").read() == b"lib\n"
+
+
 def test_archive_size_does_not_grow_with_ignored_files(repo: Path):
     size = len(BuildContext.from_git(GitInfo.from_path(repo)).archive(""))
     write(repo / "huge.log", "0" * 5_000_000)

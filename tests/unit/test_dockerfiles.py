@@ -53,11 +53,9 @@ def test_awkward_script_lines_survive_quoting():
     assert len(dockerfile.text.splitlines()) == 3 + len(lines)
 
 
-def test_prepare_dockerfile_ends_with_the_keep_cleanup():
-    dockerfile = df.prepare_dockerfile("base", ["pip install -r requirements.txt"], ["venv"])
-    assert runs(dockerfile) == ["pip install -r requirements.txt", df.keep_command(["venv"])]
-    assert dockerfile.text.startswith("FROM base\nCOPY app/ /lain/app/\nWORKDIR /lain/app\n")
-    assert dockerfile.line_for_step(5).startswith("(remove everything")
+def test_keep_command_works_in_app_dir_by_default():
+    # The prepare clean-up: it runs in the prepare container, wherever the exec starts.
+    assert df.keep_command(["venv"]).startswith("cd /lain/app && ")
 
 
 @pytest.mark.parametrize(
@@ -140,9 +138,8 @@ def test_meta_dockerfile_holds_lain_yaml_alone():
     assert df.meta_dockerfile().text == "FROM scratch\nCOPY lain.yaml /lain.yaml\n"
 
 
-def test_relabel_and_reset_command():
+def test_relabel():
     assert df.relabel_dockerfile("img").text == "FROM img\n"
-    assert df.reset_command_dockerfile("img").text == "FROM img\nCMD []\n"
 
 
 # -- tags and keys ---------------------------------------------------------------------------
@@ -196,6 +193,16 @@ def test_prepare_key_changes_with_each_input_and_only_then():
     ]
     keys = {prepare_key(**c) for c in changed}
     assert key not in keys and len(keys) == len(changed)
+
+
+def test_prepare_key_changes_with_the_way_prepare_images_are_made(monkeypatch):
+    # Prepare images made before sources were kept out of their layers must not be reused.
+    from lain_sdk.images import naming
+
+    inputs = dict(base_image_id="sha256:1", script=["a"], keep=["k"], version="1")
+    key = prepare_key(**inputs)
+    monkeypatch.setattr(naming, "PREPARE_FORMAT", naming.PREPARE_FORMAT - 1)
+    assert prepare_key(**inputs) != key
 
 
 # -- build args -------------------------------------------------------------------------------

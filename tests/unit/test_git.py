@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lain_sdk.errors import DirtyTreeError, GitError
-from lain_sdk.git import META_VERSION_RE, GitInfo, parse_meta_version
+from lain_sdk.git import META_VERSION_RE, GitInfo, _status_paths, parse_meta_version
 
 COMMIT_TIME = 1600000000
 
@@ -166,6 +166,92 @@ def test_app_in_a_subfolder_is_judged_by_its_folder_only(repo: Path) -> None:
     assert GitInfo.from_path(repo).dirty_files == ("app.py", "other.txt", "sub/main.py")
 
 
+def test_a_merge_conflict_is_dirty(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "other")
+    write(repo / "app.py", "print('other')\n")
+    git(repo, "commit", "-q", "-am", "other")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "app.py", "print('mine')\n")
+    git(repo, "commit", "-q", "-am", "mine")
+    with pytest.raises(subprocess.CalledProcessError):
+        git(repo, "merge", "-q", "other")
+
+    assert GitInfo.from_path(repo).dirty_files == ("app.py",)
+
+
+def test_status_records_of_every_kind() -> None:
+    # git status --porcelain=v2 -z: changed, renamed (with its origin), unmerged, untracked,
+    # headers and ignored entries; names may hold spaces.
+    sha = "0" * 40
+    output = b"\0".join(
+        [
+            b"# branch.oid " + sha.encode(),
+            b"1 .M N... 100644 100644 100644 " + f"{sha} {sha}".encode() + b" a b.txt",
+            b"2 R. N... 100644 100644 100644 " + f"{sha} {sha}".encode() + b" R100 new name",
+            b"old name",
+            b"u UU N... 100644 100644 100644 100644 " + f"{sha} {sha} {sha}".encode() + b" c",
+            b"? dir/untracked file",
+            b"? nested/",
+            b"! ignored.log",
+            b"",
+        ]
+    )
+
+    assert list(_status_paths(output)) == [
+        "a b.txt",
+        "old name",
+        "new name",
+        "c",
+        "dir/untracked file",
+        "nested",
+    ]
+
+
+def test_started_reading_gives_the_same_state_and_the_context_files(repo: Path) -> None:
+    write(repo / "new.py", "")
+    write(repo / "debug.log", "")
+
+    pending = GitInfo.start(repo, context_files=True)
+    started = pending.result()
+
+    assert started == GitInfo.from_path(repo)  # the prefetched files are not part of equality
+    assert started.prefetched_context is not None
+    assert started.context_files() == GitInfo.from_path(repo).context_files()
+    assert "new.py" in started.context_files() and "debug.log" not in started.context_files()
+
+
+def test_started_reading_reports_errors_when_collected(tmp_path: Path) -> None:
+    pending = GitInfo.start(tmp_path / "nowhere", context_files=True)  # no error yet
+
+    with pytest.raises(GitError, match="does not exist"):
+        pending.result()
+
+
+def test_a_cancelled_reading_leaves_no_git_running(repo: Path) -> None:
+    pending = GitInfo.start(repo, context_files=True)
+    processes = list(pending._processes.values())
+
+    pending.cancel()
+
+    assert processes and all(p.returncode is not None for p in processes)
+
+
+def test_reading_git_state_needs_no_git_library(repo: Path) -> None:
+    code = (
+        "import sys\n"
+        "from lain_sdk.git import GitInfo\n"
+        f"info = GitInfo.from_path({str(repo)!r})\n"
+        "info.context_files()\n"
+        "print(sorted(m for m in sys.modules if m == 'git' or m.startswith('git.')))\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout == "[]\n"
+
+
 def test_dirty_digest_follows_the_content(repo: Path) -> None:
     write(repo / "app.py", "print('one')\n")
     one = GitInfo.from_path(repo).meta_version
@@ -222,6 +308,19 @@ def test_before_the_first_commit(tmp_path: Path) -> None:
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="does not exist: give the app's directory or its lain.yaml"):
         GitInfo.from_path(tmp_path / "nowhere")
+
+
+def test_a_bare_repository(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+
+    with pytest.raises(GitError) as caught:
+        GitInfo.from_path(bare)
+
+    assert str(caught.value) == (
+        f"{bare.resolve()} is inside a bare git repository: "
+        "lain tags images by commit; run `git init` and commit the app"
+    )
 
 
 def test_git_failures_become_git_errors(repo: Path) -> None:
