@@ -24,7 +24,8 @@ def connect(
     """Return a client for the engine at ``base_url`` (default: DOCKER_HOST, else the local socket).
 
     ``ssh://`` and ``tcp://`` (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) work as the docker SDK
-    allows.  The engine is pinged once, so a dead engine fails here, naming the address.
+    allows.  Creating the client asks the engine for its API version (one round trip, which is
+    also the liveness check), so a dead engine fails here, naming the address.
 
     Raises:
         EngineError: the engine did not answer.
@@ -39,7 +40,6 @@ def connect(
             )
         else:
             client = docker.from_env(timeout=int(timeout), environment=dict(environ) if environ else None)
-        client.ping()
     except (DockerException, OSError) as e:
         env = os.environ if environ is None else environ
         where = base_url or env.get("DOCKER_HOST") or "the local Docker socket"
