@@ -23,7 +23,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urljoin
 
 from lain_sdk._version import __version__
@@ -302,13 +302,16 @@ class RegistryClient:
         self,
         host: str,
         *,
-        credentials: Credentials | None = None,
+        credentials: Credentials | Callable[[], Credentials | None] | None = None,
         insecure: bool | None = None,
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.host = normalize_registry(host)
-        self.credentials = credentials
+        # A callable is asked only when the registry first challenges: most registries a
+        # developer uses (loopback, or pull-open) never do, and keyring lookups are slow.
+        self._credentials = credentials
+        self.auth_required = False  # the registry has asked for credentials
         self.timeout = timeout
         self.url = f"{registry_scheme(self.host, insecure)}://{self.host}"
         self._own_session = session is None
@@ -332,13 +335,20 @@ class RegistryClient:
         Other keyword arguments go to the constructor.
         """
         store = store if store is not None else CredentialStore(environ=environ)
-        kwargs.setdefault("credentials", store.get(host))
+        kwargs.setdefault("credentials", lambda: store.get(host))
         kwargs.setdefault("insecure", insecure_flag(host, environ))
         return cls(host, **kwargs)
 
+    @property
+    def credentials(self) -> Credentials | None:
+        """The credentials to answer a challenge with (looked up on first use)."""
+        if callable(self._credentials):
+            self._credentials = self._credentials()
+        return self._credentials
+
     def __repr__(self) -> str:
-        user = self.credentials.username if self.credentials else None
-        return f"RegistryClient({self.url!r}, username={user!r})"
+        creds = self._credentials if isinstance(self._credentials, Credentials) else None
+        return f"RegistryClient({self.url!r}, username={creds.username if creds else None!r})"
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -482,6 +492,7 @@ class RegistryClient:
 
     def _answer(self, challenges: list[Challenge], scope: str, sent_auth: bool) -> bool:
         """Prepare credentials for a challenge; False when a retry cannot help."""
+        self.auth_required = True
         by_scheme = {c.scheme: c for c in challenges}
         if "bearer" in by_scheme:
             if not by_scheme["bearer"].params.get("realm"):
