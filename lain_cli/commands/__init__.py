@@ -67,6 +67,13 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         ),
         "cluster": Entry("cluster", "cluster", "Manage the clusters lain deploys to."),
     },
+    "Secrets and local helpers": {
+        "secret": Entry(
+            "secret", "secret", "Store, list, read and remove the app's secret files."
+        ),
+        "run": Entry("run", "run", "Run a proc of the built release in a local container."),
+        "exec": Entry("run", "exec_command", "Run a command in a running instance of a proc."),
+    },
     "Other": {
         "version": Entry("basics", "version", "Print lain's version and the Python it runs on."),
         "completion": Entry("basics", "completion", "Print the shell completion script for SHELL."),

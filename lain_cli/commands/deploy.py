@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
@@ -91,6 +92,10 @@ def _plan_text(plan: Any) -> str:
 
 
 def _result_text(result: Any) -> str:
+    # A client's resource instances were deployed first: say how each went, then the client.
+    instances = [_result_text(i) for i in getattr(result, "resource_instances", ())]
+    if instances:
+        return "\n".join([*instances, _result_text(replace(result, resource_instances=()))])
     if result.release is None:
         return f"{result.app} {result.meta_version}: nothing changed"
     release = result.release
@@ -143,6 +148,11 @@ def deploy(
     same deploy twice changes nothing.  When a proc fails, Swarm rolls it back, the other procs
     are put back too, and lain exits with the deploy-failed status: the previous release keeps
     serving.  Values set with `lain scale` stay until lain.yaml changes them.
+
+    The apps named in use_services must run and provide the services used, or nothing is
+    changed.  Resource instances (use_resources) are deployed first; an instance that runs
+    keeps its version.  -a resource.<res>.<client> deploys one instance (-v: a version of the
+    resource); -a of a resource app records the version new instances get, and runs nothing.
     """
     from lain_sdk.cluster.operations import deploy_app, plan_deploy
 
@@ -270,6 +280,11 @@ def _status_text(status: Any) -> str:
             lines.append(_table(rows))
         if p.update_message and p.update_state not in ("", "completed"):
             lines.append(f"  {p.update_message}")
+    if status.resource_instances:
+        lines += ["", "resource instances (operate on one with -a NAME):"]
+        for instance in status.resource_instances:
+            block = _status_text(instance).split("\n")
+            lines += ["", *(f"  {line}" if line else "" for line in block)]
     return "\n".join(lines)
 
 
@@ -281,7 +296,8 @@ def ps(obj: Context, app: str | None, app_dir: str) -> None:
 
     For each proc: version, release and desired/running instances; for each instance: node,
     state, health, uptime, address (host:port of a published port on the local cluster, else
-    its IP on the app's network) and last error.
+    its IP on the app's network) and last error.  The app's resource instances
+    (resource.<res>.<app>) follow, each the same way.
     """
     from lain_sdk.cluster.status import app_status
 
@@ -413,7 +429,7 @@ def rollback(
 @click.option(
     "--purge",
     is_flag=True,
-    help="Also delete the release history and the app's volumes on this engine.",
+    help="Also delete the release history, the secrets and the app's volumes on this engine.",
 )
 @click.option(
     "--timeout",
@@ -435,7 +451,8 @@ def undeploy(
 ) -> None:
     """Remove the app's services and its network from the cluster.
 
-    The release history stays (a later deploy or rollback knows it) unless --purge.
+    The release history and the secrets stay (a later deploy or rollback uses them) unless
+    --purge.
     """
     from lain_sdk.cluster.operations import undeploy_app
 

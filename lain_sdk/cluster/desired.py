@@ -20,8 +20,14 @@ Mapping from lain.yaml (the table in the README repeats it):
   its start period and as the update delay; ``kill_timeout`` -> stop grace period.
 - ``persistent_dirs`` (and ``/lain/logs``) -> named volumes ``lain_<app>_<proc>_<path>``;
   on a multi-node cluster a named volume lives on the node that runs the task.
+- ``secret_files`` -> the newest version of each file's Swarm secret, mounted at its path with
+  mode 0400 (:mod:`lain_sdk.cluster.secrets` finds them; this module only places them).
 - Rolling updates start the new task first, one at a time, wait for it to be healthy and roll
   back by themselves when it fails.
+- Networks: the app's own overlay network, where each proc answers to its name and service
+  names answer as :mod:`lain_sdk.cluster.discovery` says, plus the networks of the apps in
+  ``use_services`` and of the resource instances (``use_resources``); portals without a
+  program of their own are not services at all.
 - Every service uses endpoint mode ``dnsrr`` (no virtual IP, no ingress mesh): that works on
   every engine, IPVS or not.  On a cluster with ``publish_ports`` (the local default), web
   procs publish their port in host mode on an ephemeral port per task, so two instances on one
@@ -41,6 +47,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from lain_sdk.cluster import discovery
 
 if TYPE_CHECKING:
     from lain_sdk.appconfig.model import AppConfig, Proc
@@ -261,6 +269,7 @@ def desired_state(
     release: int,
     scale: Mapping[str, ProcScale] | None = None,
     procs: Iterable[str] | None = None,
+    secret_mounts: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
 ) -> DesiredState:
     """The network, services and volumes one release of ``app`` should have.
 
@@ -274,6 +283,9 @@ def desired_state(
         scale: instances/cpu/memory per proc name; procs not listed get lain.yaml's values
             (use :func:`effective_scale` for the scale-wins rule).
         procs: only these procs (default: all of them).
+        secret_mounts: proc -> its ``ContainerSpec.Secrets`` entries, as
+            :func:`lain_sdk.cluster.secrets.resolve_secret_mounts` finds them (the secret IDs
+            enter the spec, so a new secret version changes the spec and rolls the proc).
 
     Raises:
         NotFound: ``procs`` names a proc the app does not have.
@@ -291,6 +303,8 @@ def desired_state(
     for proc in app.procs:
         if wanted is not None and proc.name not in wanted:
             continue
+        if not discovery.is_deployed(proc):
+            continue  # a portal without a program: its proc answers to the service name
         proc_scale = (scale or {}).get(proc.name) or yaml_scale(proc)
         spec, proc_volumes = _service_spec(
             app,
@@ -301,6 +315,7 @@ def desired_state(
             release=release,
             scale=proc_scale,
             network=network.name,
+            secret_mounts=(secret_mounts or {}).get(proc.name, ()),
         )
         services.append(
             DesiredService(
@@ -336,6 +351,7 @@ def _service_spec(
     release: int,
     scale: ProcScale,
     network: str,
+    secret_mounts: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[dict[str, Any], list[DesiredVolume]]:
     name = service_name(app.appname, proc.name)
     owner = {LABEL_APP: app.appname, LABEL_PROC: proc.name, LABEL_PROCTYPE: proc.type}
@@ -357,6 +373,7 @@ def _service_spec(
     )
     if proc.type == "portal" and proc.service_name:
         env["LAIN_SERVICE_NAME"] = proc.service_name
+        env.update(discovery.portal_env(app, proc))
 
     container: dict[str, Any] = {
         "Image": image,
@@ -402,6 +419,9 @@ def _service_spec(
         )
     if mounts:
         container["Mounts"] = mounts
+    secrets = sorted((dict(m) for m in secret_mounts), key=lambda m: m["File"]["Name"])
+    if secrets:
+        container["Secrets"] = secrets
 
     limits: dict[str, int] = {"MemoryBytes": int(scale.memory)}
     if scale.cpu > 0:
@@ -412,7 +432,7 @@ def _service_spec(
         "ContainerSpec": container,
         "Resources": {"Limits": limits},
         "RestartPolicy": {"Condition": "none" if oneshot else "any"},
-        "Networks": [{"Target": network, "Aliases": [proc.name]}],
+        "Networks": discovery.network_attachments(app, proc, network),
     }
 
     endpoint: dict[str, Any] = {"Mode": "dnsrr"}
@@ -425,6 +445,7 @@ def _service_spec(
     wanted = yaml_scale(proc)
     labels = {
         **owner,
+        **discovery.service_labels(app, proc),
         LABEL_RELEASE: str(release),
         LABEL_VERSION: meta_version,
         LABEL_YAML_INSTANCES: str(wanted.instances),
@@ -693,7 +714,14 @@ def _fields(spec: Mapping[str, Any]) -> dict[str, Any]:
         "healthcheck": (container.get("Healthcheck") or {}).get("Test"),
         "ports": sorted(f"{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}" for p in ports),
         "volumes": sorted(m.get("Target", "") for m in container.get("Mounts") or []),
+        "secrets": _secret_versions(spec),
     }
+
+
+def _secret_versions(spec: Mapping[str, Any]) -> dict[str, int]:
+    from lain_sdk.cluster.secrets import spec_secret_versions  # it imports this module
+
+    return spec_secret_versions(spec)
 
 
 def _env(spec: Mapping[str, Any]) -> dict[str, str]:
@@ -707,7 +735,7 @@ def describe_changes(spec: Mapping[str, Any], current: Mapping[str, Any] | None)
     of :class:`ProcChange.changes`."""
     new = _fields(spec)
     if current is None:
-        return {k: {"from": None, "to": v} for k, v in new.items() if v not in (None, [])}
+        return {k: {"from": None, "to": v} for k, v in new.items() if v not in (None, [], {})}
     old = _fields(current)
     changes: dict[str, Any] = {k: {"from": old[k], "to": v} for k, v in new.items() if old[k] != v}
     new_env, old_env = _env(spec), _env(current)

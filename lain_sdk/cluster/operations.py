@@ -12,7 +12,9 @@ return their result, so::
     print(result.release.number)
 
 What a deploy does, in order: find the version in the registry (before touching the cluster),
-read the lain.yaml carried by that version's meta image, take the app's deploy lock, compare
+read the lain.yaml carried by that version's meta image, check that the apps it uses
+(``use_services``) provide what it needs and deploy its resource instances (``use_resources``,
+see :mod:`lain_sdk.cluster.resources`), take the app's deploy lock, compare
 the desired services with the live ones (by a hash of each spec), record a numbered release,
 create and update what differs, wait until every changed proc runs its instances healthy and
 up to date, then remove the procs lain.yaml no longer has.  When a proc fails, Swarm rolls
@@ -26,14 +28,20 @@ import io
 import re
 import tarfile
 from collections.abc import Generator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lain_sdk.cluster import desired as d
+from lain_sdk.cluster import discovery
 from lain_sdk.cluster import releases as r
 from lain_sdk.cluster import swarm
 from lain_sdk.cluster.engine_calls import engine_errors, engine_time, is_not_found
 from lain_sdk.cluster.lock import acquire_lock
+from lain_sdk.cluster.secrets import (
+    check_spec_secrets,
+    remove_app_secrets,
+    resolve_secret_mounts,
+)
 from lain_sdk.errors import ClusterError, DeployFailed, LainError, NotFound
 from lain_sdk.events import Event, Message, ProcChanged
 
@@ -62,6 +70,8 @@ class DeployResult:
         release: the release recorded (None when nothing changed).
         waited: whether the rollout was waited for (False with ``wait=False``: the release
             stays ``pending``).
+        resource_instances: what the deploy of a client did to its resource instances, which
+            it deployed first.
     """
 
     app: str
@@ -69,6 +79,7 @@ class DeployResult:
     plan: d.Plan
     release: r.Release | None
     waited: bool
+    resource_instances: tuple[DeployResult, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -82,6 +93,7 @@ class DeployResult:
             "release": self.release.to_dict() if self.release else None,
             "waited": self.waited,
             "plan": self.plan.to_dict(),
+            "resource_instances": [i.to_dict() for i in self.resource_instances],
         }
 
 
@@ -93,6 +105,7 @@ class UndeployResult:
     releases_removed: int = 0
     volumes_removed: tuple[str, ...] = ()
     volumes_left: tuple[str, ...] = ()
+    secrets_removed: int = 0  # secret versions removed by a purge
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +115,7 @@ class UndeployResult:
             "releases_removed": self.releases_removed,
             "volumes_removed": list(self.volumes_removed),
             "volumes_left": list(self.volumes_left),
+            "secrets_removed": self.secrets_removed,
         }
 
 
@@ -123,12 +137,23 @@ def _registry(cluster: ClusterSettings, registry: RegistryClient | None) -> Regi
     )
 
 
-def _login_engine(client: Any, cluster: ClusterSettings) -> dict[str, str] | None:
-    """Give the engine the registry credentials lain has, so nodes can pull the images."""
+def _login_engine(
+    client: Any, cluster: ClusterSettings, registry: RegistryClient | None = None
+) -> dict[str, str] | None:
+    """Give the engine the registry credentials lain has, so nodes can pull the images.
+
+    With ``registry``, credentials are looked up only when that registry asks for them (one
+    ``/v2/`` request tells), which spares the slow keyring lookup for open registries.
+    """
     from lain_sdk.credentials import CredentialStore
 
+    if registry is not None:
+        registry.ping()
+        if not registry.auth_required:
+            return None
     try:
-        creds = CredentialStore().get(cluster.registry)
+        creds = registry.credentials if registry is not None else None
+        creds = creds or CredentialStore().get(cluster.registry)
     except LainError:
         creds = None
     if creds is None:
@@ -253,6 +278,53 @@ def load_release_config(
     return config
 
 
+@dataclass(frozen=True)
+class ReleaseSource:
+    """What a deploy runs: a version, its release image and its lain.yaml, loaded.
+
+    Attributes:
+        app: the app deployed.
+        meta_version: the version.
+        image: the release image, pinned by digest.
+        lain_yaml: the lain.yaml text recorded in the release.
+        config: that lain.yaml, loaded for the cluster.
+    """
+
+    app: str
+    meta_version: str
+    image: str
+    lain_yaml: str
+    config: AppConfig
+
+
+def load_source(
+    client: Any,
+    registry: RegistryClient,
+    app: str,
+    version: str | None,
+    cluster: ClusterSettings,
+    auth: Mapping[str, str] | None,
+) -> ReleaseSource:
+    """The version of ``app`` to deploy (default: the newest), its image and its lain.yaml.
+
+    A resource instance (``resource.<res>.<client>``) is no repository of its own: its version,
+    image and lain.yaml come from its resource (see :mod:`lain_sdk.cluster.resources`).
+
+    Raises:
+        NotFound: the version, or its images, are not in the registry.
+        ClusterError: the meta image holds another app's lain.yaml.
+    """
+    from lain_sdk.cluster import resources
+
+    if resources.parse_resource_instance(app) is not None:
+        return resources.named_instance_source(client, registry, app, version, cluster, auth)
+    meta_version = resolve_version(registry, app, version)
+    image = pinned_image(registry, app, meta_version)
+    text = read_meta_lain_yaml(client, registry, app, meta_version, auth)
+    config = load_release_config(text, app, meta_version, cluster)
+    return ReleaseSource(app, meta_version, image, text, config)
+
+
 # -- state helpers -----------------------------------------------------------------------------
 
 
@@ -310,6 +382,7 @@ class _Prepared:
     history: list[r.Release]
     desired: d.DesiredState
     plan: d.Plan
+    warnings: tuple[str, ...] = ()  # declared secret files left out (secret_files_bypass)
 
 
 def _prepare(
@@ -331,6 +404,10 @@ def _prepare(
             running, deployed_from = d.live_scale(service.get("Spec") or {})
             scale[proc.name] = d.effective_scale(d.yaml_scale(proc), running, deployed_from)
     wanted = list(procs) if procs else None
+    # Before anything changes: a declared secret file that is not stored fails here.
+    secret_mounts, warnings = resolve_secret_mounts(
+        client, config, procs=wanted, cluster=cluster.name
+    )
     desired = d.desired_state(
         config,
         meta_version=meta_version,
@@ -339,6 +416,7 @@ def _prepare(
         release=number,
         scale=scale,
         procs=wanted,
+        secret_mounts=secret_mounts,
     )
     plan = d.plan_changes(
         desired,
@@ -347,7 +425,7 @@ def _prepare(
         current_release=current_release_number(live),
         remove_others=wanted is None,
     )
-    return _Prepared(meta_version, config, live, history, desired, plan)
+    return _Prepared(meta_version, config, live, history, desired, plan, tuple(warnings))
 
 
 def plan_deploy(
@@ -373,14 +451,18 @@ def plan_deploy(
         NotFound: the version is not in the registry.
         EngineError: the engine does not answer.
     """
+    from lain_sdk.cluster import resources
+
     registry = _registry(cluster, registry)
-    meta_version = resolve_version(registry, app, version)
-    image = pinned_image(registry, app, meta_version)
     client = engine_for(cluster, docker_client)
-    auth = _login_engine(client, cluster)
-    text = read_meta_lain_yaml(client, registry, app, meta_version, auth)
-    config = load_release_config(text, app, meta_version, cluster)
-    return _prepare(client, app, config, meta_version, image, cluster, procs).plan
+    auth = _login_engine(client, cluster, registry)
+    source = load_source(client, registry, app, version, cluster, auth)
+    config, meta_version = source.config, source.meta_version
+    if config.apptype == "resource":
+        return resources.resource_plan(client, source)
+    discovery.check_use_services(client, config, cluster)
+    resources.instance_sources(client, registry, config, cluster, auth)  # checks them only
+    return _prepare(client, app, config, meta_version, source.image, cluster, procs).plan
 
 
 def deploy_app(
@@ -395,6 +477,11 @@ def deploy_app(
     registry: RegistryClient | None = None,
 ) -> Generator[Event, None, DeployResult]:
     """Deploy a version of an app and wait until it runs.
+
+    ``app`` may be a resource instance, ``resource.<res>.<client>``: it then runs a version of
+    the resource (default: the newest) with the parameters of the client's running lain.yaml.
+    Deploying a resource itself (``apptype: resource``) runs nothing: it records the version
+    new instances use.
 
     Args:
         app: the app name.
@@ -411,26 +498,60 @@ def deploy_app(
         A :class:`DeployResult` (``release`` is None when nothing needed to change).
 
     Raises:
-        NotFound: the version, or a proc, does not exist.
+        NotFound: the version, or a proc, does not exist; an app in ``use_services`` is not
+            deployed or does not provide a service used (nothing was changed).
         LockHeld: another deploy of the app held the lock for the whole ``timeout``.
         DeployFailed: a proc did not converge; the previous release keeps serving.
+        AppConfigError: a resource's template does not render for this client.
         EngineError, RegistryError, ClusterError: the engine or the registry failed.
     """
-    registry = _registry(cluster, registry)
-    meta_version = resolve_version(registry, app, version)
-    image = pinned_image(registry, app, meta_version)
-    client = engine_for(cluster, docker_client)
-    auth = _login_engine(client, cluster)
-    yield Message(f"deploying {app} {meta_version} to cluster {cluster.name}")
-    text = read_meta_lain_yaml(client, registry, app, meta_version, auth)
-    config = load_release_config(text, app, meta_version, cluster)
+    from lain_sdk.cluster import resources
 
+    registry = _registry(cluster, registry)
+    client = engine_for(cluster, docker_client)
+    auth = _login_engine(client, cluster, registry)
+    source = load_source(client, registry, app, version, cluster, auth)
+    yield Message(f"deploying {app} {source.meta_version} to cluster {cluster.name}")
+    if source.config.apptype == "resource":
+        return (yield from resources.record_resource(client, source, timeout=timeout))
+    # Everything the app depends on is checked before anything changes.
+    discovery.check_use_services(client, source.config, cluster)
+    instances = resources.instance_sources(client, registry, source.config, cluster, auth)
+    # Resource instances first, so that the client's services can join their networks.
+    instance_results = yield from resources.deploy_instances(
+        client, instances, cluster=cluster, timeout=timeout, wait=wait
+    )
+    result = yield from deploy_source(
+        client, source, cluster=cluster, procs=procs, timeout=timeout, wait=wait
+    )
+    return replace(result, resource_instances=tuple(instance_results))
+
+
+def deploy_source(
+    client: Any,
+    source: ReleaseSource,
+    *,
+    cluster: ClusterSettings,
+    procs: Iterable[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+    kind: str = "deploy",
+) -> Generator[Event, None, DeployResult]:
+    """Deploy a loaded version under the app's lock: the part of :func:`deploy_app` after the
+    version, its lain.yaml and what it depends on were found (see :func:`deploy_app`).
+
+    ``kind`` is what the release record calls the change (``secret`` when a new secret
+    version rolls out)."""
+    app, config, meta_version = source.app, source.config, source.meta_version
+    image, text = source.image, source.lain_yaml
     lock = yield from acquire_lock(
         client, app, operation="deploy", wait=timeout, ttl=2 * timeout + LOCK_MARGIN
     )
     try:
         prepared = _prepare(client, app, config, meta_version, image, cluster, procs)
         plan, desired, live = prepared.plan, prepared.desired, prepared.live
+        for warning in prepared.warnings:
+            yield Message(f"warning: {warning}")
         current = _by_number(prepared.history, plan.current_release)
         if not plan.changed:
             yield Message(
@@ -457,7 +578,7 @@ def deploy_app(
         release = r.create_release(
             client,
             app=app,
-            kind="deploy",
+            kind=kind,
             meta_version=meta_version,
             lain_yaml=config.source or text,
             procs=snapshot,
@@ -918,6 +1039,7 @@ def rollback_app(
         if not plan.changed:
             yield Message(f"nothing to change: {app} already runs what release {target.number} ran")
             return DeployResult(app, target.meta_version, plan, None, waited=wait)
+        check_spec_secrets(client, app, specs, f"release {target.number}")
         release = r.create_release(
             client,
             app=app,
@@ -977,8 +1099,9 @@ def undeploy_app(
 ) -> Generator[Event, None, UndeployResult]:
     """Remove an app's services (all, or ``procs``) and, with the whole app, its network.
 
-    Release history stays (so a later deploy or rollback knows it) unless ``purge``, which
-    also removes the app's volumes on the engine's node.
+    Release history and secrets stay (so a later deploy or rollback knows them) unless
+    ``purge``, which also removes the app's volumes on the engine's node and its secrets (of
+    ``procs`` only, when given).
 
     Raises:
         NotFound: a named proc is not deployed, or nothing of the app is.
@@ -1010,7 +1133,7 @@ def undeploy_app(
                 yield Message(f"removed network {network}")
             else:
                 yield Message(f"network {network} is still in use; it was left in place")
-        releases_removed = 0
+        releases_removed = secrets_removed = 0
         removed_volumes: list[str] = []
         left_volumes: list[str] = []
         if purge:
@@ -1026,6 +1149,9 @@ def undeploy_app(
                     left_volumes.append(volume)
             if removed_volumes:
                 yield Message(f"removed volume(s) {', '.join(removed_volumes)}")
+            secrets_removed = remove_app_secrets(client, app, None if whole else wanted)
+            if secrets_removed:
+                yield Message(f"removed {secrets_removed} secret version(s)")
         return UndeployResult(
             app,
             tuple(wanted),
@@ -1033,6 +1159,7 @@ def undeploy_app(
             releases_removed,
             tuple(removed_volumes),
             tuple(left_volumes),
+            secrets_removed,
         )
     finally:
         lock.release()

@@ -2,10 +2,10 @@
 
 Release N of an app is the Swarm config ``lain-release-<app>-<N>``.  Its data (immutable, JSON)
 is a snapshot of the whole app after that deploy, scale or rollback: the meta version, the
-lain.yaml text, and per proc the image (pinned by digest), instances, cpu, memory and the full
-service spec, so ``lain rollback N`` can put back exactly what ran.  Whether it worked
-(``pending``, ``succeeded``, ``failed``) is a label, because config data cannot change and
-labels can.
+lain.yaml text, and per proc the image (pinned by digest), instances, cpu, memory, the versions
+of its secret files (never their values) and the full service spec, so ``lain rollback N`` can
+put back exactly what ran.  Whether it worked (``pending``, ``succeeded``, ``failed``) is a
+label, because config data cannot change and labels can.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ LABEL_OUTCOME = "lain.outcome"
 LABEL_KIND = "lain.kind"
 LABEL_REASON = "lain.reason"
 OUTCOMES = ("pending", "succeeded", "failed")
-KINDS = ("deploy", "scale", "rollback")
+KINDS = ("deploy", "scale", "rollback", "secret")
 MAX_REASON = 500  # keep labels small; the full reason is in the error the user saw
 
 
@@ -46,6 +46,8 @@ class ReleaseProc:
     cpu: float
     memory: int
     spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # path -> version of the secret files it mounted (read from the spec; never values)
+    secrets: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def scale(self) -> ProcScale:
@@ -53,6 +55,8 @@ class ReleaseProc:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> ReleaseProc:
+        from lain_sdk.cluster.secrets import spec_secret_versions
+
         scale = spec_scale(spec)
         return cls(
             image=str(spec["TaskTemplate"]["ContainerSpec"]["Image"]),
@@ -60,6 +64,7 @@ class ReleaseProc:
             cpu=scale.cpu,
             memory=scale.memory,
             spec=spec,
+            secrets=spec_secret_versions(spec),
         )
 
     def to_dict(self, with_spec: bool = False) -> dict[str, Any]:
@@ -68,6 +73,7 @@ class ReleaseProc:
             "instances": self.instances,
             "cpu": self.cpu,
             "memory": self.memory,
+            "secrets": dict(sorted(self.secrets.items())),
         }
         if with_spec:
             data["spec"] = self.spec
@@ -81,7 +87,8 @@ class Release:
     Attributes:
         app: the app.
         number: 1, 2, ...
-        kind: ``deploy``, ``scale`` or ``rollback``.
+        kind: ``deploy``, ``scale``, ``rollback`` or ``secret`` (a new secret version rolled
+            out).
         outcome: ``pending`` (in progress, not waited for, or interrupted), ``succeeded`` or
             ``failed``.
         meta_version: the version it runs.
@@ -147,6 +154,7 @@ def _from_config(config: Mapping[str, Any]) -> Release | None:
                 cpu=float(p["cpu"]),
                 memory=int(p["memory"]),
                 spec=p.get("spec") or {},
+                secrets={str(k): int(v) for k, v in (p.get("secrets") or {}).items()},
             )
             for name, p in (data.get("procs") or {}).items()
         }

@@ -1,7 +1,8 @@
 """What an app runs on a cluster (``lain ps``) and what it prints (``lain logs``).
 
 Status costs three engine calls however many procs the app has: the app's services (by label),
-their tasks (one call with every service in the filter) and the nodes.
+their tasks (one call with every service in the filter) and the nodes; a fourth lists the
+services of its resource instances when it has some.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lain_sdk.cluster import desired as d
 from lain_sdk.cluster import swarm
+from lain_sdk.cluster.discovery import LABEL_USES_RESOURCES
 from lain_sdk.cluster.engine_calls import engine_errors, parse_time
 from lain_sdk.cluster.operations import current_release_number, engine_for
+from lain_sdk.cluster.resources import instance_services
 from lain_sdk.errors import NotFound
 
 if TYPE_CHECKING:
@@ -110,12 +113,22 @@ class ProcStatus:
 
 @dataclass(frozen=True)
 class AppStatus:
-    """What an app runs on a cluster, proc by proc and instance by instance."""
+    """What an app runs on a cluster, proc by proc and instance by instance.
+
+    Attributes:
+        app: the app.
+        cluster: the cluster's name.
+        release: the release running now.
+        procs: one :class:`ProcStatus` per deployed proc.
+        resource_instances: the status of each of the app's resource instances
+            (``resource.<res>.<app>``, see :mod:`lain_sdk.cluster.resources`).
+    """
 
     app: str
     cluster: str
     release: int | None
     procs: tuple[ProcStatus, ...] = field(default_factory=tuple)
+    resource_instances: tuple[AppStatus, ...] = field(default_factory=tuple)
 
     @property
     def healthy(self) -> bool:
@@ -131,11 +144,13 @@ class AppStatus:
             "release": self.release,
             "healthy": self.healthy,
             "procs": [p.to_dict() for p in self.procs],
+            "resource_instances": [i.to_dict() for i in self.resource_instances],
         }
 
 
 def app_status(app: str, *, cluster: ClusterSettings, docker_client: Any = None) -> AppStatus:
-    """Every proc of ``app`` with its instances, in three engine calls however many procs.
+    """Every proc of ``app`` with its instances, and the same for each of its resource
+    instances, in three engine calls however many procs (four with resource instances).
 
     Raises:
         NotFound: the app has no services on the cluster.
@@ -145,7 +160,13 @@ def app_status(app: str, *, cluster: ClusterSettings, docker_client: Any = None)
     live = swarm.app_services(client, app)
     if not live:
         raise NotFound(f"{app} is not deployed on cluster {cluster.name}")
-    ids = [str(s["ID"]) for s in live.values()]
+    # One more engine call, only for an app whose services say it has resource instances.
+    uses = any(
+        ((s.get("Spec") or {}).get("Labels") or {}).get(LABEL_USES_RESOURCES) for s in live.values()
+    )
+    instances = instance_services(client, app) if uses else {}
+    services = [*live.values(), *(s for procs in instances.values() for s in procs.values())]
+    ids = [str(s["ID"]) for s in services]
     with engine_errors(client, f"list the tasks of {app}"):
         tasks = client.api.tasks(filters={"service": ids})
         nodes = client.api.nodes()
@@ -157,6 +178,25 @@ def app_status(app: str, *, cluster: ClusterSettings, docker_client: Any = None)
     for task in tasks:
         by_service.setdefault(task.get("ServiceID", ""), []).append(task)
     now = time.time()
+
+    def status_of(name: str, services: Mapping[str, dict[str, Any]]) -> AppStatus:
+        procs = _proc_statuses(name, services, by_service, node_names, node_addrs, now)
+        return AppStatus(name, cluster.name, current_release_number(services), procs)
+
+    return replace(
+        status_of(app, live),
+        resource_instances=tuple(status_of(name, procs) for name, procs in instances.items()),
+    )
+
+
+def _proc_statuses(
+    app: str,
+    live: Mapping[str, dict[str, Any]],
+    by_service: Mapping[str, list[dict[str, Any]]],
+    node_names: Mapping[str, str],
+    node_addrs: Mapping[str, str],
+    now: float,
+) -> tuple[ProcStatus, ...]:
     procs = []
     for proc, service in sorted(live.items()):
         spec = service.get("Spec") or {}
@@ -195,7 +235,7 @@ def app_status(app: str, *, cluster: ClusterSettings, docker_client: Any = None)
                 instances=tuple(instances),
             )
         )
-    return AppStatus(app, cluster.name, current_release_number(live), tuple(procs))
+    return tuple(procs)
 
 
 def _instances(

@@ -24,8 +24,10 @@ def test_validate_prints_a_summary(lain) -> None:
         "apptype     app\n"
         "build base  lain-local/busybox:latest\n"
         "procs:\n"
-        "  PROC  TYPE  INSTANCES  MEMORY  PORT    CMD\n"
-        "  web   web   2          32 MiB  80/tcp  httpd -f -v -p 80 -h /lain/app/www\n"
+        "  PROC            TYPE    INSTANCES  MEMORY  PORT      CMD\n"
+        "  web             web     2          32 MiB  80/tcp    httpd -f -v -p 80 -h /lain/app/www\n"
+        "  greeter         worker  1          16 MiB  8080/tcp  httpd -f -v -p 8080 -h /lain/app/www\n"
+        "  portal-greeter  portal  1          32 MiB  -         (the image's command)\n"
     )
     assert result.stderr == ""
 
@@ -111,7 +113,9 @@ def test_validate_json(lain) -> None:
     assert data == load_app_config(HELLO).to_dict()
     assert (data["appname"], data["apptype"]) == ("hello", "app")
     assert data["use_services"] == {} and data["use_resources"] == {}
-    (web,) = data["procs"]
+    web, greeter, portal = data["procs"]
+    assert (greeter["name"], greeter["secret_files"]) == ("greeter", ["/lain/app/greeting.txt"])
+    assert (portal["type"], portal["service_name"]) == ("portal", "greeter")
     for key in ("name", "type", "image", "cmd", "port", "memory", "cpu", "num_instances", "env",
                 "mountpoints", "secret_files", "healthcheck", "service_name"):  # fmt: skip
         assert key in web

@@ -114,7 +114,7 @@ def push_version(client: Any, app: TestApp, lain_yaml: str, page: str) -> str:
 
 def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
     """Remove everything lain made for ``app`` on the engine: services, network, configs
-    (releases and lock), volumes, and the images."""
+    (releases and lock), secrets, volumes, and the images."""
     from docker.errors import APIError
 
     api = client.api
@@ -127,6 +127,11 @@ def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
     for config in api.configs(filters={"label": label}):
         try:
             api.remove_config(config["ID"])
+        except APIError:
+            pass
+    for secret in api.secrets(filters={"label": label}):
+        try:
+            api.remove_secret(secret["ID"])
         except APIError:
             pass
     deadline = time.monotonic() + 60

@@ -11,6 +11,9 @@ def test_the_readme_has_its_examples() -> None:
 
 def test_sdk_validate_example_runs() -> None:
     out = run_example("sdk-validate").splitlines()
-    assert out[0] == "hello [('web', 'web', 2, 33554432)]"
+    assert out[0] == (
+        "hello [('web', 'web', 2, 33554432), ('greeter', 'worker', 1, 16777216), "
+        "('portal-greeter', 'portal', 1, 33554432)]"
+    )
     assert out[1].startswith("tests/data/broken.yaml:1:10: appname: expected a name")
     assert out[-1].startswith("missing required key 'build'")

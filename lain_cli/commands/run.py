@@ -1,0 +1,208 @@
+"""``lain run`` and ``lain exec``: a proc in a local container, a command in a running instance."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lain_cli.commands.cluster import selected_cluster
+from lain_cli.commands.deploy import app_options
+from lain_cli.context import Context
+from lain_cli.options import app_dir_option
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _secret_files(values: tuple[str, ...]) -> dict[str, bytes]:
+    """``--secret-file PATH=FILE`` options as container path -> the local file's bytes."""
+    from lain_sdk.cluster.secrets import secret_path
+
+    files = {}
+    for value in values:
+        target, sep, local = value.partition("=")
+        if not sep or not target or not local:
+            raise click.BadParameter(
+                f"{value!r} is not PATH=FILE", param_hint="--secret-file"
+            )
+        try:
+            files[secret_path(target)] = Path(local).expanduser().read_bytes()
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--secret-file") from None
+        except OSError as e:
+            raise click.BadParameter(
+                f"cannot read {local}: {e.strerror}", param_hint="--secret-file"
+            ) from None
+    return files
+
+
+def _instance_and_command(args: tuple[str, ...]) -> tuple[int | None, list[str]]:
+    """Split ``[INSTANCE] COMMAND...``: a leading number followed by more is the instance
+    (click has already taken away the ``--``)."""
+    if len(args) > 1 and args[0].isdigit():
+        if int(args[0]) < 1:
+            raise click.BadParameter("instance numbers start at 1", param_hint="INSTANCE")
+        return int(args[0]), list(args[1:])
+    return None, list(args)
+
+
+def _write(stream: str, data: bytes) -> None:
+    out = sys.stderr if stream == "stderr" else sys.stdout
+    out.flush()  # anything written as text first
+    out.buffer.write(data)
+    out.buffer.flush()
+
+
+@click.command()
+@click.argument("proc")
+@click.argument("command", nargs=-1, metavar="[-- COMMAND...]")
+@click.option(
+    "-v",
+    "--version",
+    "version",
+    metavar="META_VERSION",
+    help="Run this built version (default: the version of the app's current commit).",
+)
+@click.option(
+    "--secret-file",
+    "secret_files",
+    metavar="PATH=FILE",
+    multiple=True,
+    help="Put local FILE at PATH instead of reading that secret from the cluster (repeat).",
+)
+@click.option(
+    "--rm",
+    "remove",
+    is_flag=True,
+    help="Run in the foreground, print its output, remove it when it ends.",
+)
+@click.option("--replace", is_flag=True, help="Remove an earlier container of the proc first.")
+@app_dir_option
+@pass_context
+def run(
+    obj: Context,
+    proc: str,
+    command: tuple[str, ...],
+    version: str | None,
+    secret_files: tuple[str, ...],
+    remove: bool,
+    replace: bool,
+    app_dir: str,
+) -> None:
+    """Run PROC of the app's built release in a local container.
+
+    The container gets what a deploy gives instance 1 of PROC: image, command, entrypoint,
+    user, workdir, environment with LAIN_APPNAME, LAIN_PROCNAME, LAIN_APP_RELEASE_VERSION,
+    LAIN_DOMAIN (of the selected cluster) and LAIN_INSTANCE_NO=1, limits, healthcheck, and
+    its port published on 127.0.0.1.  Secret files PROC declares are put at their paths
+    (mode 0400): from --secret-file, else read from the selected cluster.  By default the
+    container runs detached and lain prints its name and address; with --rm it runs in the
+    foreground and lain exits with its status.  A COMMAND after -- replaces the proc's.
+
+    \b
+    Examples:
+      lain run web
+      lain run --rm worker -- sh -c 'ls -l /lain/app'
+      lain run web --secret-file config.json=./dev-config.json
+    """
+    from lain_sdk.appconfig import load_app_config
+    from lain_sdk.cluster.run import local_release_image, run_proc
+    from lain_sdk.engine import connect
+    from lain_sdk.git import GitInfo
+
+    config = load_app_config(app_dir)
+    found = config.proc(proc)
+    cluster = selected_cluster(obj)
+    client = connect()
+    meta_version = version or GitInfo.from_path(app_dir).meta_version
+    image = local_release_image(client, config.appname, meta_version, cluster.registry)
+    files = _secret_files(secret_files)
+    if any(path not in files for path in found.secret_files):
+        from lain_sdk.cluster.secrets import read_proc_secrets
+
+        read, warnings = read_proc_secrets(
+            config.appname, found, cluster=cluster, skip=list(files)
+        )
+        for warning in warnings:
+            obj.warn(warning)
+        files = {**read, **files}
+    result = run_proc(
+        config,
+        proc,
+        meta_version=meta_version,
+        image=image,
+        cluster=cluster,
+        secret_files=files,
+        command=command or None,
+        replace_existing=replace,
+        follow=remove,
+        docker_client=client,
+    )
+    if not remove:
+        where = f" at {result.address}" if result.address else ""
+        obj.emit(
+            result.to_dict(),
+            f"{result.name} runs {config.appname} {proc} ({meta_version}){where}\n"
+            f"  logs: docker logs -f {result.name}    stop: docker rm -f {result.name}",
+        )
+        return
+    _foreground(obj, client, result)
+
+
+def _foreground(obj: Context, client: Any, result: Any) -> None:
+    from lain_sdk.cluster.run import finish_run, follow_output, stop_run
+
+    obj.info(f"{result.name} started" + (f" at {result.address}" if result.address else ""))
+    try:
+        for stream, data in follow_output(result):
+            _write(stream, data)
+    except KeyboardInterrupt:
+        stop_run(client, result.container, remove=True)
+        raise
+    code = finish_run(client, result.container, remove=True)
+    click.get_current_context().exit(code)
+
+
+@click.command("exec")
+@click.argument("proc")
+@click.argument("args", nargs=-1, required=True, metavar="[INSTANCE] -- COMMAND...")
+@app_options
+@pass_context
+def exec_command(
+    obj: Context,
+    proc: str,
+    args: tuple[str, ...],
+    app: str | None,
+    app_dir: str,
+) -> None:
+    """Run COMMAND in a running instance of PROC and exit with its status.
+
+    INSTANCE is the instance number `lain ps` shows (default: the lowest running one).  The
+    command runs without a shell (give sh -c '...' for one) and without a terminal; its output
+    is streamed.  An instance on another node is reached through that node's engine, the way
+    the cluster's engine is (same ssh user, or same TCP port and certificates).
+
+    \b
+    Examples:
+      lain exec web -- ls -l /lain/app
+      lain exec worker 2 -- sh -c 'echo $LAIN_INSTANCE_NO'
+    """
+    from lain_cli.commands.deploy import app_name
+    from lain_sdk.cluster.run import exec_in_instance
+
+    instance, command = _instance_and_command(args)
+    session = exec_in_instance(
+        app_name(app, app_dir),
+        proc,
+        list(command),
+        cluster=selected_cluster(obj),
+        instance=instance,
+    )
+    for stream, data in session.output():
+        _write(stream, data)
+    click.get_current_context().exit(session.exit_code())
+
+
+COMMANDS = [run, exec_command]

@@ -1,0 +1,320 @@
+"""``lain secret add|ls|show|rm``: the app's secret files, kept as versioned Swarm secrets."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from lain_cli.commands.cluster import _table, selected_cluster
+from lain_cli.commands.deploy import app_name, app_options, report, wait_options
+from lain_cli.context import Context
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _local_config(app: str, app_dir: str) -> Any:
+    """The lain.yaml in ``app_dir`` when it is ``app``'s (for hints), else None."""
+    from lain_sdk.appconfig import load_app_config
+    from lain_sdk.errors import LainError
+
+    try:
+        config = load_app_config(app_dir)
+    except LainError:
+        return None
+    return config if config.appname == app else None
+
+
+def _path(value: str) -> str:
+    from lain_sdk.cluster.secrets import secret_path
+
+    try:
+        return secret_path(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="PATH") from None
+
+
+def _proc(value: str) -> str:
+    from lain_sdk.cluster.secrets import check_proc_name
+
+    try:
+        return check_proc_name(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="PROC") from None
+
+
+@click.group()
+def secret() -> None:
+    """Store, list, read and remove the app's secret files.
+
+    A secret file belongs to a proc and a PATH inside its containers (absolute, or relative to
+    /lain/app, as in secret_files in lain.yaml).  Values are Swarm secrets, encrypted in the
+    managers' Raft log.  Every `lain secret add` stores a new version; a deploy mounts the
+    newest version of each path the proc declares in secret_files (mode 0400), and each
+    release records the versions it mounted, so `lain rollback` puts old values back.  Only
+    `lain secret show` prints a value.
+    """
+
+
+@secret.command("add", short_help="Store a new version of a secret file; roll it out.")
+@click.argument("proc")
+@click.argument("path")
+@click.option(
+    "-c",
+    "--content",
+    metavar="TEXT",
+    help="The value (it stays in your shell history: prefer -f or stdin).",
+)
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    metavar="FILE",
+    type=click.File("rb"),
+    help="Read the value from FILE ('-' for stdin).",
+)
+@click.option(
+    "--no-rollout",
+    is_flag=True,
+    help="Only store the new version; the next `lain deploy` mounts it.",
+)
+@wait_options
+@app_options
+@pass_context
+def add(
+    obj: Context,
+    proc: str,
+    path: str,
+    content: str | None,
+    file: Any,
+    no_rollout: bool,
+    timeout: float,
+    no_wait: bool,
+    app: str | None,
+    app_dir: str,
+) -> None:
+    """Store a new version of the secret file PATH of PROC, and roll it out.
+
+    The value comes from -c, -f or stdin.  When PROC runs and the lain.yaml it runs declares
+    PATH in secret_files, the new version is rolled out to it at once and recorded as a
+    release (kind secret); `lain rollback` goes back to the previous value.  Otherwise the
+    next deploy mounts it: secrets may be added before the first deploy.
+
+    \b
+    Examples:
+      lain secret add web config/db.json -f db.json
+      printf %s "$TOKEN" | lain secret add worker /etc/app/token
+    """
+    from lain_sdk.cluster.secrets import add_secret
+
+    if content is not None and file is not None:
+        raise click.UsageError("give the value with -c or with -f, not both")
+    if content is not None:
+        value = content.encode()
+    elif file is not None:
+        value = file.read()
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise click.UsageError("give the value with -c TEXT, -f FILE or on stdin")
+        value = sys.stdin.buffer.read()
+    if not value:
+        raise click.UsageError("the value is empty (Swarm stores no empty secret)")
+    name = app_name(app, app_dir)
+    result = obj.show_events(
+        add_secret(
+            name,
+            _proc(proc),
+            _path(path),
+            value,
+            cluster=selected_cluster(obj),
+            rollout=not no_rollout,
+            config=_local_config(name, app_dir),
+            timeout=timeout,
+            wait=not no_wait,
+        )
+    )
+    report(obj, result.to_dict(), lambda: _added_text(result))
+
+
+def _added_text(result: Any) -> str:
+    s = result.secret
+    text = f"stored {s.path} of {s.app} {s.proc} as version {s.version}"
+    rollout = result.rollout
+    if rollout is None:
+        return f"{text}; {result.note}" if result.note else text
+    if rollout.release is None:
+        return f"{text}; {s.proc} already mounts it"
+    release = rollout.release
+    state = release.outcome if rollout.waited else "accepted, not waited for"
+    return f"{text}; rolled out as release {release.number} ({state})"
+
+
+@secret.command("ls", short_help="List secret files: versions, dates, version in use.")
+@click.argument("proc", required=False)
+@app_options
+@pass_context
+def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
+    """List the app's secret files (of PROC only, if given): versions, dates, version in use.
+
+    Files the lain.yaml in --app-dir declares but that are not stored are listed as missing:
+    a deploy would fail on them.  Values are never shown.
+    """
+    from lain_sdk.cluster.secrets import list_secrets
+
+    name = app_name(app, app_dir)
+    found = list_secrets(name, cluster=selected_cluster(obj), proc=proc)
+    config = _local_config(name, app_dir)
+    declared = {
+        (p.name, path) for p in (config.procs if config else ()) for path in p.secret_files
+    }
+    rows = [{**info.to_dict(), "declared": (info.proc, info.path) in declared} for info in found]
+    stored = {(info.proc, info.path) for info in found}
+    for p, path in sorted(declared - stored):
+        if proc is None or p == proc:
+            rows.append(
+                {
+                    "app": name,
+                    "proc": p,
+                    "path": path,
+                    "newest": None,
+                    "in_use": None,
+                    "versions": [],
+                    "declared": True,
+                }
+            )
+    rows.sort(key=lambda row: (row["proc"], row["path"]))
+
+    def text() -> str:
+        if not rows:
+            return f"{name} has no secret files" + (f" for {proc}" if proc else "")
+        table = [("PROC", "PATH", "VERSIONS", "IN USE", "NEWEST ADDED", "BY")]
+        for row in rows:
+            if not row["versions"]:
+                table.append((row["proc"], row["path"], "MISSING", "-", "-", "-"))
+                continue
+            newest = row["versions"][-1]
+            table.append(
+                (
+                    row["proc"],
+                    row["path"],
+                    ",".join(str(v["version"]) for v in row["versions"]),
+                    f"v{row['in_use']}" if row["in_use"] else "-",
+                    newest["created"][:19].replace("T", " "),
+                    newest["by"] or "-",
+                )
+            )
+        return _table(table)
+
+    obj.emit(rows, text)
+
+
+@secret.command("show")
+@click.argument("proc")
+@click.argument("path")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Which version (default: the newest).",
+)
+@click.option(
+    "--image",
+    metavar="IMAGE",
+    help="Image of the task that reads it; needs sh and base64 (default: the proc's image).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the reading task may take.",
+)
+@app_options
+@pass_context
+def show(
+    obj: Context,
+    proc: str,
+    path: str,
+    version: int | None,
+    image: str | None,
+    timeout: float,
+    app: str | None,
+    app_dir: str,
+) -> None:
+    """Print the value of the secret file PATH of PROC, exactly as stored.
+
+    The engine never hands out secret values: lain runs a one-off task that mounts the secret
+    like the proc does and prints it, reads it and removes the task at once.
+    """
+    from lain_sdk.cluster.secrets import read_secret
+
+    value = read_secret(
+        app_name(app, app_dir),
+        _proc(proc),
+        _path(path),
+        cluster=selected_cluster(obj),
+        version=version,
+        image=image,
+        timeout=timeout,
+    )
+    if obj.json:
+        data: dict[str, Any] = {
+            "app": value.app,
+            "proc": value.proc,
+            "path": value.path,
+            "version": value.version,
+        }
+        try:
+            data["content"] = value.content.decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+
+            data["content_base64"] = base64.b64encode(value.content).decode()
+        obj.emit(data)
+        return
+    sys.stdout.flush()  # anything written as text first
+    sys.stdout.buffer.write(value.content)
+    sys.stdout.buffer.flush()
+
+
+@secret.command("rm")
+@click.argument("proc")
+@click.argument("path")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Remove only this version (default: all of them).",
+)
+@app_options
+@pass_context
+def rm(
+    obj: Context, proc: str, path: str, version: int | None, app: str | None, app_dir: str
+) -> None:
+    """Remove the secret file PATH of PROC: every version, or --version N.
+
+    A version a running service mounts is never removed (nothing is, then): take the path out
+    of secret_files and deploy, or undeploy the proc, first.  Releases that mounted a removed
+    version cannot be rolled back to any more.
+    """
+    from lain_sdk.cluster.secrets import remove_secret
+
+    removed = remove_secret(
+        app_name(app, app_dir),
+        _proc(proc),
+        _path(path),
+        cluster=selected_cluster(obj),
+        version=version,
+    )
+    versions = ", ".join(str(v) for v in removed.versions)
+    obj.emit(
+        removed.to_dict(),
+        f"removed version(s) {versions} of {removed.path} of {removed.app} {removed.proc}",
+    )
+
+
+COMMANDS = [secret]

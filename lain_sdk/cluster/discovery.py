@@ -1,0 +1,287 @@
+"""Who may find whom on the cluster: app networks, service names and resource instances.
+
+Isolation.  Every app has its own overlay network.  A service of an app attaches to that network
+and also to the networks of the apps its lain.yaml names in ``use_services`` and of its
+resource instances (``use_resources``), and to no other.  An app that declares nothing is on
+no other app's network: it can neither resolve another app's names nor reach its instances.
+
+Discovery.  On its app's network every proc answers to its proc name.  A service (the
+``service_name`` of a portal, ``X`` for ``service.X``) answers to its service name, which is what
+consumers resolve:
+
+- A portal without a program of its own (no ``cmd`` and no ``image``) does not run: Swarm's
+  DNS already does what lain v2's portal proxy did, so the proc named ``service_name`` answers
+  to the service name itself.
+- A portal with a program of its own (``cmd`` or ``image``) runs as its own Swarm service and
+  answers to the service name; the proc that ``service_name`` names then no longer answers to
+  that name (one name, one set of instances) and the portal finds it through its Swarm service
+  name, given to the portal as ``LAIN_SERVICE_BACKEND``.
+
+Every service uses endpoint mode ``dnsrr``, so a name resolves to the addresses of the running
+instances themselves (there is no virtual IP).  lain v2 also answered to
+``<service_name>.<client>.lain``; here that would need one alias per consumer on the provider's
+services, so a provider would have to be redeployed whenever a consumer appears: left out.
+
+Everything here is pure except :func:`check_use_services`, which reads the providers' services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lain_sdk.cluster import desired as d
+from lain_sdk.errors import ClusterError, NotFound
+
+if TYPE_CHECKING:
+    from lain_sdk.appconfig.model import AppConfig, Proc
+    from lain_sdk.settings import ClusterSettings
+
+# The service names a Swarm service answers to on its app's network, comma-separated; how a
+# consumer's deploy checks, before changing anything, that the provider offers what it uses.
+LABEL_SERVICES = "lain.services"
+# On the services of a resource instance: which resource, and for which client app.
+LABEL_RESOURCE = "lain.resource"
+LABEL_RESOURCE_CLIENT = "lain.resource-client"
+# On the services of a client: the resources it has instances of, so that `lain ps` looks for
+# instances only when there are some.
+LABEL_USES_RESOURCES = "lain.use-resources"
+RESOURCE_PREFIX = "resource"
+
+
+# -- resource instance names -------------------------------------------------------------------
+
+
+def resource_instance_name(resource: str, client: str) -> str:
+    """The app that runs ``resource`` for ``client``: ``resource.<resource>.<client>``."""
+    return f"{RESOURCE_PREFIX}.{resource}.{client}"
+
+
+def parse_resource_instance(app: str) -> tuple[str, str] | None:
+    """``(resource, client)`` of a resource instance's app name, or None for any other app."""
+    parts = app.split(".")
+    if len(parts) == 3 and parts[0] == RESOURCE_PREFIX and parts[1] and parts[2]:
+        return parts[1], parts[2]
+    return None
+
+
+# -- service names -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRoute:
+    """Which instances answer to one service name of an app.
+
+    Attributes:
+        name: the service name consumers resolve.
+        portal: the portal proc that declares it.
+        proc: the proc whose instances answer to the name (the portal itself when it runs a
+            program of its own).
+        backend: the proc ``service_name`` names, when the app has one.
+    """
+
+    name: str
+    portal: str
+    proc: str
+    backend: str | None
+
+
+def runs_program(proc: Proc) -> bool:
+    """Whether a portal runs a program of its own (a ``cmd`` or an ``image``)."""
+    return proc.cmd is not None or proc.image is not None
+
+
+def is_deployed(proc: Proc) -> bool:
+    """Whether a proc becomes a Swarm service: every proc but a portal without a program."""
+    return proc.type != "portal" or runs_program(proc)
+
+
+def service_routes(app: AppConfig) -> dict[str, ServiceRoute]:
+    """The app's service names and the procs that answer to them, by service name.
+
+    Raises:
+        ClusterError: two portals declare one service name, or a portal without a program of
+            its own names no proc of the app (nothing would answer); the message says how to
+            fix the lain.yaml.
+    """
+    procs = {p.name: p for p in app.procs}
+    routes: dict[str, ServiceRoute] = {}
+    for portal in app.procs:
+        if portal.type != "portal" or not portal.service_name:
+            continue
+        name = portal.service_name
+        if name in routes:
+            raise ClusterError(
+                f"{app.appname}: portals {routes[name].portal} and {portal.name} both declare "
+                f"service {name}; a service name must lead to one set of instances, so give "
+                "one of them another service_name"
+            )
+        target = procs.get(name)
+        backend = name if target is not None and target.type != "portal" else None
+        if runs_program(portal):
+            routes[name] = ServiceRoute(name, portal.name, portal.name, backend)
+        elif backend is not None:
+            routes[name] = ServiceRoute(name, portal.name, backend, backend)
+        else:
+            raise ClusterError(
+                f"{app.appname}: portal {portal.name} declares service {name}, but the app has "
+                f"no proc {name} to answer to it and the portal has no cmd of its own; name an "
+                "existing proc in service_name, or give the portal a cmd"
+            )
+    return dict(sorted(routes.items()))
+
+
+def aliases(app: AppConfig, proc: Proc) -> list[str]:
+    """The names ``proc``'s instances answer to on the app's own network.
+
+    Its proc name, unless a portal with a program answers to that name as a service, plus the
+    service names it answers to.
+    """
+    routes = service_routes(app)
+    names = []
+    if not (proc.name in routes and routes[proc.name].proc != proc.name):
+        names.append(proc.name)
+    names += [r.name for r in routes.values() if r.proc == proc.name and r.name not in names]
+    return names
+
+
+def answered_services(app: AppConfig, proc: Proc) -> list[str]:
+    """The service names ``proc``'s instances answer to (for consumers)."""
+    return [r.name for r in service_routes(app).values() if r.proc == proc.name]
+
+
+def service_labels(app: AppConfig, proc: Proc) -> dict[str, str]:
+    """Labels that tell other deploys what a proc's service offers and whose instance it is."""
+    labels = {}
+    served = answered_services(app, proc)
+    if served:
+        labels[LABEL_SERVICES] = ",".join(served)
+    instance = parse_resource_instance(app.appname)
+    if instance is not None:
+        labels[LABEL_RESOURCE], labels[LABEL_RESOURCE_CLIENT] = instance
+    if app.use_resources:
+        labels[LABEL_USES_RESOURCES] = ",".join(sorted(app.use_resources))
+    return labels
+
+
+def portal_env(app: AppConfig, proc: Proc) -> dict[str, str]:
+    """Variables a portal with a program needs: where the proc behind it answers."""
+    for route in service_routes(app).values():
+        if route.proc == proc.name and route.portal == proc.name and route.backend:
+            return {"LAIN_SERVICE_BACKEND": d.service_name(app.appname, route.backend)}
+    return {}
+
+
+# -- networks ----------------------------------------------------------------------------------
+
+
+def used_apps(app: AppConfig) -> list[str]:
+    """The apps whose networks ``app``'s services join: providers, then resource instances."""
+    used = list(app.use_services)
+    used += [resource_instance_name(resource, app.appname) for resource in app.use_resources]
+    return list(dict.fromkeys(u for u in used if u != app.appname))
+
+
+def network_attachments(app: AppConfig, proc: Proc, network: str) -> list[dict[str, Any]]:
+    """The ``TaskTemplate.Networks`` of a proc's service.
+
+    Other apps' networks are named, not referenced by ID, so that the spec (and its hash) stays
+    the same when a provider is redeployed; no aliases are given there, so a consumer adds no
+    names to its provider's network.
+    """
+    attachments: list[dict[str, Any]] = [{"Target": network, "Aliases": aliases(app, proc)}]
+    attachments += [{"Target": d.network_name(other)} for other in used_apps(app)]
+    return attachments
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+
+def provided_services(live: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The service names an app's live services answer to (from their labels)."""
+    names: set[str] = set()
+    for service in live.values():
+        labels = (service.get("Spec") or {}).get("Labels") or {}
+        names.update(n for n in str(labels.get(LABEL_SERVICES, "")).split(",") if n)
+    return names
+
+
+def unprovided(
+    consumer: str, provider: str, wanted: Iterable[str], provided: Iterable[str], *, key: str
+) -> str | None:
+    """Why ``provider`` does not offer all that ``consumer`` uses, or None when it does.
+
+    Args:
+        consumer: the app that uses the services.
+        provider: the app (or resource instance) meant to provide them.
+        wanted: the service names the consumer uses.
+        provided: the service names the provider answers to.
+        key: the consumer's lain.yaml key that names them (for the message).
+    """
+    offered = set(provided)
+    missing = [name for name in wanted if name not in offered]
+    if not missing:
+        return None
+    listed = ", ".join(sorted(offered)) or "none"
+    return (
+        f"{consumer} uses service(s) {', '.join(missing)} of {provider} ({key}), but "
+        f"{provider} does not provide them (it provides: {listed}); fix {key} in {consumer}'s "
+        f"lain.yaml, or give {provider} a portal with that service_name (or a service.NAME "
+        "section)"
+    )
+
+
+def name_clashes(app: AppConfig) -> list[str]:
+    """Services ``app`` uses that are also names of its own procs.
+
+    Inside a consumer such a name would resolve on two networks at once, and which one wins is
+    up to the engine; each clash is reported with how to fix it.
+    """
+    own = {name for proc in app.procs if is_deployed(proc) for name in aliases(app, proc)}
+    used = [(name, f"use_services.{p}") for p, names in app.use_services.items() for name in names]
+    used += [
+        (name, f"use_resources.{r}.services")
+        for r, use in app.use_resources.items()
+        for name in use.services
+    ]
+    return [
+        f"{app.appname} uses service {name} ({key}), but a proc of {app.appname} answers to "
+        f"{name} too, so the name would be ambiguous inside {app.appname}; rename that proc"
+        for name, key in used
+        if name in own
+    ]
+
+
+def check_use_services(client: Any, app: AppConfig, cluster: ClusterSettings) -> None:
+    """Check that every app named in ``use_services`` runs and provides the services used.
+
+    Called before a deploy changes anything, so a wrong ``use_services`` changes nothing.
+
+    Raises:
+        NotFound: a provider is not deployed, or does not provide a service; one message names
+            every such problem, the consumer and the providers.
+        ClusterError: a used service has the name of one of the consumer's own procs.
+    """
+    from lain_sdk.cluster import swarm
+
+    clashes = name_clashes(app)
+    if clashes:
+        raise ClusterError("\n".join(clashes))
+    problems = []
+    for provider, wanted in sorted(app.use_services.items()):
+        live = swarm.app_services(client, provider)
+        if not live:
+            problems.append(
+                f"{app.appname} uses services of {provider} (use_services), but {provider} is "
+                f"not deployed on cluster {cluster.name}; deploy {provider} first, or remove it "
+                f"from use_services in {app.appname}'s lain.yaml"
+            )
+            continue
+        why = unprovided(
+            app.appname, provider, wanted, provided_services(live), key=f"use_services.{provider}"
+        )
+        if why:
+            problems.append(why)
+    if problems:
+        raise NotFound("\n".join(problems))

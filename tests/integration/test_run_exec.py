@@ -1,0 +1,111 @@
+"""`lain run` (a proc of a built release in a local container) and `lain exec` (a command in a
+running instance), on the real engine and swarm."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apps import unique_app_name
+from swarm_apps import TestApp, cleanup, push_version, wait_http
+from test_secrets import SECRET_PATH, secret_app
+
+from lain_cli.exit import ExitStatus
+
+TIMEOUT = "90"
+
+
+@pytest.fixture
+def app(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterator[TestApp]:
+    made = TestApp(unique_app_name("lr"), registry.host)
+    added = lain(
+        "cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use"
+    )
+    assert added.exit_code == ExitStatus.OK, added.stderr
+    try:
+        yield made
+    finally:
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"lain.app={made.name}"}
+        ):
+            container.remove(force=True, v=True)
+        cleanup(docker_client, made.name, made.images)
+
+
+def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_path: Path) -> None:
+    mv = push_version(docker_client, app, secret_app(app.name), "page run")
+    (tmp_path / "lain.yaml").write_text(secret_app(app.name))
+    local = tmp_path / "dev.conf"
+    local.write_bytes(b"dev value")
+    app_dir = str(tmp_path)
+
+    # Offline: the secret file comes from a local file; detached, name and address printed.
+    started = lain(
+        "-o", "json", "run", "web", "-v", mv, "--app-dir", app_dir,
+        "--secret-file", f"config/app.conf={local}",
+    )
+    assert started.exit_code == ExitStatus.OK, started.stderr
+    result = json.loads(started.stdout)
+    name = f"{app.name}.web.web"
+    assert result["name"] == name and result["address"].startswith("127.0.0.1:")
+    assert result["secret_files"] == [SECRET_PATH]
+    wait_http(result["address"], "page run")
+    container = docker_client.containers.get(name)
+    code, output = container.exec_run(
+        ["sh", "-c", f"cat {SECRET_PATH}; stat -c ' %a %u' {SECRET_PATH}"]
+    )
+    assert (code, output) == (0, b"dev value 400 0\n")
+    env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+    assert {k: env[k] for k in ("LAIN_APPNAME", "LAIN_PROCNAME", "LAIN_APP_RELEASE_VERSION")} == {
+        "LAIN_APPNAME": app.name,
+        "LAIN_PROCNAME": "web",
+        "LAIN_APP_RELEASE_VERSION": mv,
+    }
+    assert env["LAIN_INSTANCE_NO"] == "1" and env["LAIN_DOMAIN"] == "lain.local"
+    assert container.attrs["HostConfig"]["Memory"] == 16 * 1024 * 1024
+    offline = ("-v", mv, "--app-dir", app_dir, "--secret-file", f"{SECRET_PATH}={local}")
+    again = lain("run", "web", *offline)
+    assert again.exit_code == ExitStatus.CLUSTER_ERROR and "--replace" in again.stderr
+    text = lain("run", "web", "--replace", *offline)
+    assert text.exit_code == ExitStatus.OK, text.stderr
+    assert name in text.stdout and "127.0.0.1:" in text.stdout and "dev value" not in text.stdout
+
+    # The secret read from the cluster; in the foreground, with the command's exit status.
+    stored = lain("secret", "add", "web", SECRET_PATH, "-c", "cluster value", "-a", app.name)
+    assert stored.exit_code == ExitStatus.OK, stored.stderr
+    ran = lain(
+        "run", "--rm", "--replace", "web", "-v", mv, "--app-dir", app_dir,
+        "--", "sh", "-c", f"cat {SECRET_PATH}; echo; echo to-stderr >&2; exit 3",
+    )
+    assert ran.exit_code == 3, ran.stderr
+    assert "cluster value\n" in ran.stdout and "to-stderr" in ran.stderr
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+
+    missing = lain("run", "web", "-v", "1600000000-" + "0" * 40, "--app-dir", app_dir)
+    assert missing.exit_code == ExitStatus.NOT_FOUND and "lain build" in missing.stderr
+    assert mv in missing.stderr  # the versions there are
+
+
+def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any) -> None:
+    push_version(docker_client, app, secret_app(app.name), "page exec")
+    added = lain("secret", "add", "web", SECRET_PATH, "-c", "exec value", "-a", app.name)
+    assert added.exit_code == ExitStatus.OK, added.stderr
+    deployed = lain("deploy", "-a", app.name, "--timeout", TIMEOUT)
+    assert deployed.exit_code == ExitStatus.OK, deployed.stderr
+
+    ran = lain(
+        "exec", "web", "-a", app.name, "--",
+        "sh", "-c", f"echo $LAIN_INSTANCE_NO; cat {SECRET_PATH}; echo oops >&2; exit 4",
+    )
+    assert ran.exit_code == 4
+    assert ran.stdout == "1\nexec value" and ran.stderr == "oops\n"
+    assert lain("exec", "web", "1", "-a", app.name, "--", "true").exit_code == ExitStatus.OK
+
+    absent = lain("exec", "web", "2", "-a", app.name, "--", "true")
+    assert absent.exit_code == ExitStatus.NOT_FOUND
+    assert "instance 2" in absent.stderr and "running: 1" in absent.stderr
+    ghost = lain("exec", "ghost", "-a", app.name, "--", "true")
+    assert ghost.exit_code == ExitStatus.NOT_FOUND and "deployed procs: web" in ghost.stderr
