@@ -21,6 +21,7 @@ def test_sdk_deploy_example_runs(docker_client) -> None:
         assert status_line.endswith("healthy True")
         web = next(line for line in lines if line.startswith("web "))
         assert web.startswith("web 2/2 ['127.0.0.1:")
+        assert any(line.startswith("greeter 1/1 ") for line in lines)
         assert "'succeeded')]" in lines[-1]
     finally:
         cluster = lain_sdk.Settings.load().cluster()
