@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import io
+import json
 import queue
 import re
 import threading
@@ -44,6 +46,7 @@ from lain_sdk.images.dockerfiles import (
     Dockerfile,
     Stage,
     combine,
+    label_instruction,
 )
 
 if TYPE_CHECKING:
@@ -278,8 +281,58 @@ class Builder:
                     yield PhaseLog(phase, f"{layer}: {status}" if layer else status)
         except APIError as e:
             raise BuildError(phase, f"could not pull image {reference}: {e.explanation}") from e
-        except _TRANSPORT_ERRORS as e:
+        except _transport_errors() as e:
             raise BuildError(phase, f"could not pull image {reference}: {e}") from e
+
+    def import_image(
+        self,
+        phase: str,
+        archive: bytes,
+        *,
+        tag: str,
+        labels: Mapping[str, str],
+        reuse: bool = True,
+    ) -> tuple[str, bool]:
+        """Make an image of one layer, ``archive``, with ``labels``, and name it ``tag``.
+
+        No builder and no container: the engine unpacks the tar as the image's only layer
+        (what ``FROM scratch`` plus ``COPY`` makes) and the labels come with the import.
+
+        Args:
+            reuse: keep the image ``tag`` names when it is exactly this one (the same single
+                layer, the same labels), as a build would take it from its cache.
+
+        Returns:
+            ``(image id, reused)``.
+
+        Raises:
+            BuildError: the engine refused the import.
+        """
+        from docker.errors import APIError
+        from docker.utils import parse_repository_tag
+
+        layer = "sha256:" + hashlib.sha256(archive).hexdigest()
+        if reuse:
+            found = self._inspect(tag)
+            if (
+                found is not None
+                and (found.get("RootFS") or {}).get("Layers") == [layer]
+                and dict((found.get("Config") or {}).get("Labels") or {}) == dict(labels)
+            ):
+                return str(found["Id"]), True
+        repository, name = parse_repository_tag(tag)
+        try:
+            answer = self.api.import_image_from_data(
+                archive, repository=repository, tag=name, changes=[label_instruction(labels)]
+            )
+        except APIError as e:
+            raise BuildError(phase, self.mask(str(e.explanation or e))) from e
+        except _transport_errors() as e:
+            raise BuildError(phase, f"lost the engine while importing {tag}: {e}") from e
+        image_id = _imported_id(answer)
+        if image_id is None:
+            raise BuildError(phase, f"the engine did not say which image it made ({answer!r:.200})")
+        return image_id, False
 
     # -- the classic builder -------------------------------------------------------------------
 
@@ -418,7 +471,7 @@ class Builder:
                     yield PhaseLog(phase, line)
         except APIError as e:
             raise error_type(phase, self.mask(str(e.explanation or e)), list(tail)) from e
-        except _TRANSPORT_ERRORS as e:
+        except _transport_errors() as e:
             raise error_type(phase, f"lost the engine while building: {e}", list(tail)) from e
         if len(results) != len(stages):
             raise error_type(
@@ -520,14 +573,14 @@ class Builder:
                 committed = self.api.commit(container_id, conf=conf, message=comment)["Id"]
         except APIError as e:
             raise BuildError(phase, self.mask(str(e.explanation or e))) from e
-        except _TRANSPORT_ERRORS as e:
+        except _transport_errors() as e:
             if time.monotonic() >= deadline:
                 raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped") from e
             raise BuildError(phase, f"lost the engine while running the {phase} script: {e}") from e
         finally:
             # Also what stops a line still running (past the deadline, or on an interrupt).
             if container_id is not None:
-                with contextlib.suppress(APIError, *_TRANSPORT_ERRORS):
+                with contextlib.suppress(APIError, *_transport_errors()):
                     self.api.remove_container(container_id, force=True)
         return str(committed)
 
@@ -605,7 +658,7 @@ class Builder:
             self.api.start(container_id)
             try:
                 status = self.api.wait(container_id, timeout=timeout)
-            except _TRANSPORT_ERRORS as e:
+            except _transport_errors() as e:
                 raise LainTimeout(
                     f"{phase}: a helper container did not finish within {timeout:.0f}s"
                 ) from e
@@ -616,12 +669,28 @@ class Builder:
             raise BuildError(phase, str(e.explanation or e)) from e
         finally:
             if container_id is not None:
-                with contextlib.suppress(APIError, *_TRANSPORT_ERRORS):
+                with contextlib.suppress(APIError, *_transport_errors()):
                     self.api.remove_container(container_id, force=True)
 
     def _check_deadline(self, deadline: float, phase: str, doing: str) -> None:
         if time.monotonic() > deadline:
             raise LainTimeout(f"{phase}: {doing} took longer than {self.timeout:.0f}s; stopped")
+
+
+def _imported_id(answer: Any) -> str | None:
+    """The image id in the engine's answer to an import (JSON lines; the last names it)."""
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+    for line in reversed(text.splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "error" in data:
+            return None
+        status = data.get("status") if isinstance(data, dict) else None
+        if isinstance(status, str) and status.startswith("sha256:"):
+            return status
+    return None
 
 
 def _phase_image(stages: Sequence[Stage], phase: str) -> str:
@@ -631,10 +700,12 @@ def _phase_image(stages: Sequence[Stage], phase: str) -> str:
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    import requests  # a dependency of docker, which this module drives anyway
+    """Connection drops and read timeouts while talking to the engine.
+
+    Called where an exception is being matched (an ``except`` expression is evaluated only
+    then), so that importing this module does not import ``requests``; by then the docker SDK,
+    which depends on it, has loaded it anyway.
+    """
+    import requests
 
     return (requests.exceptions.RequestException, OSError)
-
-
-# Connection drops and read timeouts while talking to the engine.
-_TRANSPORT_ERRORS = _transport_errors()

@@ -76,9 +76,10 @@ def clean_app(
     if keep < 0:
         raise ValueError("keep must be 0 or more")
     if app is None:
-        from lain_sdk.appconfig import load_app_config
+        # The images were built from a validated lain.yaml: the name is all that is needed.
+        from lain_sdk.appconfig.appname import read_appname
 
-        app = load_app_config(app_dir).appname
+        app = read_appname(app_dir)
     if docker_client is None:
         from lain_sdk.engine import connect
 

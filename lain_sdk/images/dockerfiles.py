@@ -17,8 +17,10 @@ The prepare phase has no Dockerfile: it runs in a container and is committed (se
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
+import tarfile
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
@@ -62,8 +64,12 @@ class Dockerfile:
         """
         if not labels:
             return self
-        pairs = " ".join(f"{_label_word(k)}={_label_word(v)}" for k, v in labels.items())
-        return Dockerfile(f"{self.text}LABEL {pairs}\n", self.step_lines)
+        return Dockerfile(f"{self.text}{label_instruction(labels)}\n", self.step_lines)
+
+
+def label_instruction(labels: Mapping[str, str]) -> str:
+    """One ``LABEL`` instruction setting ``labels`` (for a Dockerfile or an import's changes)."""
+    return "LABEL " + " ".join(f"{_label_word(k)}={_label_word(v)}" for k, v in labels.items())
 
 
 def _label_word(text: str) -> str:
@@ -96,11 +102,6 @@ def _from(writer: _Writer, image: str, args: Iterable[str] = (), stage: str | No
         writer.add(f"ARG {name}")
 
 
-def _copy_app(writer: _Writer) -> None:
-    writer.add(f"COPY {CONTEXT_APP_DIR}/ {APP_DIR}/")
-    writer.add(f"WORKDIR {APP_DIR}")
-
-
 def keep_command(keep: Iterable[str], directory: str = APP_DIR) -> str:
     """The shell command that empties ``directory`` except the top-level names in ``keep``.
 
@@ -120,13 +121,22 @@ def keep_command(keep: Iterable[str], directory: str = APP_DIR) -> str:
     return f"cd {shlex.quote(directory)} && {body}"
 
 
-def build_dockerfile(base: str, script: Sequence[str], args: Iterable[str] = ()) -> Dockerfile:
+def build_dockerfile(
+    base: str, script: Sequence[str], args: Iterable[str] = (), *, workdir: bool = True
+) -> Dockerfile:
     """The build phase: the sources at /lain/app on top of the prepare image (or base), then
     one ``RUN`` per build line.  The stage is called ``build``, so that the release stages of
-    the same build can copy from it."""
+    the same build can copy from it.
+
+    ``workdir=False`` leaves out the ``WORKDIR`` step, for a ``base`` that works in /lain/app
+    already (a prepare image does): on the classic builder even a step that only changes
+    metadata costs a container and a commit.
+    """
     writer = _Writer()
     _from(writer, base, args, BUILD_STAGE)
-    _copy_app(writer)
+    writer.add(f"COPY {CONTEXT_APP_DIR}/ {APP_DIR}/")
+    if workdir:
+        writer.add(f"WORKDIR {APP_DIR}")
     for line in script:
         writer.run(line)
     return writer.done()
@@ -152,7 +162,12 @@ def _copy_word(path: str) -> str:
 
 
 def release_dockerfile(
-    source: str, dest_base: str, copies: Sequence[tuple[str, str]], sources: Sequence[str] = ()
+    source: str,
+    dest_base: str,
+    copies: Sequence[tuple[str, str]],
+    sources: Sequence[str] = (),
+    *,
+    workdir: bool = True,
 ) -> Dockerfile:
     """The release phase: ``dest_base`` plus paths copied out of the build image.
 
@@ -163,6 +178,7 @@ def release_dockerfile(
         copies: ``(path in the build image, destination path)`` pairs, already expanded (no
             globs, no variables): one ``COPY --from`` each, which keeps file modes.
         sources: for error messages, the lain.yaml ``copy`` entry behind each pair.
+        workdir: end with ``WORKDIR /lain/app``; False when ``dest_base`` works there already.
     """
     writer = _Writer()
     writer.add(f"FROM {dest_base}")
@@ -170,7 +186,8 @@ def release_dockerfile(
         words = json.dumps([_copy_word(src), _copy_word(dest)])
         line = sources[index] if index < len(sources) else f"copy {src} -> {dest}"
         writer.add(f"COPY --from={source} {words}", line)
-    writer.add(f"WORKDIR {APP_DIR}")
+    if workdir:
+        writer.add(f"WORKDIR {APP_DIR}")
     return writer.done()
 
 
@@ -218,8 +235,30 @@ def combine(stages: Sequence[Stage]) -> tuple[Dockerfile, tuple[int, ...]]:
     return Dockerfile(text, MappingProxyType(steps)), tuple(starts)
 
 
+def meta_archive(source: bytes) -> bytes:
+    """The one layer of the meta image: a tar holding ``source`` as ``lain.yaml``.
+
+    Imported as an image (``POST /images/create?fromSrc=-``), it makes the meta image without
+    the builder: no container, no ``FROM scratch`` stage, the labels set by the import.  The
+    tar is the same bytes for the same file (no timestamps, no owner names), and the engine
+    names the layer after the tar's digest, so an existing meta image can be recognised as
+    holding exactly this file.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo(META_FILE)
+        info.size = len(source)
+        info.mode = 0o644
+        info.mtime = 0
+        tar.addfile(info, io.BytesIO(source))
+    return buffer.getvalue()
+
+
 def meta_dockerfile() -> Dockerfile:
-    """The meta phase: an image holding lain.yaml alone, at /lain.yaml."""
+    """The meta phase as a Dockerfile: an image holding lain.yaml alone, at /lain.yaml.
+
+    lain imports :func:`meta_archive` instead; this is the equivalent for reference.
+    """
     writer = _Writer()
     writer.add("FROM scratch")
     writer.add(f"COPY {META_FILE} /lain.yaml")

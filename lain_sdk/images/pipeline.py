@@ -211,11 +211,9 @@ class _Pipeline:
         self.context_bytes = len(data)
         return data
 
-    def _app_archive(self, dockerfile: df.Dockerfile | str, with_meta: bool = False) -> bytes:
+    def _app_archive(self, dockerfile: df.Dockerfile | str) -> bytes:
         text = dockerfile if isinstance(dockerfile, str) else dockerfile.text
-        # lain.yaml goes beside app/ for the meta stage: .dockerignore may leave it out of app/.
-        extra = {df.META_FILE: self.config.source.encode()} if with_meta else None
-        data = self.context.archive(text, extra)
+        data = self.context.archive(text)
         self.context_bytes = len(data)
         return data
 
@@ -310,6 +308,11 @@ class _Pipeline:
             yield from self.prepare()
         return self.ids.get("prepare", self.base_id)
 
+    def _needs_workdir(self, image: str) -> bool:
+        """Whether a stage starting from ``image`` must set WORKDIR /lain/app (a prepare image,
+        for one, works there already)."""
+        return self.builder.image_config(image).get("WorkingDir") != df.APP_DIR
+
     def _build_labels(self) -> dict[str, str]:
         extra = {LABEL_PREPARE_KEY: self.prepare_key} if self.prepare_key else {}
         return self.labels("build", **extra)
@@ -322,7 +325,9 @@ class _Pipeline:
         yield PhaseStarted("build", tag)
         script = self.config.build.script
         args = self.build_args
-        dockerfile = df.build_dockerfile(start_from, script, args.public)
+        dockerfile = df.build_dockerfile(
+            start_from, script, args.public, workdir=self._needs_workdir(start_from)
+        )
         lines = [(line, line) for line in script]
         image_id, cached = yield from self._script_phase(
             "build", start_from, dockerfile, lines, tag, self._build_labels(), args
@@ -332,8 +337,9 @@ class _Pipeline:
     def build_release_meta(self) -> Generator[Event, None, None]:
         """The build, release and meta images, in as few engine builds as can be.
 
-        Usually one multi-stage build makes all three (the context goes to the engine once).
-        Secret build args need the build phase on its own (see :meth:`_script_phase`), and
+        Usually one multi-stage build makes build and release (the context goes to the engine
+        once); the meta image is imported, without the builder (see :meth:`meta`).  Secret
+        build args need the build phase on its own (see :meth:`_script_phase`), and
         release copy sources with globs or variables need the build image to exist before the
         release Dockerfile can be written; then the phases run one by one.
         """
@@ -354,7 +360,10 @@ class _Pipeline:
         else:
             start_from = yield from self._start_from()
             dockerfile = df.build_dockerfile(
-                start_from, self.config.build.script, self.build_args.public
+                start_from,
+                self.config.build.script,
+                self.build_args.public,
+                workdir=self._needs_workdir(start_from),
             )
             stages.append(
                 df.Stage(
@@ -382,25 +391,23 @@ class _Pipeline:
                 dest_base, "release", lambda: self._credentials(dest_base)
             )
             copies, sources = self._expand_copies(source, release.copy)
-            dockerfile = df.release_dockerfile(source, dest_id, copies, sources)
+            dockerfile = df.release_dockerfile(
+                source, dest_id, copies, sources, workdir=self._needs_workdir(dest_id)
+            )
         release_tag = image_tag(self.app, "release", mv)
         stages.append(
             df.Stage("release", dockerfile.with_labels(self.labels("release")), release_tag)
         )
-        meta = df.meta_dockerfile().with_labels(self.labels("meta"))
-        stages.append(df.Stage("meta", meta, image_tag(self.app, "meta", mv)))
 
         def context(text: str) -> bytes:
             if stages[0].phase == "build":
-                return self._app_archive(text, with_meta=True)
-            return archive_of(
-                {df.DOCKERFILE_NAME: text.encode(), df.META_FILE: self.config.source.encode()}
-            )
+                return self._app_archive(text)
+            return archive_of({df.DOCKERFILE_NAME: text.encode()})
 
         results = yield from self.builder.build_stages(
             stages, context, buildargs=self.build_args.public, nocache=self.no_cache
         )
-        for phase in ("build", "release", "meta"):
+        for phase in ("build", "release"):
             mine = [r for r, s in zip(results, stages, strict=True) if s.phase == phase]
             tags = [s.tag for s in stages if s.phase == phase and s.tag]
             if mine:
@@ -408,6 +415,7 @@ class _Pipeline:
                 self.ids[phase] = mine[-1][0]
                 if all(cached for _, cached in mine):
                     self.reused.append(phase)
+        yield from self.meta()
 
     def _script_phase(
         self,
@@ -478,7 +486,9 @@ class _Pipeline:
                 dest_base, "release", lambda: self._credentials(dest_base)
             )
             copies, sources = self._expand_copies(source, release.copy)
-            dockerfile = df.release_dockerfile(source, dest_id, copies, sources)
+            dockerfile = df.release_dockerfile(
+                source, dest_id, copies, sources, workdir=self._needs_workdir(dest_id)
+            )
         dockerfile = dockerfile.with_labels(self.labels("release"))
         image_id, cached = yield from self.builder.build(
             "release",
@@ -536,15 +546,14 @@ class _Pipeline:
         tag = image_tag(self.app, "meta", self.meta_version)
         started = time.monotonic()
         yield PhaseStarted("meta", tag)
-        dockerfile = df.meta_dockerfile().with_labels(self.labels("meta"))
-        context = archive_of(
-            {
-                df.DOCKERFILE_NAME: dockerfile.text.encode(),
-                df.META_FILE: self.config.source.encode(),
-            }
-        )
-        image_id, cached = yield from self.builder.build(
-            "meta", dockerfile, context, tag=tag, nocache=self.no_cache
+        # Imported, not built: the same image (one layer holding /lain.yaml, FROM scratch, the
+        # labels) without the builder's FROM, COPY and LABEL steps and their containers.
+        image_id, cached = self.builder.import_image(
+            "meta",
+            df.meta_archive(self.config.source.encode()),
+            tag=tag,
+            labels=self.labels("meta"),
+            reuse=not self.no_cache,
         )
         yield self._finished("meta", tag, image_id, cached, started)
 
@@ -604,7 +613,10 @@ class _Pipeline:
                 self.builder.client,
                 items,
                 registry=self.registry,
-                credentials=self._credentials(self.registry),
+                # Looked up only if the registry refuses the push without them.
+                credentials=self.credentials
+                if self.credentials is not None
+                else (lambda: self._credentials(self.registry or "")),
                 timeout=self._timeout,
             )
         )

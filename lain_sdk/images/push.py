@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Mapping, Sequence
 
 from lain_sdk.errors import EngineError, LainTimeout, NotFound, RegistryAuthError, RegistryError
 from lain_sdk.events import Event, LayerProgress, PhaseFinished, PhaseLog, PhaseStarted
@@ -116,7 +116,7 @@ def push_images(
     items: Sequence[tuple[str, str, str]],
     *,
     registry: str,
-    credentials: Credentials | None = None,
+    credentials: Credentials | Callable[[], Credentials | None] | None = None,
     timeout: float = PUSH_TIMEOUT,
 ) -> Generator[Event, None, tuple[PushedImage, ...]]:
     """Tag and push images, yielding a :class:`LayerProgress` per layer update.
@@ -126,63 +126,52 @@ def push_images(
         items: ``(phase, local image id or reference, registry reference)`` triples.
         registry: ``host[:port]``, for error messages.
         credentials: sent to the engine for the push; None lets the engine use Docker's own.
+            A function returning them is called only when the registry refuses a push made
+            without them (then that push is made again with them): most registries a developer
+            pushes to never ask, and looking credentials up (a keyring) is slow.
         timeout: seconds the whole push may take.
 
     Raises:
         RegistryAuthError: the registry wants other credentials.
         RegistryError: the push failed (the message is the registry's, naming it).
     """
-    from docker.errors import APIError
-    from docker.utils import parse_repository_tag
-
-    auth = (
-        {"username": credentials.username, "password": credentials.password}
-        if credentials
-        else None
-    )
+    lookup = credentials if callable(credentials) else None
+    auth = _auth_config(None if callable(credentials) else credentials)
     deadline = time.monotonic() + timeout
     pushed: list[PushedImage] = []
     for phase, local, remote in items:
-        repository, tag = parse_repository_tag(remote)
         started = time.monotonic()
         event_phase = f"push {phase}"
         yield PhaseStarted(event_phase, remote)
-        layers: dict[str, str] = {}
-        digest: str | None = None
         try:
-            client.api.tag(local, repository, tag, force=True)
-            stream = client.images.push(
-                repository, tag=tag, stream=True, decode=True, auth_config=auth
+            layers, digest = yield from _push_one(
+                client,
+                local,
+                remote,
+                auth,
+                event_phase=event_phase,
+                registry=registry,
+                deadline=deadline,
+                timeout=timeout,
             )
-            for chunk in stream:
-                if time.monotonic() > deadline:
-                    raise LainTimeout(
-                        f"pushing to {registry} took longer than {timeout:.0f}s; stopped"
-                    )
-                if "error" in chunk:
-                    detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
-                    raise push_error(registry, remote, str(detail))
-                aux = chunk.get("aux")
-                if isinstance(aux, dict) and aux.get("Digest"):
-                    digest = str(aux["Digest"])
-                    continue
-                status, layer = chunk.get("status"), chunk.get("id")
-                if status and layer:
-                    layers[layer] = status
-                    progress = chunk.get("progressDetail") or {}
-                    yield LayerProgress(
-                        remote,
-                        layer,
-                        status,
-                        int(progress.get("current") or 0),
-                        int(progress.get("total") or 0),
-                    )
-                elif status:
-                    yield PhaseLog(event_phase, status)
-        except APIError as e:
-            raise push_error(registry, remote, str(e.explanation or e)) from e
-        except (OSError, _requests_error()) as e:
-            raise EngineError(f"lost the engine while pushing {remote}: {e}") from e
+        except RegistryAuthError:
+            if lookup is None:
+                raise
+            found, lookup = lookup(), None
+            if found is None:
+                raise
+            yield PhaseLog(event_phase, f"{registry} asks for credentials: pushing with them")
+            auth = _auth_config(found)
+            layers, digest = yield from _push_one(
+                client,
+                local,
+                remote,
+                auth,
+                event_phase=event_phase,
+                registry=registry,
+                deadline=deadline,
+                timeout=timeout,
+            )
         skipped = sum(1 for s in layers.values() if s.startswith(SKIPPED_STATES))
         uploaded = sum(1 for s in layers.values() if s == "Pushed")
         pushed.append(PushedImage(phase, remote, digest, skipped, uploaded))
@@ -194,6 +183,63 @@ def push_images(
             round(time.monotonic() - started, 3),
         )
     return tuple(pushed)
+
+
+def _auth_config(credentials: Credentials | None) -> dict[str, str] | None:
+    if credentials is None:
+        return None
+    return {"username": credentials.username, "password": credentials.password}
+
+
+def _push_one(
+    client: docker.DockerClient,
+    local: str,
+    remote: str,
+    auth: dict[str, str] | None,
+    *,
+    event_phase: str,
+    registry: str,
+    deadline: float,
+    timeout: float,
+) -> Generator[Event, None, tuple[dict[str, str], str | None]]:
+    """Tag ``local`` as ``remote`` and push it; returns (layer id -> last status, digest)."""
+    from docker.errors import APIError
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(remote)
+    layers: dict[str, str] = {}
+    digest: str | None = None
+    try:
+        client.api.tag(local, repository, tag, force=True)
+        stream = client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth)
+        for chunk in stream:
+            if time.monotonic() > deadline:
+                raise LainTimeout(f"pushing to {registry} took longer than {timeout:.0f}s; stopped")
+            if "error" in chunk:
+                detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
+                raise push_error(registry, remote, str(detail))
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and aux.get("Digest"):
+                digest = str(aux["Digest"])
+                continue
+            status, layer = chunk.get("status"), chunk.get("id")
+            if status and layer:
+                layers[layer] = status
+                progress = chunk.get("progressDetail") or {}
+                yield LayerProgress(
+                    remote,
+                    layer,
+                    status,
+                    int(progress.get("current") or 0),
+                    int(progress.get("total") or 0),
+                )
+            elif status:
+                yield PhaseLog(event_phase, status)
+    except APIError as e:
+        raise push_error(registry, remote, str(e.explanation or e)) from e
+    except (OSError, _requests_error()) as e:
+        raise EngineError(f"lost the engine while pushing {remote}: {e}") from e
+    return layers, digest
 
 
 def _requests_error() -> type[BaseException]:
@@ -224,7 +270,8 @@ def push_app(
         registry: ``HOST[:PORT]`` of the registry.
         app: the app name, when lain.yaml should not be read.
         docker_client: the engine holding the images (default: :func:`lain_sdk.engine.connect`).
-        credentials: for the registry (default: looked up in the credential store).
+        credentials: for the registry (default: looked up in the credential store, and only
+            when the registry refuses the push without them).
         environ: the environment credentials are looked up in (default ``os.environ``).
         timeout: seconds the whole push may take.
 
@@ -236,9 +283,10 @@ def push_app(
 
     registry = normalize_registry(registry)
     if app is None:
-        from lain_sdk.appconfig import load_app_config
+        # The images were built from a validated lain.yaml: the name is all that is needed.
+        from lain_sdk.appconfig.appname import read_appname
 
-        app = load_app_config(app_dir).appname
+        app = read_appname(app_dir)
     if meta_version is None:
         from lain_sdk.git import GitInfo
 
@@ -259,9 +307,13 @@ def push_app(
                 f"no image {local} on this engine: build version {meta_version} first (lain build)"
             ) from None
         items.append((phase, image_id, image_tag(app, phase, meta_version, registry)))
-    if credentials is None:
-        credentials = credentials_for(registry, environ)
     pushed = yield from push_images(
-        docker_client, items, registry=registry, credentials=credentials, timeout=timeout
+        docker_client,
+        items,
+        registry=registry,
+        credentials=credentials
+        if credentials is not None
+        else (lambda: credentials_for(registry, environ)),
+        timeout=timeout,
     )
     return PushResult(registry, app, meta_version, pushed)

@@ -73,3 +73,33 @@ def test_the_build_commands_import_neither_docker_nor_git():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("build:\n  base: x\n", "appname is required"),
+        ("appname: [a]\n", "expected a name"),
+        ("appname: a\nbuild: [\n", "not valid YAML"),
+    ],
+)
+@pytest.mark.parametrize("command", ["push", "clean"])
+def test_push_and_clean_need_a_readable_appname(lain, tmp_path: Path, command, text, message):
+    (tmp_path / "lain.yaml").write_text(text)
+    registry = ["--registry", "127.0.0.1:5000"] if command == "push" else []
+    result = lain(command, "--app-dir", str(tmp_path), *registry)
+    assert result.exit_code == ExitStatus.CONFIG_INVALID, result.stderr
+    assert "lain.yaml" in result.stderr and message in result.stderr
+
+
+def test_the_app_name_is_read_without_the_schema_validator(tmp_path: Path):
+    # push and clean work on images built from a validated file: they need its name only.
+    (tmp_path / "lain.yaml").write_text("appname: quick\nbuild:\n  nonsense: 1\n")
+    code = (
+        "import sys\n"
+        "from lain_sdk.appconfig.appname import read_appname\n"
+        f"assert read_appname({str(tmp_path)!r}) == 'quick'\n"
+        "bad = [m for m in ('jsonschema', 'lain_sdk.appconfig.validation') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

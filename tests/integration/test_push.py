@@ -157,3 +157,34 @@ def test_push_before_build_says_so(docker_client, base_image, registry, tmp_path
     cleanup(app.name)
     with pytest.raises(NotFound, match="lain build"):
         drain(push_app(app.path, registry=registry.host, docker_client=docker_client))
+
+
+def test_stored_credentials_are_looked_up_only_when_the_registry_asks(
+    docker_client, base_image, registry, auth_registry, tmp_path, cleanup, monkeypatch
+):
+    from lain_sdk.credentials import ENV_PASSWORD, ENV_USERNAME, CredentialStore
+
+    app = make_app(tmp_path, SIMPLE)
+    cleanup(app.name)
+    drain(build_app(app.path, docker_client=docker_client))
+    lookups: list[str] = []
+    real_get = CredentialStore.get
+
+    def counting_get(self: CredentialStore, host: str):
+        lookups.append(host)
+        return real_get(self, host)
+
+    monkeypatch.setattr(CredentialStore, "get", counting_get)
+    # An open registry never asks: the (slow) credential store is not consulted.
+    drain(push_app(app.path, registry=registry.host, docker_client=docker_client))
+    assert lookups == []
+    # One behind auth refuses the first push; the stored credentials are then found and used.
+    environ = {ENV_USERNAME: auth_registry.username, ENV_PASSWORD: auth_registry.password}
+    result, events = collect(
+        push_app(
+            app.path, registry=auth_registry.host, docker_client=docker_client, environ=environ
+        )
+    )
+    assert lookups == [auth_registry.host]
+    assert all(i.digest for i in result.images)
+    assert not any(auth_registry.password in str(e) for e in events)

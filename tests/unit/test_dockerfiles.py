@@ -245,3 +245,38 @@ def test_unset_variable_is_named():
 def test_bad_build_arg_name():
     with pytest.raises(BuildError, match="not a valid variable name"):
         resolve_build_args(["1X=2"], {})
+
+
+def test_workdir_is_left_out_when_the_start_image_works_in_app_dir():
+    # A prepare image works in /lain/app already: a WORKDIR step would only cost a container.
+    build = df.build_dockerfile("sha256:abc", ["make"], workdir=False)
+    assert "WORKDIR" not in build.text
+    assert build.text.splitlines()[1] == "COPY app/ /lain/app/"
+    assert dict(build.step_lines) == {3: "make"}
+    release = df.release_dockerfile(
+        "build", "runtime", [("/lain/app/bin", "/bin/app")], workdir=False
+    )
+    assert release.text.splitlines() == [
+        "FROM runtime",
+        'COPY --from=build ["/lain/app/bin", "/bin/app"]',
+    ]
+
+
+def test_meta_archive_holds_lain_yaml_alone_and_is_reproducible():
+    import io
+    import tarfile
+
+    archive = df.meta_archive(b"appname: a\n")
+    assert archive == df.meta_archive(b"appname: a\n")  # the engine names the layer by it
+    assert archive != df.meta_archive(b"appname: b\n")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        (member,) = tar.getmembers()
+        assert member.name == "lain.yaml" and member.isfile() and member.mode == 0o644
+        assert tar.extractfile(member).read() == b"appname: a\n"
+
+
+def test_label_instruction_is_the_dockerfile_label_line():
+    labels = {"lain.app": "a", "x": 'q"$HOME\\'}
+    assert df.meta_dockerfile().with_labels(labels).text.splitlines()[-1] == (
+        df.label_instruction(labels)
+    )
