@@ -117,7 +117,6 @@ class _RichRenderer(_Renderer):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
-            DownloadColumn,
             Progress,
             SpinnerColumn,
             TextColumn,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from lain_sdk._version import __version__
+from lain_sdk._version import __version__ as __version__
 
 # public name -> module that defines it
 _EXPORTS = {

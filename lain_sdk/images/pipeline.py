@@ -383,17 +383,7 @@ class _Pipeline:
                 )
             )
             source = df.SCRIPT_STAGE
-        if release.dest_base is None:
-            dockerfile = df.relabel_dockerfile(source)
-        else:
-            dest_base = release.dest_base
-            dest_id = yield from self.builder.ensure_image(
-                dest_base, "release", lambda: self._credentials(dest_base)
-            )
-            copies, sources = self._expand_copies(source, release.copy)
-            dockerfile = df.release_dockerfile(
-                source, dest_id, copies, sources, workdir=self._needs_workdir(dest_id)
-            )
+        dockerfile = yield from self._release_dockerfile(source)
         release_tag = image_tag(self.app, "release", mv)
         stages.append(
             df.Stage("release", dockerfile.with_labels(self.labels("release")), release_tag)
@@ -478,17 +468,7 @@ class _Pipeline:
                 tag=image_tag(self.app, "script_inter", self.meta_version),
                 nocache=self.no_cache,
             )
-        if release.dest_base is None:
-            dockerfile = df.relabel_dockerfile(source)
-        else:
-            dest_base = release.dest_base
-            dest_id = yield from self.builder.ensure_image(
-                dest_base, "release", lambda: self._credentials(dest_base)
-            )
-            copies, sources = self._expand_copies(source, release.copy)
-            dockerfile = df.release_dockerfile(
-                source, dest_id, copies, sources, workdir=self._needs_workdir(dest_id)
-            )
+        dockerfile = yield from self._release_dockerfile(source)
         dockerfile = dockerfile.with_labels(self.labels("release"))
         image_id, cached = yield from self.builder.build(
             "release",
@@ -498,6 +478,21 @@ class _Pipeline:
             nocache=self.no_cache,
         )
         yield self._finished("release", tag, image_id, cached and all_cached, started)
+
+    def _release_dockerfile(self, source: str) -> Generator[Event, None, df.Dockerfile]:
+        """The release image on top of ``source`` (the build or script image): dest_base plus
+        the copies, or ``source`` itself, relabelled, when there is no dest_base."""
+        release = self.config.release
+        if release.dest_base is None:
+            return df.relabel_dockerfile(source)
+        dest_base = release.dest_base
+        dest_id = yield from self.builder.ensure_image(
+            dest_base, "release", lambda: self._credentials(dest_base)
+        )
+        copies, sources = self._expand_copies(source, release.copy)
+        return df.release_dockerfile(
+            source, dest_id, copies, sources, workdir=self._needs_workdir(dest_id)
+        )
 
     def _expand_copies(
         self, image: str, specs: Sequence[CopySpec]
