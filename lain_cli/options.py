@@ -71,3 +71,15 @@ def app_dir_option(f: F) -> F:
         type=click.Path(file_okay=False, dir_okay=True),
         help="Directory holding the app's lain.yaml.",
     )(f)
+
+
+def timeout_option(default: float, help: str) -> Callable[[F], F]:
+    """``--timeout SECONDS``: every command that waits says how long it may."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )

@@ -40,6 +40,7 @@ _EXPORTS = {
     "check_app_config": "lain_sdk.appconfig",
     "load_app_config": "lain_sdk.appconfig",
     "parse_app_config": "lain_sdk.appconfig",
+    "read_appname": "lain_sdk.appconfig",
     "render_resource_instance": "lain_sdk.appconfig",
     "schema": "lain_sdk.appconfig",
     # errors

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from lain_cli.context import Context
+from lain_cli.options import timeout_option
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -182,13 +183,7 @@ def rm(obj: Context, name: str) -> None:
     default=None,
     help="Where the local registry listens (default: 127.0.0.1:5000).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=30,
-    show_default=True,
-    help="Seconds to wait for the registry to answer.",
-)
+@timeout_option(30, "Seconds to wait for the registry to answer.")
 @pass_context
 def up(obj: Context, registry: str | None, timeout: float) -> None:
     """Set up the local cluster: this engine as a one-node swarm, and a registry.

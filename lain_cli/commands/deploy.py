@@ -11,7 +11,7 @@ import click
 
 from lain_cli.commands.cluster import _table, selected_cluster
 from lain_cli.context import Context
-from lain_cli.options import app_dir_option
+from lain_cli.options import app_dir_option, timeout_option
 
 pass_context = click.make_pass_decorator(Context)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,22 +34,17 @@ def wait_options(f: F) -> F:
     f = click.option(
         "--no-wait", is_flag=True, help="Return once the cluster accepted the change."
     )(f)
-    return click.option(
-        "--timeout",
-        type=click.FloatRange(min=1),
-        default=300,
-        show_default=True,
-        metavar="SECONDS",
-        help="How long to wait for another deploy's lock, then for the rollout.",
-    )(f)
+    return timeout_option(300, "How long to wait for another deploy's lock, then for the rollout.")(f)
 
 
 def app_name(app: str | None, app_dir: str) -> str:
+    """The app a cluster command acts on: -a/--app, else the appname of the local lain.yaml
+    (read alone: the deployed config comes from the version's meta image, not from here)."""
     if app:
         return app
-    from lain_sdk.appconfig import load_app_config
+    from lain_sdk.appconfig.appname import read_appname
 
-    return load_app_config(app_dir).appname
+    return read_appname(app_dir)
 
 
 def report(obj: Context, data: dict[str, Any], text: Callable[[], str]) -> None:
@@ -431,14 +426,7 @@ def rollback(
     is_flag=True,
     help="Also delete the release history, the secrets and the app's volumes on this engine.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=60,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for the lock and for the network to free.",
-)
+@timeout_option(60, "How long to wait for the lock and for the network to free.")
 @app_options
 @pass_context
 def undeploy(

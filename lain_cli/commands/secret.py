@@ -10,6 +10,7 @@ import click
 from lain_cli.commands.cluster import _table, selected_cluster
 from lain_cli.commands.deploy import app_name, app_options, report, wait_options
 from lain_cli.context import Context
+from lain_cli.options import timeout_option
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -224,14 +225,7 @@ def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
     metavar="IMAGE",
     help="Image of the task that reads it; needs sh and base64 (default: the proc's image).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=60,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long the reading task may take.",
-)
+@timeout_option(60, "How long the reading task may take.")
 @app_options
 @pass_context
 def show(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lain_sdk.appconfig.loader import load_app_config as load_app_config
     from lain_sdk.appconfig.loader import parse_app_config as parse_app_config
     from lain_sdk.appconfig.loader import render_resource_instance as render_resource_instance
+    from lain_sdk.appconfig.appname import read_appname as read_appname
     from lain_sdk.appconfig.starter import starter_config as starter_config
     from lain_sdk.appconfig.validation import schema as schema
 
@@ -29,6 +30,7 @@ _EXPORTS = {
     "check_app_config": "lain_sdk.appconfig.loader",
     "load_app_config": "lain_sdk.appconfig.loader",
     "parse_app_config": "lain_sdk.appconfig.loader",
+    "read_appname": "lain_sdk.appconfig.appname",
     "render_resource_instance": "lain_sdk.appconfig.loader",
     "schema": "lain_sdk.appconfig.validation",
     "starter_config": "lain_sdk.appconfig.starter",
