@@ -703,6 +703,13 @@ def build_app(
     pipeline.git.require_clean(allow_dirty)
     if push and not registry:
         raise RegistryError("no registry given to push to")
+    if pipeline.config.build.volumes:
+        # v2 mounted these host directories into the build as a compile cache; lain keeps
+        # slow dependency work in the prepare image instead, and says so rather than ignore it.
+        yield Message(
+            "build.volumes is not used by lain (v2's compile cache): move slow dependency "
+            "steps to build.prepare, whose image is reused until its inputs change"
+        )
     yield from pipeline.prepare()
     yield from pipeline.build_release_meta()
     pushed: tuple[PushedImage, ...] = ()

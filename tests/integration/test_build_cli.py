@@ -90,6 +90,15 @@ def test_build_json_ends_with_a_summary(lain, docker_client, base_image, tmp_pat
     assert summary["pushed"] == [] and summary["context_bytes"] > 0
 
 
+def test_build_volumes_are_reported_as_unused(lain, docker_client, base_image, tmp_path, cleanup):
+    app = make_app(tmp_path, SIMPLE.replace("build:\n", "build:\n  volumes: [/cache]\n", 1))
+    cleanup(app.name)
+    result = lain("-o", "json", "build", "--app-dir", str(app.path))
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    messages = [line["text"] for line in json_lines(result.stdout) if line["event"] == "message"]
+    assert messages[0].startswith("build.volumes is not used by lain (v2's compile cache)")
+
+
 def test_failing_build_line_gives_build_failed(lain, docker_client, base_image, tmp_path, cleanup):
     app = make_app(tmp_path, SIMPLE.replace("echo built > built.txt", "echo about-to-fail; false"))
     cleanup(app.name)
