@@ -18,11 +18,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lain_sdk.appconfig.appname import read_appname as read_appname
     from lain_sdk.appconfig.loader import check_app_config as check_app_config
     from lain_sdk.appconfig.loader import load_app_config as load_app_config
     from lain_sdk.appconfig.loader import parse_app_config as parse_app_config
     from lain_sdk.appconfig.loader import render_resource_instance as render_resource_instance
-    from lain_sdk.appconfig.appname import read_appname as read_appname
     from lain_sdk.appconfig.starter import starter_config as starter_config
     from lain_sdk.appconfig.validation import schema as schema
 

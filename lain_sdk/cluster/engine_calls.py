@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,20 @@ def is_not_found(error: BaseException) -> bool:
     from docker.errors import NotFound as DockerNotFound
 
     return isinstance(error, DockerNotFound)
+
+
+def unless_missing(call: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Make an engine call about one object; False when the engine says it does not exist.
+
+    For lookups (does it exist?) and for removals that may race with someone else's.
+    """
+    try:
+        call(*args, **kwargs)
+    except Exception as e:
+        if not is_not_found(e):
+            raise
+        return False
+    return True
 
 
 def is_conflict(error: BaseException) -> bool:

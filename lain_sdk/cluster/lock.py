@@ -28,6 +28,7 @@ from lain_sdk.cluster.engine_calls import (
     is_conflict,
     is_not_found,
     parse_time,
+    unless_missing,
 )
 from lain_sdk.cluster.releases import current_user
 from lain_sdk.errors import LockHeld
@@ -68,11 +69,8 @@ class DeployLock:
             return
         self._held = False
         with engine_errors(self.client, f"release the deploy lock of {self.info.app}"):
-            try:
-                self.client.api.remove_config(self.info.config_id)
-            except Exception as e:
-                if not is_not_found(e):  # taken over after expiry: nothing of ours is left
-                    raise
+            # gone when taken over after expiry: nothing of ours is left then
+            unless_missing(self.client.api.remove_config, self.info.config_id)
 
     def __enter__(self) -> DeployLock:
         return self
@@ -186,11 +184,7 @@ def acquire_lock(
                 # Remove by ID: if someone else took it over first, theirs has a new ID and
                 # stays; our removal then finds nothing.
                 target = holder.config_id if holder else name
-                try:
-                    client.api.remove_config(target)
-                except Exception as e:
-                    if not is_not_found(e):
-                        raise
+                unless_missing(client.api.remove_config, target)
                 continue
         if time.monotonic() >= deadline:
             raise LockHeld(

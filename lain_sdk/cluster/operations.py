@@ -32,10 +32,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lain_sdk.cluster import desired as d
-from lain_sdk.cluster import discovery
+from lain_sdk.cluster import discovery, swarm
 from lain_sdk.cluster import releases as r
-from lain_sdk.cluster import swarm
-from lain_sdk.cluster.engine_calls import engine_errors, engine_time, is_not_found
+from lain_sdk.cluster.engine_calls import engine_errors, engine_time, unless_missing
 from lain_sdk.cluster.lock import acquire_lock
 from lain_sdk.cluster.secrets import (
     check_spec_secrets,
@@ -224,14 +223,7 @@ def read_meta_lain_yaml(
     ref = f"{repo}@{digest}"
     with engine_errors(client, f"pull {repo}:{tag}", "can the engine reach the registry?"):
         # A digest names exactly one content: when the engine has it, there is nothing to pull.
-        try:
-            client.api.inspect_image(ref)
-            present = True
-        except Exception as e:
-            if not is_not_found(e):
-                raise
-            present = False
-        if not present:
+        if not unless_missing(client.api.inspect_image, ref):
             for line in client.api.pull(
                 repo, tag=digest, stream=True, decode=True, auth_config=auth
             ):

@@ -25,10 +25,9 @@ from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lain_sdk.cluster import desired as d
-from lain_sdk.cluster import discovery
+from lain_sdk.cluster import discovery, swarm
 from lain_sdk.cluster import operations as ops
 from lain_sdk.cluster import releases as r
-from lain_sdk.cluster import swarm
 from lain_sdk.cluster.discovery import parse_resource_instance, resource_instance_name
 from lain_sdk.cluster.engine_calls import engine_errors
 from lain_sdk.cluster.lock import acquire_lock

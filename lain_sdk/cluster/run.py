@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lain_sdk.cluster.desired import desired_state
-from lain_sdk.cluster.engine_calls import engine_errors, is_not_found
+from lain_sdk.cluster.engine_calls import engine_errors, is_not_found, unless_missing
 from lain_sdk.cluster.secrets import SECRET_MODE, secret_owner
 from lain_sdk.errors import ClusterError, EngineError, NotFound
 
@@ -206,13 +206,7 @@ def run_proc(
     container, limits = _container_settings(config, proc, meta_version, image, cluster)
     name = name or container_name(config.appname, found.type, proc)
     with engine_errors(client, f"look up container {name}"):
-        try:
-            client.api.inspect_container(name)
-            exists = True
-        except Exception as e:
-            if not is_not_found(e):
-                raise
-            exists = False
+        exists = unless_missing(client.api.inspect_container, name)
     if exists:
         if not replace_existing:
             raise ClusterError(

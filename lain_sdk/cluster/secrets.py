@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lain_sdk.cluster.desired import LABEL_APP, LABEL_PROC, fit_name
-from lain_sdk.cluster.engine_calls import engine_errors, is_conflict, is_not_found
+from lain_sdk.cluster.engine_calls import engine_errors, is_conflict, is_not_found, unless_missing
 from lain_sdk.errors import ClusterError, LainError, LainTimeout, NotFound
 from lain_sdk.events import Event, Message
 
@@ -685,11 +685,7 @@ def remove_secret(
     removed = []
     for v in versions:
         with engine_errors(client, f"remove version {v.version} of secret {v.path} of {app}"):
-            try:
-                client.api.remove_secret(v.secret_id)
-            except Exception as e:
-                if not is_not_found(e):
-                    raise
+            unless_missing(client.api.remove_secret, v.secret_id)
         removed.append(v.version)
     return SecretRemoved(app, proc, versions[0].path, tuple(removed))
 
@@ -911,11 +907,7 @@ def read_values(
         decoded = _reader_output(client, service_id, len(versions), what, timeout)
     finally:
         with engine_errors(client, f"remove the reader service {name}"):
-            try:
-                client.api.remove_service(service_id)
-            except Exception as e:
-                if not is_not_found(e):
-                    raise
+            unless_missing(client.api.remove_service, service_id)
     return {v.path: value for v, value in zip(versions, decoded)}
 
 

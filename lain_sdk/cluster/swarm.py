@@ -18,7 +18,13 @@ from lain_sdk.cluster.desired import (
     LABEL_PROC,
     DesiredNetwork,
 )
-from lain_sdk.cluster.engine_calls import engine_errors, is_conflict, is_not_found, parse_time
+from lain_sdk.cluster.engine_calls import (
+    engine_errors,
+    is_conflict,
+    is_not_found,
+    parse_time,
+    unless_missing,
+)
 from lain_sdk.events import Event, ProcProgress
 
 POLL_SECONDS = 0.5
@@ -111,11 +117,7 @@ def inspect_service(client: Any, service_id: str) -> dict[str, Any]:
 def remove_service(client: Any, service_id: str, name: str = "") -> None:
     """Remove a service; one that is already gone is fine."""
     with engine_errors(client, f"remove service {name or service_id}"):
-        try:
-            client.api.remove_service(service_id)
-        except Exception as e:
-            if not is_not_found(e):
-                raise
+        unless_missing(client.api.remove_service, service_id)
 
 
 def remove_when_free(client: Any, kind: str, name: str, remove: Any, timeout: float) -> bool:
