@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from lain_cli.context import Context
 from lain_cli.options import timeout_option
+from lain_cli.tables import table
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -124,7 +124,7 @@ def ls(obj: Context) -> None:
                 ",".join(c.domains),
             )
         )
-    obj.emit(data, lambda: _table([(" ", "NAME", "DOCKER HOST", "REGISTRY", "DOMAINS"), *rows]))
+    obj.emit(data, lambda: table([(" ", "NAME", "DOCKER HOST", "REGISTRY", "DOMAINS"), *rows]))
 
 
 @cluster.command("show")
@@ -225,13 +225,6 @@ def down(obj: Context) -> None:
     stopped = cluster_down(docker_client=connect())
     obj.emit(
         {"stopped": stopped}, "stopped " + ", ".join(stopped) if stopped else "nothing to stop"
-    )
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows
     )
 
 

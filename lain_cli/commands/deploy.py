@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 
 import click
 
-from lain_cli.commands.cluster import _table, selected_cluster
+from lain_cli.commands.cluster import selected_cluster
 from lain_cli.context import Context
 from lain_cli.options import app_dir_option, timeout_option
+from lain_cli.tables import table
 
 pass_context = click.make_pass_decorator(Context)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -272,7 +273,7 @@ def _status_text(status: Any) -> str:
                 )
             )
         if len(rows) > 1:
-            lines.append(_table(rows))
+            lines.append(table(rows))
         if p.update_message and p.update_state not in ("", "completed"):
             lines.append(f"  {p.update_message}")
     if status.resource_instances:
@@ -376,7 +377,7 @@ def releases(obj: Context, app: str | None, app_dir: str) -> None:
             rows.append(
                 (str(rel.number), kind, rel.outcome, rel.meta_version, procs, rel.user, rel.time)
             )
-        return _table(rows)
+        return table(rows)
 
     obj.emit([rel.to_dict() for rel in found], text)
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
-from lain_cli.commands.cluster import _table, selected_cluster
+from lain_cli.commands.cluster import selected_cluster
 from lain_cli.commands.deploy import app_name, app_options, report, wait_options
 from lain_cli.context import Context
 from lain_cli.options import timeout_option
+from lain_cli.tables import table
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -189,13 +190,13 @@ def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
     def text() -> str:
         if not rows:
             return f"{name} has no secret files" + (f" for {proc}" if proc else "")
-        table = [("PROC", "PATH", "VERSIONS", "IN USE", "NEWEST ADDED", "BY")]
+        lines = [("PROC", "PATH", "VERSIONS", "IN USE", "NEWEST ADDED", "BY")]
         for row in rows:
             if not row["versions"]:
-                table.append((row["proc"], row["path"], "MISSING", "-", "-", "-"))
+                lines.append((row["proc"], row["path"], "MISSING", "-", "-", "-"))
                 continue
             newest = row["versions"][-1]
-            table.append(
+            lines.append(
                 (
                     row["proc"],
                     row["path"],
@@ -205,7 +206,7 @@ def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
                     newest["by"] or "-",
                 )
             )
-        return _table(table)
+        return table(lines)
 
     obj.emit(rows, text)
 

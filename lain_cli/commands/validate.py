@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lain_cli.context import Context
+from lain_cli.tables import table_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from lain_sdk.appconfig.model import AppConfig, Proc
@@ -38,13 +39,6 @@ def _cmd(proc: Proc) -> str:
     return shlex.join(proc.cmd) if proc.cmd is not None else "(the image's command)"
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-
-
 def summary(app: AppConfig) -> str:
     """The short text ``lain validate`` prints for a valid app."""
     lines = [
@@ -64,7 +58,7 @@ def summary(app: AppConfig) -> str:
     for p in app.procs:
         rows.append([p.name, p.type, str(p.num_instances), human_size(p.memory), _port(p), _cmd(p)])
     lines.append("procs:")
-    lines += [f"  {row}" for row in _table(rows)]
+    lines += [f"  {row}" for row in table_lines(rows)]
     return "\n".join(lines)
 
 

@@ -126,7 +126,8 @@ def engine_for(cluster: ClusterSettings, docker_client: Any) -> Any:
     return docker_client if docker_client is not None else cluster.connect()
 
 
-def _registry(cluster: ClusterSettings, registry: RegistryClient | None) -> RegistryClient:
+def registry_client(cluster: ClusterSettings, registry: RegistryClient | None) -> RegistryClient:
+    """``registry`` when given, else a client for the cluster's registry."""
     if registry is not None:
         return registry
     from lain_sdk.registry import RegistryClient
@@ -136,7 +137,7 @@ def _registry(cluster: ClusterSettings, registry: RegistryClient | None) -> Regi
     )
 
 
-def _login_engine(
+def login_engine(
     client: Any, cluster: ClusterSettings, registry: RegistryClient | None = None
 ) -> dict[str, str] | None:
     """Give the engine the registry credentials lain has, so nodes can pull the images.
@@ -445,9 +446,9 @@ def plan_deploy(
     """
     from lain_sdk.cluster import resources
 
-    registry = _registry(cluster, registry)
+    registry = registry_client(cluster, registry)
     client = engine_for(cluster, docker_client)
-    auth = _login_engine(client, cluster, registry)
+    auth = login_engine(client, cluster, registry)
     source = load_source(client, registry, app, version, cluster, auth)
     config, meta_version = source.config, source.meta_version
     if config.apptype == "resource":
@@ -499,9 +500,9 @@ def deploy_app(
     """
     from lain_sdk.cluster import resources
 
-    registry = _registry(cluster, registry)
+    registry = registry_client(cluster, registry)
     client = engine_for(cluster, docker_client)
-    auth = _login_engine(client, cluster, registry)
+    auth = login_engine(client, cluster, registry)
     source = load_source(client, registry, app, version, cluster, auth)
     yield Message(f"deploying {app} {source.meta_version} to cluster {cluster.name}")
     if source.config.apptype == "resource":

@@ -564,12 +564,12 @@ def add_secret(
     from lain_sdk.cluster import swarm
     from lain_sdk.cluster.desired import LABEL_VERSION
     from lain_sdk.cluster.operations import (
-        _login_engine,
-        _registry,
         current_release_number,
         deploy_source,
         load_release_config,
         load_source,
+        login_engine,
+        registry_client,
     )
     from lain_sdk.cluster.releases import read_releases
 
@@ -607,9 +607,9 @@ def add_secret(
         )
     yield Message(f"rolling version {stored.version} of {stored.path} out to {proc}")
     # The running version again, for this proc only: its spec differs by the secret alone.
-    registry = _registry(cluster, registry)
+    registry = registry_client(cluster, registry)
     source = load_source(
-        client, registry, app, meta_version or None, cluster, _login_engine(client, cluster)
+        client, registry, app, meta_version or None, cluster, login_engine(client, cluster)
     )
     result = yield from deploy_source(
         client,
@@ -744,10 +744,10 @@ def _reader_image(
         for name in [proc, *sorted(release.procs)]:
             if name in release.procs and release.procs[name].image:
                 return release.procs[name].image
-    from lain_sdk.cluster.operations import _registry, pinned_image, resolve_version
+    from lain_sdk.cluster.operations import pinned_image, registry_client, resolve_version
 
     try:
-        client_registry = _registry(cluster, registry)
+        client_registry = registry_client(cluster, registry)
         return pinned_image(client_registry, app, resolve_version(client_registry, app, None))
     except LainError as e:
         raise NotFound(
@@ -865,10 +865,10 @@ def read_values(
         ClusterError: the reader task failed, or printed something lain cannot read.
         LainTimeout: it did not finish within ``timeout``.
     """
-    from lain_sdk.cluster.operations import _login_engine
+    from lain_sdk.cluster.operations import login_engine
 
     if cluster is not None:
-        _login_engine(client, cluster)  # so a node can pull the reader image
+        login_engine(client, cluster)  # so a node can pull the reader image
     targets = [f"lain-secret-{i}" for i in range(len(versions))]
     mounts = [
         {
