@@ -50,6 +50,22 @@ def connect(
     return client
 
 
+# What the docker SDK's (long, nested) connection errors mean, in words a person can act on.
+_CAUSES = (
+    ("NewConnectionError", "connection refused"),
+    ("Connection refused", "connection refused"),
+    ("FileNotFoundError", "no such socket"),
+    ("No such file or directory", "no such socket"),
+    ("PermissionError", "permission denied on the socket"),
+    ("timed out", "timed out"),
+    ("Name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+)
+
+
 def _short(error: Exception) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:200]
+    text = str(error).strip()
+    for marker, meaning in _CAUSES:
+        if marker in text:
+            return meaning
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]
