@@ -181,6 +181,9 @@ def cluster_down(
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
         stopped.append(f"registry process {pid}")
     (home / "registry.pid").unlink(missing_ok=True)
     if docker_client is not None:

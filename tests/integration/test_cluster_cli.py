@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +130,24 @@ def test_up_starts_a_registry_once_and_down_stops_it(
         down = lain("cluster", "down")
     assert down.exit_code == ExitStatus.OK, down.stderr
     assert f"registry process {pid}" in down.stdout
-    try:
-        os.kill(pid, 0)
-        alive = True
-    except ProcessLookupError:
-        alive = False
-    assert not alive
+    assert _gone(pid, timeout=10)
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` ends within ``timeout``.  The registry was started from this
+    test process, so once it exits it is our zombie until reaped: reap it, then look."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_registry_commands_use_the_selected_clusters_registry(
