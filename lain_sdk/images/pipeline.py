@@ -302,6 +302,14 @@ class _Pipeline:
 
     def _start_from(self) -> Generator[Event, None, str]:
         """The image the build phase starts from: the prepare image, else the base."""
+        if self.config.build.volumes:
+            # v2 mounted these host directories into the build as a compile cache; lain keeps
+            # slow dependency work in the prepare image instead, and says so, on every path
+            # that builds (build, test), rather than ignore the setting.
+            yield Message(
+                "build.volumes is not used by lain (v2's compile cache): move slow dependency "
+                "steps to build.prepare, whose image is reused until its inputs change"
+            )
         if not self.base_id:
             yield from self.base()
         if self.config.build.prepare is not None and "prepare" not in self.ids:
@@ -703,13 +711,6 @@ def build_app(
     pipeline.git.require_clean(allow_dirty)
     if push and not registry:
         raise RegistryError("no registry given to push to")
-    if pipeline.config.build.volumes:
-        # v2 mounted these host directories into the build as a compile cache; lain keeps
-        # slow dependency work in the prepare image instead, and says so rather than ignore it.
-        yield Message(
-            "build.volumes is not used by lain (v2's compile cache): move slow dependency "
-            "steps to build.prepare, whose image is reused until its inputs change"
-        )
     yield from pipeline.prepare()
     yield from pipeline.build_release_meta()
     pushed: tuple[PushedImage, ...] = ()

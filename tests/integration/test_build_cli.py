@@ -97,6 +97,12 @@ def test_build_volumes_are_reported_as_unused(lain, docker_client, base_image, t
     assert result.exit_code == ExitStatus.OK, result.stderr
     messages = [line["text"] for line in json_lines(result.stdout) if line["event"] == "message"]
     assert messages[0].startswith("build.volumes is not used by lain (v2's compile cache)")
+    tested = lain("-o", "json", "test", "--app-dir", str(app.path))
+    assert tested.exit_code == ExitStatus.OK, tested.stderr
+    assert any(
+        line["event"] == "message" and line["text"].startswith("build.volumes is not used")
+        for line in json_lines(tested.stdout)
+    )
 
 
 def test_failing_build_line_gives_build_failed(lain, docker_client, base_image, tmp_path, cleanup):
