@@ -198,7 +198,7 @@ class _Memory(click.ParamType):
     "--memory",
     type=_Memory(),
     metavar="SIZE",
-    help="Memory limit with Docker's units (64m, 1g), at least 4m.",
+    help="Memory limit with Docker's units (64m, 1g), at least 6m.",
 )
 @wait_options
 @app_options

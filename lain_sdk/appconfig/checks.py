@@ -22,7 +22,9 @@ RESERVED_VOLUMES = ("/", "/lain", APP_DIR)
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses a smaller memory limit
 STREAM_PORTS = (9500, 10000)  # v2's stream-router source port range
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_MEMORY_RE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
+# Also "1.5g" and "512mb": `lain scale --memory` takes what people type; lain.yaml values are
+# held to the schema's stricter pattern before they get here.
+_MEMORY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([bkmg]?)b?$", re.IGNORECASE)
 _PORT_MAPPING_RE = re.compile(r"^([0-9]+)(?::([0-9]+))?(?:/(tcp|udp))?$")
 
 Position = Callable[[KeyPath], tuple[int, int]]
@@ -35,7 +37,7 @@ def parse_memory(value: float | str) -> int:
     m = _MEMORY_RE.match(value.strip())
     if not m:
         raise ValueError(f"not a memory size: {value!r}")
-    return int(m.group(1)) * MEMORY_UNITS[m.group(2).lower()]
+    return int(float(m.group(1)) * MEMORY_UNITS[m.group(2).lower()])
 
 
 def parse_port_mapping(text: str) -> tuple[int, int, str]:

@@ -73,7 +73,6 @@ NANO = 1_000_000_000
 # How long Swarm watches an updated task for failure before moving on (and before the update
 # counts as completed): long enough to catch a crash right after the healthcheck passed.
 UPDATE_MONITOR_SECONDS = 3
-MIN_MEMORY = 4 * 1024 * 1024  # Docker refuses limits below 4 MiB (6 MiB on newer engines)
 
 
 # -- names -------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ raises :class:`~lain_sdk.errors.DeployFailed`: the previous release keeps servin
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -776,25 +775,21 @@ def _restore(
 
 # -- scale -------------------------------------------------------------------------------------
 
-_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
 def parse_memory(value: str | int) -> int:
-    """Memory in Docker's units (``64m``, ``1g``, ``512k``, bytes) as bytes, at least 4m.
+    """Memory in Docker's units (``64m``, ``1g``, ``512k``, bytes) as bytes, at least 6m.
 
     Raises:
-        ValueError: not a size, or below 4 MiB (Docker's minimum).
+        ValueError: not a size, or below 6 MiB (Docker's minimum).
     """
-    if isinstance(value, int):
-        size = value
-    else:
-        match = _MEMORY_RE.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a memory size (e.g. 64m, 1g)")
-        size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    if size < d.MIN_MEMORY:
-        raise ValueError(f"memory must be at least 4m (Docker's minimum), not {value}")
+    from lain_sdk.appconfig.checks import MIN_MEMORY
+    from lain_sdk.appconfig.checks import parse_memory as parse_size
+
+    try:
+        size = parse_size(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a memory size (e.g. 64m, 1g)") from None
+    if size < MIN_MEMORY:
+        raise ValueError(f"memory must be at least 6m (Docker's minimum), not {value}")
     return size
 
 
@@ -821,7 +816,7 @@ def scale_proc(
         cluster: the cluster.
         instances: replicas (>= 0).
         cpu: CPUs (> 0, decimals allowed).
-        memory: bytes, or a size like ``128m`` (>= 4m).
+        memory: bytes, or a size like ``128m`` (>= 6m).
         timeout: seconds to wait for the lock and for the rollout.
         wait: wait for the rollout.
         docker_client: a docker client for the cluster's manager (default: connect).

@@ -166,7 +166,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     bad = lain("scale", "web", "-n", "-1", "-a", app.name)
     assert bad.exit_code == ExitStatus.USAGE
     bad = lain("scale", "web", "--memory", "1m", "-a", app.name)
-    assert bad.exit_code == ExitStatus.USAGE and "at least 4m" in bad.stderr
+    assert bad.exit_code == ExitStatus.USAGE and "at least 6m" in bad.stderr
 
     # Roll back to release 1: image, instances and limits all come back at once.
     result, _ = run(
