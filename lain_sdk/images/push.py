@@ -143,35 +143,26 @@ def push_images(
         started = time.monotonic()
         event_phase = f"push {phase}"
         yield PhaseStarted(event_phase, remote)
-        try:
-            layers, digest = yield from _push_one(
-                client,
-                local,
-                remote,
-                auth,
-                event_phase=event_phase,
-                registry=registry,
-                deadline=deadline,
-                timeout=timeout,
-            )
-        except RegistryAuthError:
-            if lookup is None:
-                raise
-            found, lookup = lookup(), None
-            if found is None:
-                raise
-            yield PhaseLog(event_phase, f"{registry} asks for credentials: pushing with them")
-            auth = _auth_config(found)
-            layers, digest = yield from _push_one(
-                client,
-                local,
-                remote,
-                auth,
-                event_phase=event_phase,
-                registry=registry,
-                deadline=deadline,
-                timeout=timeout,
-            )
+        while True:
+            try:
+                layers, digest = yield from _push_one(
+                    client,
+                    local,
+                    remote,
+                    auth,
+                    event_phase=event_phase,
+                    registry=registry,
+                    deadline=deadline,
+                    timeout=timeout,
+                )
+                break
+            except RegistryAuthError:
+                # Credentials are looked up once, when the registry first refuses.
+                found, lookup = (lookup() if lookup is not None else None), None
+                if found is None:
+                    raise
+                yield PhaseLog(event_phase, f"{registry} asks for credentials: pushing with them")
+                auth = _auth_config(found)
         skipped = sum(1 for s in layers.values() if s.startswith(SKIPPED_STATES))
         uploaded = sum(1 for s in layers.values() if s == "Pushed")
         pushed.append(PushedImage(phase, remote, digest, skipped, uploaded))
