@@ -16,9 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from lain_sdk._lazy import lazy_exports
 from lain_sdk._version import __version__ as __version__
 
 # public name -> module that defines it
@@ -137,14 +135,4 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lain_sdk' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # resolve once
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

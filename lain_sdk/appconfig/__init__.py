@@ -14,8 +14,9 @@ jsonschema load when a file is first read, jinja2 only when a resource template 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lain_sdk._lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from lain_sdk.appconfig.appname import read_appname as read_appname
@@ -39,14 +40,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - computed, like lain_sdk.__all__
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lain_sdk.appconfig' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, "model"})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra_dir=("model",))

@@ -14,8 +14,7 @@ Names are resolved lazily, so importing a pure module does not load the docker S
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from lain_sdk._lazy import lazy_exports
 
 _EXPORTS = {
     "BuildArgs": "lain_sdk.images.buildargs",
@@ -41,14 +40,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lain_sdk.images' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
