@@ -121,6 +121,8 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     assert v2 in web["changes"]["image"]["to"]
     assert web["changes"]["env"] == {"changed": ["LAIN_APP_RELEASE_VERSION"]}
     assert web_spec(docker_client, app)["Version"]["Index"] == version_before
+    releases = list_releases(app.name, cluster=cluster, docker_client=docker_client)
+    assert [r.number for r in releases] == [1]  # neither an identical deploy nor --plan records
 
     # Upgrade through the CLI.
     upgraded = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
