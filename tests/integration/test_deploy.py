@@ -248,9 +248,12 @@ def test_failing_healthcheck_keeps_the_old_version_serving(
     assert "rolled the service back" in failed.stderr
     assert "404 Not Found" in failed.stderr  # what the healthcheck said
     assert f"Release 1 ({good}) keeps serving" in failed.stderr
-    for address in addresses(docker_client, app):
+    # Swarm may replace an old task while it rolls back (its restart of the failed
+    # new task can take the slot), so the instances are counted, not compared.
+    after = addresses(docker_client, app)
+    assert len(after) == len(before)
+    for address in after:
         assert wait_http(address, "page good")
-    assert sorted(addresses(docker_client, app)) == sorted(before)
     history = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
     assert [(x.number, x.outcome) for x in history] == [(1, "succeeded"), (2, "failed")]
     assert "web:" in history[1].reason
