@@ -104,6 +104,7 @@ _EXPORTS = {
     "service_routes": "lain_sdk.cluster.discovery",
     "undeploy_app": "lain_sdk.cluster.operations",
     # secrets, and the local helpers run and exec
+    "Attachment": "lain_sdk.cluster.run",
     "ExecSession": "lain_sdk.cluster.run",
     "RunResult": "lain_sdk.cluster.run",
     "SecretAdded": "lain_sdk.cluster.secrets",

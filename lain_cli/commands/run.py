@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from lain_cli.commands.cluster import selected_cluster
 from lain_cli.commands.deploy import app_options
 from lain_cli.context import Context
 from lain_cli.options import app_dir_option
+from lain_cli.terminal import check_terminal, interactive_options
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -48,13 +48,6 @@ def _instance_and_command(args: tuple[str, ...]) -> tuple[int | None, list[str]]
     return None, list(args)
 
 
-def _write(stream: str, data: bytes) -> None:
-    out = sys.stderr if stream == "stderr" else sys.stdout
-    out.flush()  # anything written as text first
-    out.buffer.write(data)
-    out.buffer.flush()
-
-
 @click.command()
 @click.argument("proc")
 @click.argument("command", nargs=-1, metavar="[-- COMMAND...]")
@@ -79,6 +72,7 @@ def _write(stream: str, data: bytes) -> None:
     help="Run in the foreground, print its output, remove it when it ends.",
 )
 @click.option("--replace", is_flag=True, help="Remove an earlier container of the proc first.")
+@interactive_options
 @app_dir_option
 @pass_context
 def run(
@@ -89,6 +83,8 @@ def run(
     secret_files: tuple[str, ...],
     remove: bool,
     replace: bool,
+    interactive: bool,
+    tty: bool,
     app_dir: str,
 ) -> None:
     """Run PROC of the app's built release in a local container.
@@ -99,12 +95,14 @@ def run(
     its port published on 127.0.0.1.  Secret files PROC declares are put at their paths
     (mode 0400): from --secret-file, else read from the selected cluster.  By default the
     container runs detached and lain prints its name and address; with --rm it runs in the
-    foreground and lain exits with its status.  A COMMAND after -- replaces the proc's.
+    foreground and lain exits with its status; -i and -t (as for `lain exec`) imply --rm.
+    A COMMAND after -- replaces the proc's.
 
     \b
     Examples:
       lain run web
       lain run --rm worker -- sh -c 'ls -l /lain/app'
+      lain run -it web -- sh
       lain run web --secret-file config.json=./dev-config.json
     """
     from lain_sdk.appconfig import load_app_config
@@ -112,6 +110,8 @@ def run(
     from lain_sdk.engine import connect
     from lain_sdk.git import GitInfo
 
+    check_terminal(interactive, tty)
+    remove = remove or interactive or tty
     config = load_app_config(app_dir)
     found = config.proc(proc)
     cluster = selected_cluster(obj)
@@ -138,6 +138,8 @@ def run(
         command=command or None,
         replace_existing=replace,
         follow=remove,
+        stdin=interactive,
+        tty=tty,
         docker_client=client,
     )
     if not remove:
@@ -148,19 +150,21 @@ def run(
             f"  logs: docker logs -f {result.name}    stop: docker rm -f {result.name}",
         )
         return
-    _foreground(obj, client, result)
+    _foreground(obj, client, result, interactive=interactive, tty=tty)
 
 
-def _foreground(obj: Context, client: Any, result: Any) -> None:
-    from lain_sdk.cluster.run import finish_run, follow_output, stop_run
+def _foreground(obj: Context, client: Any, result: Any, *, interactive: bool, tty: bool) -> None:
+    from lain_cli.terminal import attach
+    from lain_sdk.cluster.run import finish_run, stop_run
 
     obj.info(f"{result.name} started" + (f" at {result.address}" if result.address else ""))
     try:
-        for stream, data in follow_output(result):
-            _write(stream, data)
+        attach(result.attached, interactive=interactive, tty=tty)
     except KeyboardInterrupt:
         stop_run(client, result.container, remove=True)
         raise
+    finally:
+        result.attached.close()
     code = finish_run(client, result.container, remove=True)
     click.get_current_context().exit(code)
 
@@ -168,30 +172,39 @@ def _foreground(obj: Context, client: Any, result: Any) -> None:
 @click.command("exec")
 @click.argument("proc")
 @click.argument("args", nargs=-1, required=True, metavar="[INSTANCE] -- COMMAND...")
+@interactive_options
 @app_options
 @pass_context
 def exec_command(
     obj: Context,
     proc: str,
     args: tuple[str, ...],
+    interactive: bool,
+    tty: bool,
     app: str | None,
     app_dir: str,
 ) -> None:
     """Run COMMAND in a running instance of PROC and exit with its status.
 
     INSTANCE is the instance number `lain ps` shows (default: the lowest running one).  The
-    command runs without a shell (give sh -c '...' for one) and without a terminal; its output
-    is streamed.  An instance on another node is reached through that node's engine, the way
-    the cluster's engine is (same ssh user, or same TCP port and certificates).
+    command runs without a shell (give sh -c '...' for one); its output is streamed.  With -i
+    it reads lain's standard input; with -t it gets a terminal, and -it makes an interactive
+    session in which keys such as Ctrl-C go to the command.  An instance on another node is
+    reached through that node's engine, the way the cluster's engine is (same ssh user, or
+    same TCP port and certificates).
 
     \b
     Examples:
       lain exec web -- ls -l /lain/app
       lain exec worker 2 -- sh -c 'echo $LAIN_INSTANCE_NO'
+      lain exec -it web -- sh
+      lain exec -i web -- sh -c 'cat > /tmp/dump.sql' < dump.sql
     """
     from lain_cli.commands.deploy import app_name
+    from lain_cli.terminal import attach
     from lain_sdk.cluster.run import exec_in_instance
 
+    check_terminal(interactive, tty)
     instance, command = _instance_and_command(args)
     session = exec_in_instance(
         app_name(app, app_dir),
@@ -199,10 +212,15 @@ def exec_command(
         list(command),
         cluster=selected_cluster(obj),
         instance=instance,
+        stdin=interactive,
+        tty=tty,
     )
-    for stream, data in session.output():
-        _write(stream, data)
-    click.get_current_context().exit(session.exit_code())
+    try:
+        attach(session, interactive=interactive, tty=tty)
+        code = session.exit_code()
+    finally:
+        session.close()
+    click.get_current_context().exit(code)
 
 
 COMMANDS = [run, exec_command]

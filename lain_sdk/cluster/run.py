@@ -11,11 +11,15 @@ cluster they live in the container's own filesystem, so they go when the contain
 :func:`exec_in_instance` runs a command in a running instance of a deployed proc, on the engine
 of the node that runs it: the engine lain talks to when the instance is there, else the node's
 engine reached the way the cluster's is (same ssh user or same TLS port and certificates).
+
+Both can attach standard input and a terminal (``stdin``, ``tty``); the command's streams are
+then an :class:`Attachment` that takes input and follows the size of the caller's terminal.
 """
 
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +44,82 @@ NODE_CONNECT_TIMEOUT = 15
 # -- lain run ----------------------------------------------------------------------------------
 
 
+@dataclass(kw_only=True)
+class Attachment:
+    """The streams of a command in a container: read :meth:`output` until it ends.
+
+    Attached with stdin, it also takes input: :meth:`send` it, then :meth:`close_input` (the
+    command sees end of file).  With ``tty`` the command has a terminal: its output comes as
+    one stream and :meth:`resize` sets the terminal's size.
+    """
+
+    tty: bool = False
+    _stream: Any = field(default=None, repr=False)  # demultiplexed (stdout, stderr) chunks
+    _socket: Any = field(default=None, repr=False)  # the raw connection, when attached with stdin
+    _resize: Any = field(default=None, repr=False)  # (rows, columns) -> None
+
+    def output(self) -> Iterator[tuple[str, bytes]]:
+        """The command's output as ``("stdout"|"stderr", bytes)`` until it ends."""
+        if self._socket is not None:
+            from docker.utils.socket import STDERR, frames_iter
+
+            for stream, data in frames_iter(self._socket, self.tty):
+                yield ("stderr" if stream == STDERR else "stdout"), data
+            return
+        for out, err in self._stream or ():
+            if out:
+                yield "stdout", out
+            if err:
+                yield "stderr", err
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` to the command's standard input."""
+        _raw_socket(self._input_socket()).sendall(data)
+
+    def close_input(self) -> None:
+        """End the command's standard input; its output can still be read."""
+        raw = _raw_socket(self._input_socket())
+        try:
+            if hasattr(raw, "shutdown_write"):  # a paramiko channel (ssh://)
+                raw.shutdown_write()
+            else:
+                raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the command has ended already
+
+    def resize(self, rows: int, columns: int) -> None:
+        """Set the size of the command's terminal (attached with ``tty``)."""
+        if self._resize is not None:
+            self._resize(rows, columns)
+
+    def close(self) -> None:
+        """Close the connection to the engine (the command may still be running)."""
+        for connection in (self._socket, self._stream):
+            if connection is not None:
+                connection.close()
+
+    def _input_socket(self) -> Any:
+        if self._socket is None:
+            raise ValueError("attached without stdin")
+        return self._socket
+
+
+def _interactive(sock: Any) -> Any:
+    """``sock`` without the client's timeout, which would otherwise end a session whose input
+    waits longer than that for a command to read it (the docker SDK lifts the timeout for its
+    output streams, not for the raw sockets it hands out)."""
+    for layer in (sock, getattr(sock, "_sock", None)):
+        if hasattr(layer, "settimeout"):
+            layer.settimeout(None)
+    return sock
+
+
+def _raw_socket(sock: Any) -> Any:
+    # The docker SDK hands back a SocketIO over the unix or TCP socket (whose socket is its
+    # private ``_sock``), the socket itself for TLS, or a paramiko channel for ssh://.
+    return getattr(sock, "_sock", sock)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """A container ``run_proc`` started.
@@ -61,8 +141,8 @@ class RunResult:
     image: str
     address: str = ""
     secret_files: tuple[str, ...] = ()
-    # With ``follow``: the output stream, attached before the start so nothing is missed.
-    attached: Any = field(default=None, repr=False, compare=False)
+    # With ``follow``: its streams, attached before the start so nothing is missed.
+    attached: Attachment | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +257,8 @@ def run_proc(
     name: str | None = None,
     replace_existing: bool = False,
     follow: bool = False,
+    stdin: bool = False,
+    tty: bool = False,
     docker_client: Any = None,
 ) -> RunResult:
     """Create and start a container running ``proc`` as a deploy would run instance 1 of it.
@@ -191,8 +273,10 @@ def run_proc(
         command: run this instead of the proc's command (the entrypoint stays).
         name: the container's name (default: :func:`container_name`).
         replace_existing: remove a container of that name first (default: refuse).
-        follow: attach to its output before starting it (read it with
-            :func:`follow_output`, then :func:`finish_run`).
+        follow: attach to its output before starting it (read ``result.attached``, then
+            call :func:`finish_run`).
+        stdin: with ``follow``, attach its standard input too (``result.attached.send``).
+        tty: give it a terminal (its stdout and stderr then come as one stream).
         docker_client: a client of the local engine (default: connect).
 
     Raises:
@@ -237,7 +321,11 @@ def run_proc(
             healthcheck=container.get("Healthcheck"),
             host_config=host_config,
             name=name,
-            detach=True,
+            # Not "detached" when stdin is attached: that sets StdinOnce, so the end of our
+            # input is the end of the container's (as with docker run -i).
+            detach=not (follow and stdin),
+            stdin_open=follow and stdin,
+            tty=tty,
         )
     container_id = str(created["Id"])
     files = dict(secret_files or {})
@@ -249,7 +337,7 @@ def run_proc(
             if follow:
                 # Attached after the start, a quick command may have ended already: the
                 # stream of a stopped container never ends.
-                attached = api.attach(container_id, stream=True, logs=True, demux=True)
+                attached = _attach_before_start(api, container_id, stdin=stdin, tty=tty)
             api.start(container_id)
             info = api.inspect_container(container_id)
     except Exception:
@@ -266,21 +354,24 @@ def run_proc(
     )
 
 
+def _attach_before_start(api: Any, container_id: str, *, stdin: bool, tty: bool) -> Attachment:
+    def resize(rows: int, columns: int) -> None:
+        with engine_errors(api, f"resize the terminal of {container_id[:12]}"):
+            api.resize(container_id, height=rows, width=columns)
+
+    if not (stdin or tty):
+        stream = api.attach(container_id, stream=True, logs=True, demux=True)
+        return Attachment(_stream=stream)
+    params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+    sock = _interactive(api.attach_socket(container_id, params))
+    return Attachment(tty=tty, _socket=sock, _resize=resize)
+
+
 def _remove_quietly(client: Any, container_id: str) -> None:
     try:
         client.api.remove_container(container_id, force=True, v=True)
     except Exception:  # noqa: BLE001 - cleaning up after the error being reported
         pass
-
-
-def follow_output(run: RunResult) -> Iterator[tuple[str, bytes]]:
-    """The output of a container started with ``follow=True``, as ``("stdout"|"stderr",
-    bytes)``, until it stops."""
-    for out, err in run.attached or ():
-        if out:
-            yield "stdout", out
-        if err:
-            yield "stderr", err
 
 
 def finish_run(client: Any, container_id: str, remove: bool, timeout: float = 30.0) -> int:
@@ -377,28 +468,28 @@ def pick_instance(
     )
 
 
-@dataclass
-class ExecSession:
+@dataclass(kw_only=True)
+class ExecSession(Attachment):
     """A command started in an instance: read :meth:`output`, then :meth:`exit_code`."""
 
     instance: Instance
     exec_id: str
     engine: Any = field(repr=False)
-    _stream: Any = field(default=None, repr=False)
 
-    def output(self) -> Iterator[tuple[str, bytes]]:
-        """The command's output as ``("stdout"|"stderr", bytes)`` until it ends."""
-        for out, err in self._stream or ():
-            if out:
-                yield "stdout", out
-            if err:
-                yield "stderr", err
+    def exit_code(self, timeout: float = 5.0) -> int:
+        """The command's exit status, once its output has ended.
 
-    def exit_code(self) -> int:
-        """The command's exit status (after its output ended)."""
-        with engine_errors(self.engine, f"read the exit status of {self.exec_id[:12]}"):
-            code = self.engine.api.exec_inspect(self.exec_id).get("ExitCode")
-        return int(code) if code is not None else 1
+        The engine records the status a moment after the output ends, so this waits up to
+        ``timeout`` seconds for it; 1 when none was recorded by then.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with engine_errors(self.engine, f"read the exit status of {self.exec_id[:12]}"):
+                info = self.engine.api.exec_inspect(self.exec_id)
+            if not info.get("Running") or time.monotonic() > deadline:
+                code = info.get("ExitCode")
+                return int(code) if code is not None else 1
+            time.sleep(0.05)
 
 
 def exec_in_instance(
@@ -408,6 +499,8 @@ def exec_in_instance(
     *,
     cluster: ClusterSettings,
     instance: int | None = None,
+    stdin: bool = False,
+    tty: bool = False,
     docker_client: Any = None,
 ) -> ExecSession:
     """Start ``command`` in a running instance of a deployed proc.
@@ -418,6 +511,8 @@ def exec_in_instance(
         command: the command and its arguments (no shell: give ``sh -c '...'`` for one).
         cluster: the cluster.
         instance: the instance number (default: the lowest running one).
+        stdin: keep the command's standard input open, for :meth:`ExecSession.send`.
+        tty: give the command a terminal (its stdout and stderr then come as one stream).
         docker_client: a docker client for the cluster's manager (default: connect).
 
     Raises:
@@ -447,10 +542,22 @@ def exec_in_instance(
         engine, chosen = _node_engine(client, cluster, chosen)
     with engine_errors(engine, f"exec in {app} {proc}.{chosen.instance}"):
         exec_id = engine.api.exec_create(
-            chosen.container, list(command), stdout=True, stderr=True, stdin=False, tty=False
+            chosen.container, list(command), stdout=True, stderr=True, stdin=stdin, tty=tty
         )["Id"]
-        stream = engine.api.exec_start(exec_id, stream=True, demux=True)
-    return ExecSession(chosen, str(exec_id), engine, stream)
+        if stdin or tty:
+            streams: dict[str, Any] = {
+                "_socket": _interactive(engine.api.exec_start(exec_id, socket=True, tty=tty))
+            }
+        else:
+            streams = {"_stream": engine.api.exec_start(exec_id, stream=True, demux=True)}
+
+    def resize(rows: int, columns: int) -> None:
+        with engine_errors(engine, f"resize the terminal of {exec_id[:12]}"):
+            engine.api.exec_resize(exec_id, height=rows, width=columns)
+
+    return ExecSession(
+        instance=chosen, exec_id=str(exec_id), engine=engine, tty=tty, _resize=resize, **streams
+    )
 
 
 def _node_engine(client: Any, cluster: ClusterSettings, chosen: Instance) -> tuple[Any, Instance]:

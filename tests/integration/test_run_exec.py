@@ -14,6 +14,8 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http
 from test_secrets import SECRET_PATH, secret_app
 
 from lain_cli.exit import ExitStatus
+from lain_sdk.cluster.run import exec_in_instance
+from lain_sdk.engine import connect
 
 TIMEOUT = "90"
 
@@ -84,6 +86,23 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     assert "cluster value\n" in ran.stdout and "to-stderr" in ran.stderr
     assert not docker_client.containers.list(all=True, filters={"name": name})
 
+    # -i passes standard input; -i and -t imply --rm.
+    fed = lain(
+        "run", "-i", "web", *offline, "--", "sh", "-c", "cat; exit 2", input="typed input\n"
+    )
+    assert fed.exit_code == 2, fed.stderr
+    assert fed.stdout == "typed input\n"
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+    output, status = _in_terminal(
+        ["run", "-it", "web", *offline, "--", "sh"],
+        keys=b"tty; stty size; exit 6\n",
+        rows=21,
+        columns=77,
+    )
+    assert status == 6, output
+    assert b"/dev/pts/" in output and b"21 77" in output
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+
     missing = lain("run", "web", "-v", "1600000000-" + "0" * 40, "--app-dir", app_dir)
     assert missing.exit_code == ExitStatus.NOT_FOUND and "lain build" in missing.stderr
     assert mv in missing.stderr  # the versions there are
@@ -109,3 +128,93 @@ def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any)
     assert "instance 2" in absent.stderr and "running: 1" in absent.stderr
     ghost = lain("exec", "ghost", "-a", app.name, "--", "true")
     assert ghost.exit_code == ExitStatus.NOT_FOUND and "deployed procs: web" in ghost.stderr
+
+    # -i: standard input goes to the command, and its end is the command's end of file.
+    piped = lain(
+        "exec", "-i", "web", "-a", app.name, "--", "sh", "-c", "cat; echo done >&2",
+        input="first line\nsecond line\n",
+    )
+    assert piped.exit_code == ExitStatus.OK, piped.stderr
+    assert piped.stdout == "first line\nsecond line\n" and piped.stderr == "done\n"
+    refused = lain("exec", "-it", "web", "-a", app.name, "--", "sh")
+    assert refused.exit_code == ExitStatus.USAGE and "use -i alone" in refused.stderr
+
+    # A session with stdin is not bound by the client's timeout: input may wait for a command
+    # that reads it late (and a shell may sit idle).
+    session = exec_in_instance(
+        app.name,
+        "web",
+        ["sh", "-c", "sleep 3; wc -c"],
+        cluster=app.cluster(),
+        stdin=True,
+        docker_client=connect(timeout=1),
+    )
+    session.send(b"x" * 8_000_000)
+    session.close_input()
+    assert list(session.output()) == [("stdout", b"8000000\n")]
+    assert session.exit_code() == 0
+    session.close()
+
+    # -it: an interactive shell on a terminal of this terminal's size.
+    output, status = _in_terminal(
+        ["exec", "-it", "web", "-a", app.name, "--", "sh"],
+        keys=b"stty size; tty; echo $((6 * 7)); exit 5\n",
+        rows=33,
+        columns=101,
+    )
+    assert status == 5, output
+    assert b"33 101" in output and b"/dev/pts/" in output and b"42" in output
+
+
+def _in_terminal(
+    args: list[str], *, keys: bytes, rows: int, columns: int, timeout: float = 60
+) -> tuple[bytes, int]:
+    """Run lain on a pseudo-terminal of the given size, type ``keys``, return all it wrote and
+    its exit status."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lain_cli", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    output = b""
+    typed = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # EIO: every writer has closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if not typed and (b"# " in output or b"$ " in output):  # the shell's prompt
+                    os.write(leader, keys)
+                    typed = True
+            elif process.poll() is not None:
+                break
+        status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+    return output, status
+
