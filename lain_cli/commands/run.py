@@ -96,6 +96,7 @@ def run(
     (mode 0400): from --secret-file, else read from the selected cluster.  By default the
     container runs detached and lain prints its name and address; with --rm it runs in the
     foreground and lain exits with its status; -i and -t (as for `lain exec`) imply --rm.
+    Persistent dirs get named volumes of their own, kept from one run to the next.
     A COMMAND after -- replaces the proc's.
 
     \b
@@ -147,7 +148,8 @@ def run(
         obj.emit(
             result.to_dict(),
             f"{result.name} runs {config.appname} {proc} ({meta_version}){where}\n"
-            f"  logs: docker logs -f {result.name}    stop: docker rm -f {result.name}",
+            f"  logs: docker logs -f {result.name}    stop: docker rm -f {result.name}"
+            + "".join(f"\n  volume: {volume} (kept after the container)" for volume in result.volumes),
         )
         return
     _foreground(obj, client, result, interactive=interactive, tty=tty)

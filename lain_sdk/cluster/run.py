@@ -6,7 +6,9 @@ command, user, workdir, environment with the ``LAIN_*`` variables, healthcheck, 
 ``LAIN_INSTANCE_NO=1``.  Its port is published on an ephemeral port of 127.0.0.1.  Secret files
 are copied into the container before it starts, at their paths with mode 0400; unlike on the
 cluster they live in the container's own filesystem, so they go when the container is removed.
-``persistent_dirs`` get no volumes: what the proc writes stays in the container.
+``persistent_dirs`` get named volumes of their own (the deploy's names plus ``.run``, so a local
+run never shares data with a deployed instance on the same engine); they outlive the container,
+so what a proc keeps there is found again by the next ``lain run``.
 
 :func:`exec_in_instance` runs a command in a running instance of a deployed proc, on the engine
 of the node that runs it: the engine lain talks to when the instance is there, else the node's
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from lain_sdk.cluster.desired import desired_state
+from lain_sdk.cluster.desired import desired_state, fit_name
 from lain_sdk.cluster.engine_calls import engine_errors, is_not_found, unless_missing
 from lain_sdk.cluster.secrets import SECRET_MODE, secret_owner
 from lain_sdk.errors import ClusterError, EngineError, NotFound
@@ -132,6 +134,7 @@ class RunResult:
         image: the image it runs.
         address: ``127.0.0.1:PORT`` of the proc's published port ("" when it has none).
         secret_files: the paths of the secret files put in it.
+        volumes: the named volumes mounted at its persistent dirs, as ``name:path``.
     """
 
     app: str
@@ -141,6 +144,7 @@ class RunResult:
     image: str
     address: str = ""
     secret_files: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
     # With ``follow``: its streams, attached before the start so nothing is missed.
     attached: Attachment | None = field(default=None, repr=False, compare=False)
 
@@ -153,6 +157,7 @@ class RunResult:
             "image": self.image,
             "address": self.address,
             "secret_files": list(self.secret_files),
+            "volumes": list(self.volumes),
         }
 
 
@@ -301,12 +306,14 @@ def run_proc(
             client.api.remove_container(name, force=True, v=True)
 
     ports = [(found.port.port, found.port.protocol)] if found.port else []
+    mounts = _run_volumes(container.get("Mounts") or [])
     api = client.api
     with engine_errors(client, f"create container {name} from {image}"):
         host_config = api.create_host_config(
             port_bindings={f"{p}/{proto}": ("127.0.0.1", None) for p, proto in ports},
             mem_limit=limits.get("MemoryBytes"),
             nano_cpus=limits.get("NanoCPUs"),
+            mounts=mounts or None,
         )
         labels = {**(container.get("Labels") or {}), LABEL_RUN: "1"}
         created = api.create_container(
@@ -350,8 +357,34 @@ def run_proc(
             address = f"127.0.0.1:{bound[0]['HostPort']}"
             break
     return RunResult(
-        config.appname, proc, container_id, name, image, address, tuple(sorted(files)), attached
+        config.appname,
+        proc,
+        container_id,
+        name,
+        image,
+        address,
+        tuple(sorted(files)),
+        tuple(f"{m['Source']}:{m['Target']}" for m in mounts),
+        attached,
     )
+
+
+def _run_volumes(service_mounts: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """The deploy's volume mounts, renamed for a local run and labelled as its own."""
+    from docker.types import Mount
+
+    mounts = []
+    for mount in service_mounts:
+        labels = dict((mount.get("VolumeOptions") or {}).get("Labels") or {})
+        mounts.append(
+            Mount(
+                target=mount["Target"],
+                source=fit_name(f"{mount['Source']}.run", 255),
+                type="volume",
+                labels={**labels, LABEL_RUN: "1"},
+            )
+        )
+    return mounts
 
 
 def _attach_before_start(api: Any, container_id: str, *, stdin: bool, tty: bool) -> Attachment:

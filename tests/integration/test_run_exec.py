@@ -14,6 +14,7 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http
 from test_secrets import SECRET_PATH, secret_app
 
 from lain_cli.exit import ExitStatus
+from lain_sdk.cluster.desired import volume_name
 from lain_sdk.cluster.run import exec_in_instance
 from lain_sdk.engine import connect
 
@@ -38,8 +39,9 @@ def app(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterat
 
 
 def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_path: Path) -> None:
-    mv = push_version(docker_client, app, secret_app(app.name), "page run")
-    (tmp_path / "lain.yaml").write_text(secret_app(app.name))
+    lain_yaml = secret_app(app.name, extra="  persistent_dirs: [/data]\n")
+    mv = push_version(docker_client, app, lain_yaml, "page run")
+    (tmp_path / "lain.yaml").write_text(lain_yaml)
     local = tmp_path / "dev.conf"
     local.write_bytes(b"dev value")
     app_dir = str(tmp_path)
@@ -68,12 +70,24 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     }
     assert env["LAIN_INSTANCE_NO"] == "1" and env["LAIN_DOMAIN"] == "lain.local"
     assert container.attrs["HostConfig"]["Memory"] == 16 * 1024 * 1024
+    # The persistent dir (and /lain/logs, as on the cluster) is a volume of the run's own,
+    # labelled as the app's.
+    volume = f"{volume_name(app.name, 'web', '/data')}.run"
+    logs = f"{volume_name(app.name, 'web', '/lain/logs')}.run"
+    assert sorted(result["volumes"]) == sorted([f"{volume}:/data", f"{logs}:/lain/logs"])
+    labels = docker_client.api.inspect_volume(volume)["Labels"]
+    assert labels["lain.app"] == app.name and labels["lain.run"] == "1"
+    assert container.exec_run(["sh", "-c", "echo kept > /data/note"])[0] == 0
+
     offline = ("-v", mv, "--app-dir", app_dir, "--secret-file", f"{SECRET_PATH}={local}")
     again = lain("run", "web", *offline)
     assert again.exit_code == ExitStatus.CLUSTER_ERROR and "--replace" in again.stderr
     text = lain("run", "web", "--replace", *offline)
     assert text.exit_code == ExitStatus.OK, text.stderr
     assert name in text.stdout and "127.0.0.1:" in text.stdout and "dev value" not in text.stdout
+    assert f"volume: {volume}:/data" in text.stdout
+    # A new container, the same data.
+    assert docker_client.containers.get(name).exec_run(["cat", "/data/note"]) == (0, b"kept\n")
 
     # The secret read from the cluster; in the foreground, with the command's exit status.
     stored = lain("secret", "add", "web", SECRET_PATH, "-c", "cluster value", "-a", app.name)
