@@ -75,8 +75,10 @@ def _fmt_age(seconds: float | None) -> str:
 
 
 def _plan_text(plan: Any) -> str:
+    # A client's resource instances are deployed first: their plans come first too.
+    instances = [_plan_text(i) for i in plan.resource_instances]
     running = f"release {plan.current_release}" if plan.current_release else "nothing deployed"
-    lines = [f"plan for {plan.app} {plan.meta_version} (now: {running}):"]
+    lines = [*instances, f"plan for {plan.app} {plan.meta_version} (now: {running}):"]
     if plan.create_network:
         lines.append(f"  network {plan.network}: create")
     for change in plan.procs:

@@ -611,6 +611,8 @@ class Plan:
         current_release: the release running now (None: nothing deployed).
         network: the app's network; ``create_network`` is True when it does not exist yet.
         procs: one :class:`ProcChange` per proc (unchanged ones included).
+        resource_instances: the plans of the client's resource instances, which a deploy
+            changes first.
     """
 
     app: str
@@ -619,10 +621,15 @@ class Plan:
     network: str
     create_network: bool
     procs: tuple[ProcChange, ...]
+    resource_instances: tuple[Plan, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return self.create_network or any(p.action != "unchanged" for p in self.procs)
+        return (
+            self.create_network
+            or any(p.action != "unchanged" for p in self.procs)
+            or any(i.changed for i in self.resource_instances)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -632,6 +639,7 @@ class Plan:
             "changed": self.changed,
             "network": {"name": self.network, "create": self.create_network},
             "procs": [p.to_dict() for p in self.procs],
+            "resource_instances": [i.to_dict() for i in self.resource_instances],
         }
 
 

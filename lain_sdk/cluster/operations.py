@@ -453,8 +453,12 @@ def plan_deploy(
     if config.apptype == "resource":
         return resources.resource_plan(client, source)
     discovery.check_use_services(client, config, cluster)
-    resources.instance_sources(client, registry, config, cluster, auth)  # checks them only
-    return _prepare(client, app, config, meta_version, source.image, cluster, procs).plan
+    instances = [
+        _prepare(client, i.app, i.config, i.meta_version, i.image, cluster, None).plan
+        for i in resources.instance_sources(client, registry, config, cluster, auth)
+    ]
+    plan = _prepare(client, app, config, meta_version, source.image, cluster, procs).plan
+    return replace(plan, resource_instances=tuple(instances))
 
 
 def deploy_app(

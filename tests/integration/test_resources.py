@@ -116,6 +116,18 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
     listed = lain("-o", "json", "releases", "-a", resource.name)
     assert [r["meta_version"] for r in json.loads(listed.stdout)] == [v1]
 
+    # The client's plan shows the instance it would create first, and changes nothing.
+    planned = lain("-o", "json", "deploy", "--plan", "-a", client.name)
+    assert planned.exit_code == ExitStatus.OK, planned.stderr
+    plan = json.loads(planned.stdout)
+    [instance_plan] = plan["resource_instances"]
+    assert instance_plan["app"] == instance and instance_plan["meta_version"] == v1
+    assert [(p["proc"], p["action"]) for p in instance_plan["procs"]] == [("kv", "create")]
+    assert plan["changed"] and [p["proc"] for p in plan["procs"]] == ["worker"]
+    text = lain("deploy", "--plan", "-a", client.name).stdout
+    assert text.index(f"plan for {instance} {v1}") < text.index(f"plan for {client.name}")
+    assert docker_client.api.services(filters={"label": f"lain.app={instance}"}) == []
+
     # The client's deploy deploys the instance first, then the client.
     events: list[Any] = []
     result = lain_sdk.drain(
