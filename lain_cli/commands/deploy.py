@@ -61,6 +61,12 @@ def _fmt_cpu(cpu: float) -> str:
     return f"{cpu:g}" if cpu else "-"
 
 
+def _fmt_error(error: str, age: float | None) -> str:
+    if not error:
+        return "-"
+    return error[:60] + (f" ({_fmt_age(age)} ago)" if age is not None else "")
+
+
 def _fmt_age(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -271,7 +277,7 @@ def _status_text(status: Any) -> str:
                     _fmt_age(i.uptime),
                     i.node,
                     i.address or "-",
-                    (i.error or "-")[:60],
+                    _fmt_error(i.error, i.error_age),
                 )
             )
         if len(rows) > 1:

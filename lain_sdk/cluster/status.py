@@ -45,6 +45,8 @@ class InstanceStatus:
         since: when it reached its state (ISO 8601, the manager's clock).
         uptime: seconds in that state, when running.
         error: the last error of this instance (its current task's, else its last failed one).
+        error_age: seconds since that error (None without one): an old error of a task that
+            has long been replaced reads differently from a crash a moment ago.
         address: where to reach it: ``host:port`` of a published port, else its overlay IP.
         ports: published host ports (``80/tcp -> 127.0.0.1:32768``).
     """
@@ -60,6 +62,7 @@ class InstanceStatus:
     error: str
     address: str
     ports: tuple[str, ...] = ()
+    error_age: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class InstanceStatus:
             "since": self.since,
             "uptime": self.uptime,
             "error": self.error,
+            "error_age": self.error_age,
             "address": self.address,
             "ports": list(self.ports),
         }
@@ -259,12 +263,11 @@ def _instances(
         for task in reversed(active):
             status = task.get("Status") or {}
             state = str(status.get("State", ""))
-            errors = [
-                str((t.get("Status") or {}).get("Err"))
-                for t in history
-                if (t.get("Status") or {}).get("Err")
-            ]
-            error = str(status.get("Err") or "") or (errors[-1] if errors else "")
+            failed = [t.get("Status") or {} for t in history if (t.get("Status") or {}).get("Err")]
+            error_status = status if status.get("Err") else (failed[-1] if failed else {})
+            error = str(error_status.get("Err") or "")
+            error_at = str(error_status.get("Timestamp") or "")
+            error_age = round(max(now - _when(error_at), 0.0), 1) if error and error_at else None
             if not has_check:
                 health = "none"
             elif state == "running":
@@ -310,6 +313,7 @@ def _instances(
                     error=error,
                     address=address,
                     ports=tuple(ports),
+                    error_age=error_age,
                 )
             )
     return result
