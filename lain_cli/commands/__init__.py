@@ -48,6 +48,9 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "scale": Entry(
             "deploy", "scale", "Change the instances, CPU or memory of a proc."
         ),
+        "restart": Entry(
+            "deploy", "restart", "Replace the instances of the app's procs, one at a time."
+        ),
         "ps": Entry(
             "deploy", "ps", "Show the app's procs and instances: health and addresses."
         ),

@@ -247,6 +247,40 @@ def scale(
     report(obj, result.to_dict(), lambda: _result_text(result))
 
 
+@click.command()
+@click.argument("procs", nargs=-1, metavar="[PROC]...")
+@wait_options
+@app_options
+@pass_context
+def restart(
+    obj: Context,
+    procs: tuple[str, ...],
+    timeout: float,
+    no_wait: bool,
+    app: str | None,
+    app_dir: str,
+) -> None:
+    """Replace every instance of the app's procs (default: all) with a fresh one, and wait.
+
+    Instances are replaced one at a time, each new one healthy before the old one stops, so
+    the app keeps serving.  Version, scale and secrets stay; no release is recorded.
+    """
+    from lain_sdk.cluster.operations import restart_app
+
+    name = app_name(app, app_dir)
+    result = obj.show_events(
+        restart_app(
+            name,
+            procs or None,
+            cluster=selected_cluster(obj),
+            timeout=timeout,
+            wait=not no_wait,
+        )
+    )
+    done = "restarted" if result.waited else "restarting"
+    report(obj, result.to_dict(), lambda: f"{name}: {done} {', '.join(result.restarted)}")
+
+
 # -- ps and logs -------------------------------------------------------------------------------
 
 
@@ -468,4 +502,4 @@ def undeploy(
     )
 
 
-COMMANDS = [deploy, scale, ps, logs, releases, rollback, undeploy]
+COMMANDS = [deploy, scale, restart, ps, logs, releases, rollback, undeploy]

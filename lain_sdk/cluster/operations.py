@@ -1,4 +1,4 @@
-"""Deploy, scale, roll back, undeploy, and look at an app on a cluster.
+"""Deploy, scale, restart, roll back, undeploy, and look at an app on a cluster.
 
 Every function takes the cluster's :class:`~lain_sdk.settings.ClusterSettings` and, optionally,
 a docker client and a registry client to use instead of connecting itself (tests and Python
@@ -93,6 +93,18 @@ class DeployResult:
             "plan": self.plan.to_dict(),
             "resource_instances": [i.to_dict() for i in self.resource_instances],
         }
+
+
+@dataclass(frozen=True)
+class RestartResult:
+    """What a restart did: the procs whose instances were all replaced."""
+
+    app: str
+    restarted: tuple[str, ...]
+    waited: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"app": self.app, "restarted": list(self.restarted), "waited": self.waited}
 
 
 @dataclass(frozen=True)
@@ -925,6 +937,67 @@ def _scale_changes(old: d.ProcScale, new: d.ProcScale) -> dict[str, Any]:
 def _describe_scale(scale: d.ProcScale) -> str:
     cpu = "no cpu limit" if not scale.cpu else f"cpu {scale.cpu:g}"
     return f"{scale.instances} instance(s), {cpu}, memory {d.format_bytes(scale.memory)}"
+
+
+# -- restart -----------------------------------------------------------------------------------
+
+
+def restart_app(
+    app: str,
+    procs: Iterable[str] | None = None,
+    *,
+    cluster: ClusterSettings,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+    docker_client: Any = None,
+) -> Generator[Event, None, RestartResult]:
+    """Replace every instance of the app's procs (all, or ``procs``) with a fresh one.
+
+    The instances are replaced the way a deploy rolls them (one at a time, the new one started
+    and healthy before the old one stops), so the proc keeps serving.  Nothing a release holds
+    changes, so no release is recorded.
+
+    Raises:
+        NotFound: a named proc is not deployed, or nothing of the app is.
+        DeployFailed: fresh instances did not come up healthy (Swarm put the old ones back).
+    """
+    client = engine_for(cluster, docker_client)
+    lock = yield from acquire_lock(
+        client, app, operation="restart", wait=timeout, ttl=2 * timeout + LOCK_MARGIN
+    )
+    try:
+        live = swarm.app_services(client, app)
+        wanted = sorted(procs) if procs else sorted(live)
+        missing = [p for p in wanted if p not in live]
+        if missing or not wanted:
+            deployed = ", ".join(sorted(live)) or "none"
+            raise NotFound(
+                f"proc(s) {', '.join(missing) or '(any)'} of {app} are not deployed on cluster "
+                f"{cluster.name} (deployed procs: {deployed})"
+            )
+        since = engine_time(client)
+        targets = []
+        for proc in wanted:
+            service = live[proc]
+            # A new ForceUpdate value makes Swarm replace every task, even of an unchanged spec.
+            spec = dict(service["Spec"])
+            template = dict(spec["TaskTemplate"])
+            template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+            spec["TaskTemplate"] = template
+            swarm.update_service(client, service, spec)
+            yield ProcChanged(app, proc, "updated", str(spec["Name"]), "restart")
+            targets.append(swarm.Target(proc, str(service["ID"]), "updated", since))
+        if wait:
+            failures = yield from swarm.wait_for(client, app, targets, timeout=timeout)
+            if failures:
+                reasons = "; ".join(f"{f.proc}: {f.reason}" for f in failures)
+                raise DeployFailed(
+                    f"the restart of {app} failed ({reasons}); Swarm keeps or puts back the "
+                    "instances that were running"
+                )
+        return RestartResult(app, tuple(wanted), waited=wait)
+    finally:
+        lock.release()
 
 
 # -- rollback ----------------------------------------------------------------------------------

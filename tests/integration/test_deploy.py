@@ -447,3 +447,36 @@ def test_plan_and_undeploy_from_python(docker_client: Any, app: TestApp) -> None
         undeploy_app(app.name, cluster=cluster, procs=["ticker"], docker_client=docker_client)
     )
     assert result.removed_procs == ("ticker",) and result.network_removed
+
+
+def test_restart_replaces_every_instance_and_records_no_release(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    version = push_version(docker_client, app, web_app(app.name), "page restart")
+    run(deploy_app(app.name, cluster=app.cluster(), docker_client=docker_client, timeout=TIMEOUT))
+    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    before = {i.task for p in status.procs for i in p.instances}
+    assert len(before) == 2
+
+    restarted = lain("-o", "json", "restart", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert restarted.exit_code == ExitStatus.OK, restarted.stderr
+    lines = [json.loads(line) for line in restarted.stdout.splitlines()]
+    assert lines[-1]["event"] == "result" and lines[-1]["restarted"] == ["web"]
+
+    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    web = status.procs[0]
+    running = [i for i in web.instances if i.desired_state == "running"]
+    assert len(running) == 2 and not {i.task for i in running} & before
+    assert status.healthy and web.version == version
+    for instance in running:
+        assert wait_http(instance.address, "page restart")
+    releases = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
+    assert [r.number for r in releases] == [1]
+    # The next identical deploy still changes nothing.
+    again, _ = run(
+        deploy_app(app.name, cluster=app.cluster(), docker_client=docker_client, timeout=TIMEOUT)
+    )
+    assert not again.changed
+
+    ghost = lain("restart", "ghost", "-a", app.name)
+    assert ghost.exit_code == ExitStatus.NOT_FOUND and "deployed procs: web" in ghost.stderr
