@@ -26,3 +26,7 @@ def test_sdk_deploy_example_runs(docker_client) -> None:
     finally:
         cluster = lain_sdk.Settings.load().cluster()
         lain_sdk.drain(lain_sdk.undeploy_app("hello", cluster=cluster, purge=True))
+        # The registry the example's cluster_up started keeps its storage in this test's
+        # temporary home, which pytest deletes later: a registry left running there would
+        # serve a local cluster whose images are gone.
+        lain_sdk.cluster_down()
