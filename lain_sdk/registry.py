@@ -28,7 +28,7 @@ from urllib.parse import urljoin
 
 from lain_sdk._version import __version__
 from lain_sdk.credentials import Credentials, CredentialStore, normalize_registry
-from lain_sdk.errors import LainError, RegistryAuthError, RegistryError
+from lain_sdk.errors import LainError, NotFound, RegistryAuthError, RegistryError
 
 if TYPE_CHECKING:
     import requests
@@ -47,6 +47,8 @@ MANIFEST_ACCEPT = ", ".join(
 # Token lifetime when the token service does not say (the token spec's default).
 DEFAULT_TOKEN_LIFETIME = 60
 MAX_PAGES = 10_000
+# The largest layer read_image_file downloads: a meta image's layer is a few kilobytes.
+MAX_FILE_LAYER = 16 * 1024 * 1024
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -454,6 +456,97 @@ class RegistryClient:
         return self.has_tag(app, f"release-{meta_version}") and self.has_tag(
             app, f"meta-{meta_version}"
         )
+
+    def read_image_file(
+        self, repo: str, reference: str, path: str, *, max_layer_bytes: int = MAX_FILE_LAYER
+    ) -> bytes | None:
+        """The content of file ``path`` in image ``repo:reference``, read from its layers.
+
+        Fetches the manifest (the first one of a list or index) and then, from the top layer
+        down, each layer blob until one holds ``path`` (a whiteout in a higher layer means the
+        file was removed).  Each blob is checked against its digest.  Meant for small images
+        such as an app's meta image: a layer larger than ``max_layer_bytes`` is refused.
+
+        Returns:
+            The file's bytes, or None when the image does not have it.
+
+        Raises:
+            NotFound: no such image.
+            RegistryError: the manifest or a layer could not be read, or a layer is too large.
+        """
+        import io
+        import tarfile
+
+        manifest = self._manifest(repo, reference)
+        wanted = path.strip("/")
+        folder, _, name = wanted.rpartition("/")
+        whiteout = f"{folder}/.wh.{name}".lstrip("/")
+        for layer in reversed(manifest.get("layers") or []):
+            digest, size = str(layer.get("digest", "")), int(layer.get("size") or 0)
+            if size > max_layer_bytes:
+                raise RegistryError(
+                    f"{repo}:{reference} has a layer of {size} bytes above {wanted}; lain reads "
+                    f"files only from small images (layers up to {max_layer_bytes} bytes)"
+                )
+            blob = self._blob(repo, digest)
+            try:
+                with tarfile.open(fileobj=io.BytesIO(blob), mode="r:*") as tar:
+                    for member in tar:
+                        member_name = member.name.removeprefix("./").lstrip("/")
+                        if member_name == whiteout:
+                            return None
+                        if member_name == wanted and member.isfile():
+                            extracted = tar.extractfile(member)
+                            return extracted.read() if extracted is not None else None
+            except tarfile.TarError as e:
+                raise RegistryError(
+                    f"layer {digest} of {repo}:{reference} is not a tar archive lain can read "
+                    f"({e})"
+                ) from e
+        return None
+
+    def _manifest(self, repo: str, reference: str) -> dict[str, Any]:
+        """The image manifest of ``repo:reference``; of a list or index, its first image's
+        (attestations, whose platform is ``unknown``, are not images)."""
+        for _ in range(2):  # an index, then the manifest it points at
+            response = self._request(
+                "GET",
+                f"/v2/{repo}/manifests/{reference}",
+                scope=_pull_scope(repo),
+                headers={"Accept": MANIFEST_ACCEPT},
+            )
+            if response.status_code == 404:
+                raise NotFound(f"{repo}:{reference} is not in registry {self.host}")
+            self._check(response, f"GET manifest {repo}:{reference}")
+            try:
+                manifest = response.json()
+            except ValueError as e:
+                raise RegistryError(
+                    f"registry {self.host} sent a manifest of {repo}:{reference} that is not JSON"
+                ) from e
+            entries = [
+                m
+                for m in manifest.get("manifests") or []
+                if (m.get("platform") or {}).get("os") != "unknown"
+            ]
+            if "manifests" not in manifest:
+                return dict(manifest)
+            if not entries:
+                raise NotFound(f"{repo}:{reference} lists no image")
+            reference = str(entries[0].get("digest", ""))
+        raise RegistryError(f"{repo}:{reference}: an index of indexes is not supported")
+
+    def _blob(self, repo: str, digest: str) -> bytes:
+        response = self._request("GET", f"/v2/{repo}/blobs/{digest}", scope=_pull_scope(repo))
+        self._check(response, f"GET blob {digest} of {repo}")
+        content = response.content
+        algorithm, _, expected = digest.partition(":")
+        if algorithm != "sha256" or hashlib.sha256(content).hexdigest() != expected:
+            raise RegistryError(
+                f"registry {self.host} sent blob {digest} of {repo} with other content than its "
+                "digest says; try again, or check the registry's storage"
+            )
+        return content
 
     # -- HTTP and auth ------------------------------------------------------------------------
 

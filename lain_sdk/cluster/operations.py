@@ -24,8 +24,6 @@ raises :class:`~lain_sdk.errors.DeployFailed`: the previous release keeps servin
 
 from __future__ import annotations
 
-import io
-import tarfile
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -33,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lain_sdk.cluster import desired as d
 from lain_sdk.cluster import discovery, swarm
 from lain_sdk.cluster import releases as r
-from lain_sdk.cluster.engine_calls import engine_errors, engine_time, unless_missing
+from lain_sdk.cluster.engine_calls import engine_errors, engine_time
 from lain_sdk.cluster.lock import acquire_lock
 from lain_sdk.cluster.secrets import (
     check_spec_secrets,
@@ -214,55 +212,23 @@ def pinned_image(registry: RegistryClient, app: str, meta_version: str) -> str:
     return f"{registry.host}/{app}:{tag}@{digest}"
 
 
-def read_meta_lain_yaml(
-    client: Any,
-    registry: RegistryClient,
-    app: str,
-    meta_version: str,
-    auth: Mapping[str, str] | None = None,
-) -> str:
-    """The lain.yaml inside ``<app>:meta-<mv>``, read through the engine (as lain v2 did).
+def read_meta_lain_yaml(registry: RegistryClient, app: str, meta_version: str) -> str:
+    """The lain.yaml inside ``<app>:meta-<mv>``, read from the registry.
 
-    The engine pulls the meta image (pinned by digest), a container is created from it (never
-    started) and ``/lain.yaml`` copied out.  So the config deployed is the one that was built
-    into that version, not whatever the working tree holds now.
+    The config deployed is the one that was built into that version, not whatever the working
+    tree holds now.  Its layer comes straight from the registry (a few kilobytes, checked
+    against its digest): no engine pulls the meta image or makes a container to copy it out.
     """
     tag = f"meta-{meta_version}"
-    digest = registry.manifest_digest(app, tag)
-    if not digest:
-        raise NotFound(f"{app}:{tag} is not in registry {registry.host}")
-    repo = f"{registry.host}/{app}"
-    ref = f"{repo}@{digest}"
-    with engine_errors(client, f"pull {repo}:{tag}", "can the engine reach the registry?"):
-        # A digest names exactly one content: when the engine has it, there is nothing to pull.
-        if not unless_missing(client.api.inspect_image, ref):
-            for line in client.api.pull(
-                repo, tag=digest, stream=True, decode=True, auth_config=auth
-            ):
-                if isinstance(line, dict) and line.get("error"):
-                    raise ClusterError(
-                        f"{client_name(client)} could not pull {repo}:{tag}: {line['error']}"
-                    )
-    with engine_errors(client, f"read /lain.yaml from {repo}:{tag}"):
-        # A FROM scratch image has no command; the container is never started.
-        container = client.api.create_container(ref, command=["/lain.yaml"])
-        try:
-            stream, _ = client.api.get_archive(container["Id"], "/lain.yaml")
-            data = b"".join(stream)
-        finally:
-            client.api.remove_container(container["Id"], force=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        member = next((m for m in tar.getmembers() if m.isfile()), None)
-        extracted = tar.extractfile(member) if member is not None else None
-        if extracted is None:
-            raise NotFound(f"{repo}:{tag} holds no /lain.yaml")
-        return extracted.read().decode("utf-8")
-
-
-def client_name(client: Any) -> str:
-    from lain_sdk.cluster.engine_calls import engine_name
-
-    return engine_name(client)
+    data = registry.read_image_file(app, tag, "lain.yaml")
+    if data is None:
+        raise NotFound(f"{registry.host}/{app}:{tag} holds no /lain.yaml")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ClusterError(
+            f"the lain.yaml in {registry.host}/{app}:{tag} is not UTF-8 text"
+        ) from e
 
 
 def load_release_config(
@@ -307,7 +273,6 @@ def load_source(
     app: str,
     version: str | None,
     cluster: ClusterSettings,
-    auth: Mapping[str, str] | None,
 ) -> ReleaseSource:
     """The version of ``app`` to deploy (default: the newest), its image and its lain.yaml.
 
@@ -321,10 +286,10 @@ def load_source(
     from lain_sdk.cluster import resources
 
     if resources.parse_resource_instance(app) is not None:
-        return resources.named_instance_source(client, registry, app, version, cluster, auth)
+        return resources.named_instance_source(client, registry, app, version, cluster)
     meta_version = resolve_version(registry, app, version)
     image = pinned_image(registry, app, meta_version)
-    text = read_meta_lain_yaml(client, registry, app, meta_version, auth)
+    text = read_meta_lain_yaml(registry, app, meta_version)
     config = load_release_config(text, app, meta_version, cluster)
     return ReleaseSource(app, meta_version, image, text, config)
 
@@ -459,15 +424,14 @@ def plan_deploy(
 
     registry = registry_client(cluster, registry)
     client = engine_for(cluster, docker_client)
-    auth = login_engine(client, cluster, registry)
-    source = load_source(client, registry, app, version, cluster, auth)
+    source = load_source(client, registry, app, version, cluster)
     config, meta_version = source.config, source.meta_version
     if config.apptype == "resource":
         return resources.resource_plan(client, source)
     discovery.check_use_services(client, config, cluster)
     instances = [
         _prepare(client, i.app, i.config, i.meta_version, i.image, cluster, None).plan
-        for i in resources.instance_sources(client, registry, config, cluster, auth)
+        for i in resources.instance_sources(client, registry, config, cluster)
     ]
     plan = _prepare(client, app, config, meta_version, source.image, cluster, procs).plan
     return replace(plan, resource_instances=tuple(instances))
@@ -517,14 +481,14 @@ def deploy_app(
 
     registry = registry_client(cluster, registry)
     client = engine_for(cluster, docker_client)
-    auth = login_engine(client, cluster, registry)
-    source = load_source(client, registry, app, version, cluster, auth)
+    login_engine(client, cluster, registry)  # nodes pull the release image with these
+    source = load_source(client, registry, app, version, cluster)
     yield Message(f"deploying {app} {source.meta_version} to cluster {cluster.name}")
     if source.config.apptype == "resource":
         return (yield from resources.record_resource(client, source, timeout=timeout))
     # Everything the app depends on is checked before anything changes.
     discovery.check_use_services(client, source.config, cluster)
-    instances = resources.instance_sources(client, registry, source.config, cluster, auth)
+    instances = resources.instance_sources(client, registry, source.config, cluster)
     # Resource instances first, so that the client's services can join their networks.
     instance_results = yield from resources.deploy_instances(
         client, instances, cluster=cluster, timeout=timeout, wait=wait

@@ -105,14 +105,12 @@ def client_context(
 
 
 def instance_source(
-    client: Any,
     registry: RegistryClient,
     resource: str,
     client_app: str,
     context: Mapping[str, Any],
     version: str,
     cluster: ClusterSettings,
-    auth: Mapping[str, str] | None,
 ) -> ops.ReleaseSource:
     """Version ``version`` of ``resource`` rendered for ``client_app``: what
     ``resource.<resource>.<client_app>`` runs.
@@ -128,7 +126,7 @@ def instance_source(
     from lain_sdk.appconfig import render_resource_instance
 
     image = ops.pinned_image(registry, resource, version)
-    text = ops.read_meta_lain_yaml(client, registry, resource, version, auth)
+    text = ops.read_meta_lain_yaml(registry, resource, version)
     template = ops.load_release_config(text, resource, version, cluster)
     if template.apptype != "resource":
         raise ClusterError(
@@ -150,7 +148,6 @@ def named_instance_source(
     app: str,
     version: str | None,
     cluster: ClusterSettings,
-    auth: Mapping[str, str] | None,
 ) -> ops.ReleaseSource:
     """What ``lain deploy -a resource.<res>.<client> [-v VERSION]`` runs: ``version`` of the
     resource (default: the newest in the registry) with the client's running parameters.
@@ -164,9 +161,7 @@ def named_instance_source(
     resource, client_app = parsed
     context = client_context(client, resource, client_app, cluster)
     version = ops.resolve_version(registry, resource, version)
-    return instance_source(
-        client, registry, resource, client_app, context, version, cluster, auth
-    )
+    return instance_source(registry, resource, client_app, context, version, cluster)
 
 
 def instance_sources(
@@ -174,7 +169,6 @@ def instance_sources(
     registry: RegistryClient,
     config: AppConfig,
     cluster: ClusterSettings,
-    auth: Mapping[str, str] | None,
 ) -> list[ops.ReleaseSource]:
     """The resource instances a deploy of ``config``'s app runs first, checked, changing
     nothing.
@@ -196,7 +190,7 @@ def instance_sources(
             client, registry, resource
         )
         source = instance_source(
-            client, registry, resource, config.appname, use.context, version, cluster, auth
+            registry, resource, config.appname, use.context, version, cluster
         )
         why = discovery.unprovided(
             config.appname,

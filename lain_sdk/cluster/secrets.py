@@ -608,9 +608,8 @@ def add_secret(
     yield Message(f"rolling version {stored.version} of {stored.path} out to {proc}")
     # The running version again, for this proc only: its spec differs by the secret alone.
     registry = registry_client(cluster, registry)
-    source = load_source(
-        client, registry, app, meta_version or None, cluster, login_engine(client, cluster)
-    )
+    login_engine(client, cluster, registry)  # nodes pull the release image with these
+    source = load_source(client, registry, app, meta_version or None, cluster)
     result = yield from deploy_source(
         client,
         source,

@@ -652,3 +652,102 @@ def test_connection_refused_on_a_real_closed_port() -> None:
 def test_describe_falls_back_to_the_innermost_error() -> None:
     error = urllib3_error(OSError("something odd\nsecond line"))
     assert describe_connection_error(error, 1) == "something odd"
+
+
+# -- files of small images ---------------------------------------------------------------------
+
+
+def layer(files: dict[str, bytes], *, gzip: bool = True) -> bytes:
+    """A layer blob: a tar (gzipped by default) of ``files``."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz" if gzip else "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def digest_of(blob: bytes) -> str:
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def image_registry(
+    layers: list[bytes], *, index: bool = False, corrupt: bool = False
+) -> Handler:
+    """A registry holding ``hello:meta-1`` made of ``layers`` (bottom first)."""
+    blobs = {digest_of(b): b for b in layers}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "layers": [{"digest": digest_of(b), "size": len(b)} for b in layers],
+    }
+    manifest_digest = digest_of(json.dumps(manifest).encode())
+
+    def handle(request: requests.PreparedRequest) -> requests.Response:
+        path = path_of(request)
+        if "/manifests/" in path:
+            assert request.headers["Accept"] == MANIFEST_ACCEPT
+        if path == "/v2/hello/manifests/meta-1":
+            if index:
+                return response(
+                    200,
+                    {
+                        "manifests": [
+                            {"digest": "sha256:" + "0" * 64, "platform": {"os": "unknown"}},
+                            {"digest": manifest_digest, "platform": {"os": "linux"}},
+                        ]
+                    },
+                )
+            return response(200, manifest)
+        if path == f"/v2/hello/manifests/{manifest_digest}":
+            return response(200, manifest)
+        if path.startswith("/v2/hello/blobs/"):
+            blob = blobs[path.rsplit("/", 1)[1]]
+            return response(200, raw=blob + (b"x" if corrupt else b""))
+        return response(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+
+    return handle
+
+
+def test_a_file_is_read_from_the_top_layer_that_has_it() -> None:
+    lower = layer({"lain.yaml": b"appname: old\n", "other": b"o"})
+    upper = layer({"./lain.yaml": b"appname: hello\n"}, gzip=False)
+    registry, adapter = fake_client(image_registry([lower, upper]))
+    assert registry.read_image_file("hello", "meta-1", "/lain.yaml") == b"appname: hello\n"
+    # Found in the top layer: the lower one is never downloaded.
+    assert [path_of(r).split("/")[3] for r in adapter.requests] == ["manifests", "blobs"]
+    assert registry.read_image_file("hello", "meta-1", "other") == b"o"
+    assert registry.read_image_file("hello", "meta-1", "missing") is None
+
+
+def test_a_whiteout_above_hides_the_file_below() -> None:
+    lower = layer({"lain.yaml": b"appname: old\n"})
+    upper = layer({".wh.lain.yaml": b""})
+    registry, _ = fake_client(image_registry([lower, upper]))
+    assert registry.read_image_file("hello", "meta-1", "lain.yaml") is None
+
+
+def test_an_index_leads_to_its_first_image_not_an_attestation() -> None:
+    registry, _ = fake_client(image_registry([layer({"lain.yaml": b"a"})], index=True))
+    assert registry.read_image_file("hello", "meta-1", "lain.yaml") == b"a"
+
+
+def test_a_blob_that_does_not_match_its_digest_is_refused() -> None:
+    registry, _ = fake_client(image_registry([layer({"lain.yaml": b"a"})], corrupt=True))
+    with pytest.raises(RegistryError, match="other content than its digest says"):
+        registry.read_image_file("hello", "meta-1", "lain.yaml")
+
+
+def test_large_layers_and_missing_images_are_refused_clearly() -> None:
+    from lain_sdk.errors import NotFound
+
+    big = layer({"lain.yaml": b"a" * 4096})
+    registry, _ = fake_client(image_registry([big]))
+    with pytest.raises(RegistryError, match="lain reads files only from small images"):
+        registry.read_image_file("hello", "meta-1", "lain.yaml", max_layer_bytes=100)
+    with pytest.raises(NotFound, match=f"hello:meta-2 is not in registry {HOST}"):
+        registry.read_image_file("hello", "meta-2", "lain.yaml")
