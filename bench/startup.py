@@ -30,15 +30,25 @@ EXAMPLE = ROOT / "examples" / "hello" / "lain.yaml"
 # gets the same bytecode cache, outside the source tree, filled by the warm-up run.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="lain-bench-pyc-")
+# lain remembers lain.yaml texts that passed its schema (in its cache directory): a run of its
+# own, so that "first time" and "again" are measured apart and the user's cache is untouched.
+ENV["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lain-bench-cache-")
 
 
-def wall(cmd: list[str], runs: int) -> float:
-    """Median wall time of ``cmd`` in milliseconds (one warm-up run first)."""
+def wall(cmd: list[str], runs: int, *, fresh_cache: bool = False) -> float:
+    """Median wall time of ``cmd`` in milliseconds (one warm-up run first).
+
+    With ``fresh_cache`` every run gets an empty lain cache directory, as a lain.yaml seen for
+    the first time has.
+    """
     subprocess.run(cmd, check=True, capture_output=True, env=ENV)
     times = []
     for _ in range(runs):
+        env = ENV
+        if fresh_cache:
+            env = {**ENV, "XDG_CACHE_HOME": tempfile.mkdtemp(dir=ENV["XDG_CACHE_HOME"])}
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -62,17 +72,21 @@ def main() -> None:
     ours = {
         "lain --version": (wall([*lain, "--version"], args.runs), "import click"),
         "lain --help": (wall([*lain, "--help"], args.runs), "import click"),
-        f"lain validate {sample.name}": (
+        f"lain validate {sample.name}, first time": (
+            wall([*lain, "validate", str(sample)], args.runs, fresh_cache=True),
+            "import click, yaml, jsonschema",
+        ),
+        f"lain validate {sample.name}, again": (
             wall([*lain, "validate", str(sample)], args.runs),
             "import click, yaml, jsonschema",
         ),
     }
     print(f"median of {args.runs} runs, {py}")
     for name, ms in base.items():
-        print(f"  {name:<45} {ms:7.1f} ms")
+        print(f"  {name:<55} {ms:7.1f} ms")
     for name, (ms, against) in ours.items():
         ratio = ms / base[against]
-        print(f"  {name:<45} {ms:7.1f} ms  {ratio:4.2f}x of '{against}'  (target <= 1.30x)")
+        print(f"  {name:<55} {ms:7.1f} ms  {ratio:4.2f}x of '{against}'  (target <= 1.30x)")
 
     files = sorted(CORPUS.glob("*.yaml")) if CORPUS.is_dir() else [EXAMPLE]
     code = (
@@ -91,3 +105,4 @@ if __name__ == "__main__":
         main()
     finally:
         shutil.rmtree(ENV["PYTHONPYCACHEPREFIX"], ignore_errors=True)
+        shutil.rmtree(ENV["XDG_CACHE_HOME"], ignore_errors=True)

@@ -28,7 +28,6 @@ Which cluster a command acts on (first match wins):
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +47,7 @@ class EnvVars:
     CLUSTER = "LAIN_CLUSTER"
     XDG_CONFIG_HOME = "XDG_CONFIG_HOME"
     XDG_DATA_HOME = "XDG_DATA_HOME"
+    XDG_CACHE_HOME = "XDG_CACHE_HOME"
     HOME = "HOME"
 
 
@@ -144,6 +144,15 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     if env.get(EnvVars.XDG_DATA_HOME):
         return Path(env[EnvVars.XDG_DATA_HOME]) / "lain"
     return _home(env) / ".local" / "share" / "lain"
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """lain's cache directory: ``$XDG_CACHE_HOME/lain`` (default ``~/.cache/lain``); anything
+    in it may be deleted at any time."""
+    env = os.environ if environ is None else environ
+    if env.get(EnvVars.XDG_CACHE_HOME):
+        return Path(env[EnvVars.XDG_CACHE_HOME]) / "lain"
+    return _home(env) / ".cache" / "lain"
 
 
 def _home(env: Mapping[str, str]) -> Path:
@@ -278,6 +287,8 @@ class Settings:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Write beside the target and rename, so a crash never leaves half a file.
+            import tempfile  # only for writing: reading the settings stays cheap
+
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)

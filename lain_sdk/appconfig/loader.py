@@ -48,8 +48,10 @@ def _place(doc: Document, found: list[Found]) -> list[Problem]:
     return [doc.problem(f.path, f.message, at=f.at) for f in found]
 
 
-def _validate(doc: Document, data: Any, *, templates: bool) -> list[Found]:
-    structural = structural_problems(data, templates=templates)
+def _validate(
+    doc: Document, data: Any, *, templates: bool, text: str | None = None
+) -> list[Found]:
+    structural = structural_problems(data, templates=templates, text=text)
     bad = {f.bad_path for f in structural}
     if not isinstance(data, dict):
         return structural
@@ -66,7 +68,8 @@ def _analyse(
     if doc.data is None:
         return None, sorted(set(doc.problems))
     templates = doc.data.get("apptype") == "resource"
-    problems = doc.problems + _place(doc, _validate(doc, doc.data, templates=templates))
+    found = _validate(doc, doc.data, templates=templates, text=text)
+    problems = doc.problems + _place(doc, found)
     if problems:
         return None, sorted(set(problems))
     data = doc.data

@@ -124,18 +124,72 @@ class Found:
         return self.path if self.bad is None else self.bad
 
 
-def structural_problems(data: Any, *, templates: bool = False) -> list[Found]:
+def structural_problems(
+    data: Any, *, templates: bool = False, text: str | None = None
+) -> list[Found]:
     """Everything the schema rejects in ``data``.
 
     Args:
         data: the document as plain data.
         templates: a resource template: a string holding a Jinja expression is accepted
             wherever a value is expected (it is checked again once rendered).
+        text: the YAML text ``data`` was read from.  A text that passed this schema before is
+            remembered in lain's cache directory and not checked again: loading jsonschema and
+            building its validator costs more than everything else a lain.yaml needs.
     """
+    key = _passed_key(text, templates) if text is not None else None
+    if key is not None and _passed_before(key):
+        return []
     found: list[Found] = []
     for error in _validator().iter_errors(data):
         found.extend(_translate(error, templates, None))
+    if key is not None and not found:
+        _remember_passed(key)
     return found
+
+
+# -- texts that passed the schema ----------------------------------------------------------------
+
+
+def _passed_key(text: str, templates: bool) -> str:
+    import hashlib
+
+    from lain_sdk._version import __version__
+
+    digest = hashlib.sha256()
+    for part in (__version__, _schema_digest(), str(templates), text):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def _schema_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest()
+
+
+def _passed_dir() -> Path:
+    from lain_sdk.settings import cache_dir
+
+    return cache_dir() / "schema-passed"
+
+
+def _passed_before(key: str) -> bool:
+    try:
+        return (_passed_dir() / key).is_file()
+    except OSError:
+        return False
+
+
+def _remember_passed(key: str) -> None:
+    # A cache: where it cannot be written (a read-only home), lain simply checks every time.
+    try:
+        folder = _passed_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / key).touch()
+    except OSError:
+        pass
 
 
 # -- translation -------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ def test_importing_the_model_is_cheap() -> None:
 def test_loading_a_lain_yaml_needs_only_yaml_and_jsonschema() -> None:
     code = f"import lain_sdk\nlain_sdk.load_app_config({str(EXAMPLES / 'hello')!r})"
     assert loaded_after(code) == {"yaml", "jsonschema"}
+    # The same text again: it passed the schema before, so jsonschema is not even loaded.
+    assert loaded_after(code) == {"yaml"}
 
 
 def test_rendering_a_resource_adds_jinja2() -> None:
