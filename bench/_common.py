@@ -179,9 +179,11 @@ class Scratch:
     @property
     def lain_env(self) -> dict[str, str]:
         """The environment lain runs in: its bytecode cached (in the temp dir), as for an
-        installed package, even where PYTHONDONTWRITEBYTECODE is set."""
+        installed package, even where PYTHONDONTWRITEBYTECODE is set; its cache directory in
+        the temp dir too (the first run fills it, as a user's first build does)."""
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(self.tmp / "pycache")
+        env["XDG_CACHE_HOME"] = str(self.tmp / "xdg-cache")
         return env
 
     def lain(self, *args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:

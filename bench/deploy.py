@@ -434,6 +434,7 @@ class Bench:
             "LAIN_CONFIG": str(config),
             "XDG_CONFIG_HOME": str(scratch.tmp / "xdg-config"),
             "XDG_DATA_HOME": str(scratch.tmp / "xdg-data"),
+            "XDG_CACHE_HOME": str(scratch.tmp / "xdg-cache"),
         })
         if pyc:
             # An installed package has its bytecode compiled; a source checkout run with
