@@ -882,6 +882,21 @@ def scale_proc(
         lock.release()
 
 
+def _deployed(
+    live: Mapping[str, Any], procs: Iterable[str] | None, app: str, cluster: ClusterSettings
+) -> list[str]:
+    """``procs`` (default: every deployed one), sorted; NotFound names any not deployed."""
+    wanted = sorted(procs) if procs else sorted(live)
+    missing = [p for p in wanted if p not in live]
+    if missing:
+        deployed = ", ".join(sorted(live)) or "none"
+        raise NotFound(
+            f"proc(s) {', '.join(missing)} of {app} are not deployed on cluster "
+            f"{cluster.name} (deployed procs: {deployed})"
+        )
+    return wanted
+
+
 def _service_name(service: Mapping[str, Any], default: str) -> str:
     return str((service.get("Spec") or {}).get("Name") or default)
 
@@ -931,14 +946,9 @@ def restart_app(
     )
     try:
         live = swarm.app_services(client, app)
-        wanted = sorted(procs) if procs else sorted(live)
-        missing = [p for p in wanted if p not in live]
-        if missing or not wanted:
-            deployed = ", ".join(sorted(live)) or "none"
-            raise NotFound(
-                f"proc(s) {', '.join(missing) or '(any)'} of {app} are not deployed on cluster "
-                f"{cluster.name} (deployed procs: {deployed})"
-            )
+        wanted = _deployed(live, procs, app, cluster)
+        if not wanted:
+            raise NotFound(f"{app} is not deployed on cluster {cluster.name}")
         since = engine_time(client)
         targets = []
         for proc in wanted:
@@ -1141,14 +1151,7 @@ def undeploy_app(
     )
     try:
         live = swarm.app_services(client, app)
-        wanted = sorted(procs) if procs else sorted(live)
-        missing = [p for p in wanted if p not in live]
-        if missing:
-            deployed = ", ".join(sorted(live)) or "none"
-            raise NotFound(
-                f"proc(s) {', '.join(missing)} of {app} are not deployed on cluster "
-                f"{cluster.name} (deployed procs: {deployed})"
-            )
+        wanted = _deployed(live, procs, app, cluster)
         whole = not procs or set(wanted) == set(live)
         network = d.network_name(app)
         network_there = swarm.find_network(client, network) is not None

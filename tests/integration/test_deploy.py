@@ -480,3 +480,6 @@ def test_restart_replaces_every_instance_and_records_no_release(
 
     ghost = lain("restart", "ghost", "-a", app.name)
     assert ghost.exit_code == ExitStatus.NOT_FOUND and "deployed procs: web" in ghost.stderr
+    nothing = lain("restart", "-a", f"{app.name}-not-deployed")
+    assert nothing.exit_code == ExitStatus.NOT_FOUND
+    assert f"{app.name}-not-deployed is not deployed on cluster test" in nothing.stderr
