@@ -820,12 +820,7 @@ def scale_proc(
     )
     try:
         live = swarm.app_services(client, app)
-        if proc not in live:
-            deployed = ", ".join(sorted(live)) or "none"
-            raise NotFound(
-                f"proc {proc} of {app} is not deployed on cluster {cluster.name} "
-                f"(deployed procs: {deployed})"
-            )
+        deployed_procs(live, [proc], app, cluster)
         history = r.read_releases(client, app)
         current = _by_number(history, current_release_number(live))
         snapshot = _snapshot(live, current)
@@ -882,17 +877,25 @@ def scale_proc(
         lock.release()
 
 
-def _deployed(
+def deployed_procs(
     live: Mapping[str, Any], procs: Iterable[str] | None, app: str, cluster: ClusterSettings
 ) -> list[str]:
-    """``procs`` (default: every deployed one), sorted; NotFound names any not deployed."""
+    """``procs`` (default: every deployed one), sorted, once each is known to be deployed.
+
+    Raises:
+        NotFound: a proc of ``procs`` is not among the ``live`` services; the message names
+            the procs that are.
+    """
     wanted = sorted(procs) if procs else sorted(live)
     missing = [p for p in wanted if p not in live]
     if missing:
         deployed = ", ".join(sorted(live)) or "none"
+        if len(missing) == 1:
+            which = f"proc {missing[0]} of {app} is"
+        else:
+            which = f"procs {', '.join(missing)} of {app} are"
         raise NotFound(
-            f"proc(s) {', '.join(missing)} of {app} are not deployed on cluster "
-            f"{cluster.name} (deployed procs: {deployed})"
+            f"{which} not deployed on cluster {cluster.name} (deployed procs: {deployed})"
         )
     return wanted
 
@@ -946,7 +949,7 @@ def restart_app(
     )
     try:
         live = swarm.app_services(client, app)
-        wanted = _deployed(live, procs, app, cluster)
+        wanted = deployed_procs(live, procs, app, cluster)
         if not wanted:
             raise NotFound(f"{app} is not deployed on cluster {cluster.name}")
         since = engine_time(client)
@@ -1151,7 +1154,7 @@ def undeploy_app(
     )
     try:
         live = swarm.app_services(client, app)
-        wanted = _deployed(live, procs, app, cluster)
+        wanted = deployed_procs(live, procs, app, cluster)
         whole = not procs or set(wanted) == set(live)
         network = d.network_name(app)
         network_there = swarm.find_network(client, network) is not None

@@ -554,18 +554,13 @@ def exec_in_instance(
             names the node, and the container to exec into there).
     """
     from lain_sdk.cluster import swarm
-    from lain_sdk.cluster.operations import engine_for
+    from lain_sdk.cluster.operations import deployed_procs, engine_for
 
     if not command:
         raise ValueError("give the command to run")
     client = engine_for(cluster, docker_client)
     live = swarm.app_services(client, app)
-    if proc not in live:
-        deployed = ", ".join(sorted(live)) or "none"
-        raise NotFound(
-            f"proc {proc} of {app} is not deployed on cluster {cluster.name} "
-            f"(deployed procs: {deployed})"
-        )
+    deployed_procs(live, [proc], app, cluster)
     with engine_errors(client, f"list the instances of {app} {proc}"):
         tasks = client.api.tasks(filters={"service": str(live[proc]["ID"])})
         here = str(((client.api.info() or {}).get("Swarm") or {}).get("NodeID", ""))
