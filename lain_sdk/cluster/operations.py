@@ -148,31 +148,35 @@ def registry_client(cluster: ClusterSettings, registry: RegistryClient | None) -
 
 def login_engine(
     client: Any, cluster: ClusterSettings, registry: RegistryClient | None = None
-) -> dict[str, str] | None:
+) -> bool:
     """Give the engine the registry credentials lain has, so nodes can pull the images.
 
     With ``registry``, credentials are looked up only when that registry asks for them (one
     ``/v2/`` request tells), which spares the slow keyring lookup for open registries.
+
+    Returns:
+        True when the engine was given credentials; False when there were none to give.
     """
     from lain_sdk.credentials import CredentialStore
 
     if registry is not None:
         registry.ping()
         if not registry.auth_required:
-            return None
+            return False
     try:
         creds = registry.credentials if registry is not None else None
         creds = creds or CredentialStore().get(cluster.registry)
     except LainError:
         creds = None
     if creds is None:
-        return None
-    auth = {"username": creds.username, "password": creds.password}
+        return False
     with engine_errors(client, f"log in to registry {cluster.registry}"):
         # Keeps the credentials in the client, which then sends them with service
         # creates and updates (X-Registry-Auth) for the nodes to pull with.
-        client.login(registry=cluster.registry, **auth)
-    return auth
+        client.login(
+            registry=cluster.registry, username=creds.username, password=creds.password
+        )
+    return True
 
 
 # -- versions and lain.yaml --------------------------------------------------------------------
