@@ -173,6 +173,11 @@ def test_auth_registry_with_the_right_credentials(auth_registry: Any, auth_repo:
         client.ping()
         assert client.app_versions(auth_repo) == [OLDER]
         assert client.version_exists(auth_repo, OLDER)
+        # A file read from an image's layers (as deploy reads lain.yaml from a meta image):
+        # the blob requests answer the same challenge as the manifest ones.
+        busybox = client.read_image_file(auth_repo, f"meta-{OLDER}", "/bin/busybox")
+        assert busybox is not None and busybox.startswith(b"\x7fELF")
+        assert client.read_image_file(auth_repo, f"meta-{OLDER}", "no/such/file") is None
 
 
 def test_auth_registry_without_credentials(auth_registry: Any) -> None:
@@ -181,6 +186,8 @@ def test_auth_registry_without_credentials(auth_registry: Any) -> None:
     assert str(e.value) == (
         f"registry {auth_registry.host} needs credentials: run `lain login {auth_registry.host}`"
     )
+    with RegistryClient(auth_registry.host) as client, pytest.raises(RegistryAuthError):
+        client.read_image_file("any", "meta-1", "lain.yaml")
 
 
 def test_auth_registry_with_a_wrong_password(auth_registry: Any, auth_repo: str) -> None:
