@@ -24,14 +24,13 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any
 
-from lain_sdk.errors import LainError, RegistryError
-
-if TYPE_CHECKING:
-    from lain_sdk.registry import RegistryClient
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import CredentialsFileError, InvalidArgument, LainError, RegistryError
 
 KEYRING_SERVICE = "lain"
 ENV_USERNAME = "LAIN_REGISTRY_USERNAME"
@@ -51,6 +50,13 @@ class Credentials:
     username: str
     password: str
 
+    def __post_init__(self) -> None:
+        for name in ("username", "password"):
+            if not isinstance(getattr(self, name), str):
+                # the value is not shown: it may be the password itself
+                kind = type(getattr(self, name)).__name__
+                raise InvalidArgument(f"Credentials.{name} must be a string, not a {kind}")
+
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password='********')"
 
@@ -65,8 +71,9 @@ def normalize_registry(value: str) -> str:
 
     Raises:
         RegistryError: the value is empty or is not an address.
+        InvalidArgument: the value is not a string.
     """
-    text = value.strip()
+    text = arguments.string(value, "registry").strip()
     if "://" in text:
         text = text.split("://", 1)[1]
     text = text.split("/", 1)[0].lower()
@@ -94,6 +101,9 @@ class CredentialStore:
         path: str | os.PathLike[str] | None = None,
         docker_config: str | os.PathLike[str] | None = None,
     ) -> None:
+        environ = arguments.environ(environ)
+        path = arguments.optional_path(path, "path")
+        docker_config = arguments.optional_path(docker_config, "docker_config")
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         home = Path(self.environ.get("HOME") or Path.home())
         config_home = Path(self.environ.get("XDG_CONFIG_HOME") or home / ".config")
@@ -118,7 +128,7 @@ class CredentialStore:
         """Return the credentials for ``registry``, or None when none are found anywhere.
 
         Raises:
-            LainError: lain's own fallback file exists but cannot be read.
+            CredentialsFileError: lain's own fallback file exists but cannot be read.
         """
         found = self.find(registry)
         return found[0] if found else None
@@ -165,9 +175,10 @@ class CredentialStore:
         except FileNotFoundError:
             return {}
         except OSError as e:
-            raise LainError(
+            raise CredentialsFileError(
+                str(self.path),
                 f"cannot read the credentials file {self.path} ({e.strerror}): "
-                "fix its permissions or delete it and run `lain login` again"
+                "fix its permissions, or delete it and log in again",
             ) from e
         try:
             data = json.loads(text)
@@ -175,8 +186,9 @@ class CredentialStore:
             if not isinstance(registries, dict):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            raise LainError(
-                f"the credentials file {self.path} is corrupt: delete it and run `lain login` again"
+            raise CredentialsFileError(
+                str(self.path),
+                f"the credentials file {self.path} is corrupt: delete it and log in again",
             ) from None  # the parse error could quote a password
         return registries
 
@@ -247,6 +259,7 @@ class CredentialStore:
             ``"keyring"``, or the path of the fallback file.
         """
         host = normalize_registry(registry)
+        credentials = arguments.instance(credentials, Credentials, "credentials")
         value = json.dumps({"username": credentials.username, "password": credentials.password})
         backend, reason = _usable_keyring()
         if backend is not None:
@@ -366,53 +379,3 @@ def _docker_auth_entry(entry: dict[str, Any]) -> Credentials | None:
     return _entry_credentials(
         {"username": entry.get("username"), "password": entry.get("password")}
     )
-
-
-def registry_login(
-    registry: str,
-    credentials: Credentials,
-    store: CredentialStore | None = None,
-    client_factory: Callable[..., RegistryClient] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-) -> str:
-    """Check ``credentials`` against ``registry`` and, only when it accepts them, store them.
-
-    Args:
-        registry: ``HOST[:PORT]`` of the registry.
-        credentials: the user name and password to check and keep.
-        store: where to keep them (default: a :class:`CredentialStore` over ``environ``).
-        client_factory: makes the client used for the check; called as
-            ``client_factory(host, credentials=..., insecure=...)`` (default
-            :class:`~lain_sdk.registry.RegistryClient`).
-        environ: the environment (default ``os.environ``), read for
-            ``LAIN_INSECURE_REGISTRIES``.
-
-    Returns:
-        Where they were stored: ``"keyring"`` or the fallback file's path.
-
-    Raises:
-        RegistryAuthError: the registry rejected the credentials; nothing was stored.
-        RegistryError: the registry could not be reached; nothing was stored.
-    """
-    from lain_sdk.registry import RegistryClient, insecure_flag
-
-    host = normalize_registry(registry)
-    store = store if store is not None else CredentialStore(environ=environ)
-    factory = client_factory or RegistryClient
-    client = factory(host, credentials=credentials, insecure=insecure_flag(host, environ))
-    try:
-        client.ping()
-    finally:
-        client.close()
-    return store.set(host, credentials)
-
-
-def registry_logout(registry: str, store: CredentialStore | None = None) -> bool:
-    """Remove lain's stored credentials for ``registry``.
-
-    Returns:
-        True when something was removed, False when nothing was stored.
-    """
-    store = store if store is not None else CredentialStore()
-    return store.delete(registry)

@@ -1,18 +1,39 @@
-"""Connecting to a Docker engine: the one place that turns "no engine" into a clear error."""
+"""Connecting to a Docker engine: the one place lain makes a docker-py client.
+
+The first connection to an engine asks it for its API version (a round trip that, over ssh://,
+costs a whole ssh handshake); lain remembers the answer per engine address in its cache
+directory, so later commands skip it.  A version remembered from an engine that was since
+replaced by an older one is forgotten when that engine refuses it (see
+:func:`lain_sdk.cluster.engine_calls.engine_errors`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
-from typing import TYPE_CHECKING, Mapping
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 from lain_sdk.errors import EngineError
-
-if TYPE_CHECKING:
-    import docker
+from lain_sdk.protocols import EngineClient as EngineClient
+from lain_sdk.settings import cache_dir
 
 # Where local tests and the README's set-up put a busybox root filesystem (nothing can be
 # pulled on machines without Docker Hub access).
 LOCAL_BASE_IMAGE = "lain-local/busybox:latest"
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+API_VERSIONS_FILE = "engine-api-versions.json"
+# A remembered version is asked again after this long, so an upgraded engine's newer API is
+# used eventually.
+API_VERSION_TTL = 24 * 3600.0
+
+
+def engine_address(base_url: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The address an engine is reached at: ``base_url``, else DOCKER_HOST, else the socket."""
+    env = os.environ if environ is None else environ
+    return base_url or env.get("DOCKER_HOST") or LOCAL_SOCKET
 
 
 def connect(
@@ -20,34 +41,111 @@ def connect(
     *,
     timeout: float = 60,
     environ: Mapping[str, str] | None = None,
-) -> docker.DockerClient:
-    """Return a client for the engine at ``base_url`` (default: DOCKER_HOST, else the local socket).
+    remember_version: bool = True,
+) -> EngineClient:
+    """A docker-py ``DockerClient`` for the engine at ``base_url`` (default: DOCKER_HOST, else
+    the local socket), typed as the :class:`EngineClient` lain uses of it.
 
-    ``ssh://`` and ``tcp://`` (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) work as the docker SDK
-    allows.  Creating the client asks the engine for its API version (one round trip, which is
-    also the liveness check), so a dead engine fails here, naming the address.
+    ``ssh://`` and ``tcp://`` (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH in ``environ``) work as
+    the docker SDK allows.  When the engine's API version is not remembered yet, creating the
+    client asks for it, which also checks that the engine answers; otherwise no request is made
+    until the first call.
 
     Raises:
-        EngineError: the engine did not answer.
+        EngineError: the engine did not answer (only when its version had to be asked).
     """
     import docker
     from docker.errors import DockerException
 
+    env = os.environ if environ is None else environ
+    address = engine_address(base_url, env)
+    version = remembered_api_version(address) if remember_version else None
+    client: EngineClient
     try:
         if base_url:
             client = docker.DockerClient(
-                base_url=base_url, timeout=int(timeout), use_ssh_client=base_url.startswith("ssh://")
+                base_url=base_url,
+                version=version,
+                timeout=int(timeout),
+                use_ssh_client=base_url.startswith("ssh://"),
             )
         else:
-            client = docker.from_env(timeout=int(timeout), environment=dict(environ) if environ else None)
+            client = docker.from_env(
+                version=version, timeout=int(timeout), environment=dict(env)
+            )
     except (DockerException, OSError) as e:
-        env = os.environ if environ is None else environ
-        where = base_url or env.get("DOCKER_HOST") or "the local Docker socket"
         raise EngineError(
-            f"the Docker engine at {where} did not answer ({_short(e)}); "
+            f"the Docker engine at {address} did not answer ({describe_connection_failure(e)}); "
             "is dockerd running and reachable?"
         ) from e
+    if remember_version and version is None:
+        remember_api_version(address, str(client.api.api_version))
     return client
+
+
+def connected(engine: EngineClient | None) -> EngineClient:
+    """``engine`` itself, or when it is None a client of the local engine (:func:`connect`).
+
+    Raises:
+        EngineError: the local engine did not answer.
+    """
+    return engine if engine is not None else connect()
+
+
+def _versions_file() -> str:
+    return str(cache_dir() / API_VERSIONS_FILE)
+
+
+def _read_versions() -> dict[str, Any]:
+    try:
+        with open(_versions_file(), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remembered_api_version(address: str) -> str | None:
+    """The API version remembered for the engine at ``address``, if fresh."""
+    entry = _read_versions().get(address)
+    if not isinstance(entry, dict):
+        return None
+    version, when = entry.get("version"), entry.get("time", 0)
+    if not isinstance(version, str) or not isinstance(when, (int, float)):
+        return None
+    return version if time.time() - when < API_VERSION_TTL else None
+
+
+def remember_api_version(address: str, version: str) -> None:
+    """Remember the API version of the engine at ``address`` (a cache: failures are ignored)."""
+    _write_versions({**_read_versions(), address: {"version": version, "time": time.time()}})
+
+
+def forget_api_version(address: str) -> None:
+    """Forget what was remembered for the engine at ``address``: the address a client was
+    made with (``tcp://HOST:PORT``), or the one docker-py's low-level client goes by
+    (``https://HOST:PORT``; ``http+docker://...`` for sockets and ssh, which no longer says
+    which engine it is: then everything is forgotten)."""
+    versions = _read_versions()
+    if address.startswith("http+docker://"):
+        kept: dict[str, Any] = {}
+    else:
+        where = urlsplit(address).netloc
+        kept = {k: v for k, v in versions.items() if k != address and urlsplit(k).netloc != where}
+    if kept != versions:
+        _write_versions(kept)
+
+
+def _write_versions(data: dict[str, Any]) -> None:
+    path = _versions_file()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs a version request next time
 
 
 # What the docker SDK's (long, nested) connection errors mean, in words a person can act on.
@@ -63,9 +161,10 @@ _CAUSES = (
 )
 
 
-def _short(error: Exception) -> str:
-    text = str(error).strip()
+def describe_connection_failure(error: BaseException) -> str:
+    """A connection error of the docker SDK or requests, in a few words."""
+    text = f"{type(error).__name__}: {error}".strip()
     for marker, meaning in _CAUSES:
         if marker in text:
             return meaning
-    return (text.splitlines()[0] if text else type(error).__name__)[:200]
+    return (str(error).splitlines()[0] if str(error) else type(error).__name__)[:200]

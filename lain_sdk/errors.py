@@ -1,23 +1,36 @@
 """Every error lain_sdk raises, under one root.
 
     LainError
+     ├── InvalidArgument       an SDK function was called with a wrong argument (also ValueError)
      ├── AppConfigError        lain.yaml is missing, unreadable or invalid (carries every Problem)
+     │    └── AppConfigMissing there is no lain.yaml where one was looked for (carries its path)
      ├── GitError              not a repository, no commit yet, or a dirty tree that was refused
+     │    └── DirtyTreeError   the working tree has uncommitted changes (carries the files)
      ├── EngineError           the Docker engine did not answer or refused a request
      ├── BuildError            a build phase failed (phase, failing line, last lines of the log)
      │    └── TestFailed       test.script failed
      ├── RegistryError         the registry did not answer or refused a request
-     │    └── RegistryAuthError    credentials missing or rejected
+     │    └── RegistryAuthError    credentials missing or rejected (carries the registry)
      ├── CredentialsMissing    no stored credential for a registry
+     ├── CredentialsFileError  lain's credentials file is unreadable or corrupt (carries its path)
      ├── NotFound              a version, image, proc or release that does not exist
+     │    ├── VersionNotFound  a version of an app is not in the registry
+     │    ├── ImageNotFound    an image is not on the engine
+     │    ├── VersionNotBuilt  a version's images are not on the engine (carries app, version)
+     │    ├── ClusterNotFound  no cluster of that name in the settings (carries the name)
+     │    └── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
      ├── ClusterError          the cluster refused or could not do what was asked
-     │    ├── DeployFailed     a deploy did not converge; the previous release keeps serving
-     │    └── LockHeld         another deploy of the app holds its lock
+     │    ├── DeployFailed     a deploy did not converge (carries the release and why each proc
+     │    │                    failed); the previous release keeps serving
+     │    ├── LockHeld         another deploy of the app holds its lock (carries the holder)
+     │    └── ContainerExists  a container of that name is there already (carries its name)
      ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
 
 Third-party exceptions are converted where they cross into lain_sdk (``raise ... from e``), so
-callers only ever need ``except LainError``.  Messages never contain secrets.
+callers only ever need ``except LainError``.  Messages never contain secrets, and they describe
+the problem in plain words: errors that a user fixes in a known way carry that as fields, and the
+command line turns the fields into the command to run.
 """
 
 from __future__ import annotations
@@ -73,6 +86,29 @@ class AppConfigError(LainError):
         super().__init__("\n".join([head, *(str(p) for p in self.problems)]))
 
 
+class AppConfigMissing(AppConfigError):
+    """There is no lain.yaml where one was looked for.
+
+    Attributes:
+        path: the lain.yaml that does not exist (as the user gave it, joined with lain.yaml
+            when it was a directory).
+    """
+
+    def __init__(self, path: str) -> None:
+        if path.replace("\\", "/").rpartition("/")[2] == "lain.yaml":
+            message = "no such file; create one"
+        else:
+            message = "no such file; check the path"
+        super().__init__([Problem(0, 0, "", message, path)], path)
+
+
+class InvalidArgument(LainError, ValueError):
+    """An SDK function was called with an argument it cannot take (the message names it).
+
+    Also a ``ValueError``, so code written against the plain Python convention catches it.
+    """
+
+
 class GitError(LainError):
     """The app's directory is not a usable git checkout for building."""
 
@@ -84,13 +120,13 @@ class DirtyTreeError(GitError):
         files: the changed or untracked paths (relative to the repository root).
     """
 
-    def __init__(self, files: list[str]) -> None:
-        self.files = list(files)
+    def __init__(self, files: list[str] | tuple[str, ...]) -> None:
+        self.files = tuple(files)
         shown = ", ".join(self.files[:5])
         more = f" and {len(self.files) - 5} more" if len(self.files) > 5 else ""
         super().__init__(
-            f"the working tree has uncommitted changes ({shown}{more}); "
-            "commit them, or pass --allow-dirty to build a version tagged as dirty"
+            f"the working tree has uncommitted changes ({shown}{more}); commit them, or allow "
+            "a dirty tree to build a version tagged as dirty"
         )
 
 
@@ -134,27 +170,248 @@ class RegistryError(LainError):
 
 
 class RegistryAuthError(RegistryError):
-    """The registry wants credentials that are missing or wrong."""
+    """The registry wants credentials that are missing or wrong.
+
+    Attributes:
+        registry: the registry's ``host[:port]``, to log in to (None when not known).
+        username: the user whose credentials were refused (None when none were sent).
+    """
+
+    def __init__(
+        self, message: str, *, registry: str | None = None, username: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.registry = registry
+        self.username = username
 
 
 class CredentialsMissing(LainError):
     """No credential is stored for a registry (run ``lain login REGISTRY``)."""
 
 
+class CredentialsFileError(LainError):
+    """lain's own credentials file cannot be read or is corrupt (delete it and log in again).
+
+    Attributes:
+        path: the file.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class NotFound(LainError):
     """Something that was asked for does not exist."""
+
+
+class VersionNotFound(NotFound):
+    """The version asked for (or any version) of an app is not in the registry.
+
+    Attributes:
+        app: the app.
+        version: the meta version asked for (None: any version).
+        registry: the registry's ``host[:port]``.
+        newest: the newest versions there are, newest first.
+    """
+
+    def __init__(
+        self, app: str, version: str | None, registry: str, newest: list[str] | tuple[str, ...]
+    ) -> None:
+        self.app = app
+        self.version = version
+        self.registry = registry
+        self.newest = tuple(newest)
+        if version is None:
+            text = f"no version of {app} is in registry {registry}; build and push one first"
+        else:
+            listed = ", ".join(self.newest[:5]) or "none"
+            text = (
+                f"version {version} of {app} is not in registry {registry} (a version needs "
+                f"both release-{version} and meta-{version}); newest versions there: {listed}"
+            )
+        super().__init__(text)
+
+
+class VersionNotBuilt(NotFound):
+    """The images of a version of an app are not on the engine (build it first).
+
+    Attributes:
+        app: the app.
+        version: the meta version.
+        image: the local image that is missing.
+    """
+
+    def __init__(self, app: str, version: str, image: str) -> None:
+        self.app = app
+        self.version = version
+        self.image = image
+        super().__init__(
+            f"version {version} of {app} is not built on this engine (there is no image "
+            f"{image}); build it first"
+        )
+
+
+class ClusterNotFound(NotFound):
+    """No cluster of the name asked for is in the user's settings.
+
+    Attributes:
+        name: the cluster asked for.
+        known: the clusters there are.
+    """
+
+    def __init__(self, name: str, path: str, known: list[str] | tuple[str, ...]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        super().__init__(
+            f"no cluster named {name!r} in {path} (clusters: {', '.join(self.known)}); add it first"
+        )
+
+
+class ImageNotFound(NotFound):
+    """An image is not on the engine.
+
+    Attributes:
+        app: the app whose image it is.
+        reference: the image asked for.
+        versions: the versions of the app's images that are there, newest first.
+    """
+
+    def __init__(self, app: str, reference: str, versions: list[str] | tuple[str, ...]) -> None:
+        self.app = app
+        self.reference = reference
+        self.versions = tuple(versions)
+        listed = ", ".join(self.versions[:5]) or "none"
+        super().__init__(
+            f"{reference} is not on this engine; build it first (release versions here: {listed})"
+        )
+
+
+class SecretsMissing(NotFound):
+    """Secret files that procs declare are not stored on the cluster; nothing was changed.
+
+    Attributes:
+        app: the app.
+        cluster: the cluster's name.
+        missing: ``(proc, path)`` of every declared file that is not stored.
+    """
+
+    def __init__(self, app: str, cluster: str, missing: list[tuple[str, str]]) -> None:
+        self.app = app
+        self.cluster = cluster
+        self.missing = tuple(missing)
+        files = "; ".join(f"proc {proc}: {path}" for proc, path in self.missing)
+        super().__init__(
+            f"{app}: {len(self.missing)} declared secret file(s) not stored on cluster "
+            f"{cluster}, so nothing was changed ({files}); add each file, or set "
+            "secret_files_bypass: true on the proc to run without them"
+        )
 
 
 class ClusterError(LainError):
     """The cluster could not do what was asked."""
 
 
+@dataclass(frozen=True)
+class ProcFailure:
+    """Why one proc did not converge.
+
+    Attributes:
+        proc: the proc.
+        reason: what went wrong, in one line.
+        task_error: the error of its last failed task (with what the healthcheck said).
+        logs: the last log lines of that task.
+        rolling_back: Swarm was rolling the proc back to its previous spec.
+    """
+
+    proc: str
+    reason: str
+    task_error: str = ""
+    logs: tuple[str, ...] = ()
+    rolling_back: bool = False
+
+    def describe(self) -> str:
+        text = f"proc {self.proc}: {self.reason}"
+        if self.task_error and self.task_error not in self.reason:
+            text += f"\n  last task error: {self.task_error}"
+        if self.logs:
+            text += "\n  last log lines:\n" + "\n".join(f"    {line}" for line in self.logs)
+        return text
+
+
 class DeployFailed(ClusterError):
-    """A deploy did not converge; the previous release keeps serving."""
+    """A deploy, scale, restart or rollback did not converge; what ran before keeps serving.
+
+    Attributes:
+        app: the app.
+        failures: why each failed proc did not converge.
+        release: the number of the release that failed (None when none was recorded).
+        serving: the release that keeps serving (None: unknown, or a first deploy).
+        first_deploy: nothing ran before, so nothing was removed (what runs is left to look at).
+    """
+
+    def __init__(
+        self,
+        app: str,
+        failures: list[ProcFailure] | tuple[ProcFailure, ...],
+        *,
+        release: int | None = None,
+        what: str = "",
+        serving: int | None = None,
+        serving_version: str = "",
+        first_deploy: bool = False,
+    ) -> None:
+        self.app = app
+        self.failures = tuple(failures)
+        self.release = release
+        self.serving = serving
+        self.first_deploy = first_deploy
+        head = f"{what} of {app} failed:" if what else f"{app} failed:"
+        lines = [head, *(f.describe() for f in self.failures)]
+        if first_deploy:
+            lines.append("This was the first deploy of the app: nothing was removed.")
+        elif serving is not None:
+            lines.append(f"Release {serving} ({serving_version}) keeps serving.")
+        else:
+            lines.append("The procs were put back as they were before.")
+        super().__init__("\n".join(lines))
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        """The procs that failed."""
+        return tuple(f.proc for f in self.failures)
 
 
 class LockHeld(ClusterError):
-    """Another deploy, scale or rollback of the app holds its lock (the message names the holder)."""
+    """Another deploy, scale or rollback of the app holds its lock.
+
+    Attributes:
+        app: the app.
+        holder: who holds it, as the lock says (user@host, pid, operation, since when).
+        waited: how many seconds this call waited for it.
+    """
+
+    def __init__(self, app: str, holder: str, operation: str, waited: float, expires: str) -> None:
+        self.app = app
+        self.holder = holder
+        self.operation = operation
+        self.waited = waited
+        super().__init__(
+            f"another {operation} of {app} is in progress: the lock is held by {holder}; "
+            f"waited {waited:g}s. Try again when it is done ({expires})"
+        )
+
+
+class ContainerExists(ClusterError):
+    """A container of the name asked for exists already (an earlier run of the proc).
+
+    Attributes:
+        name: the container's name.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a container called {name} exists already (an earlier run?)")
 
 
 class SettingsError(LainError):

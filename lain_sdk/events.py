@@ -10,8 +10,12 @@ Every event has ``to_dict()`` (JSON-ready, with an ``event`` key naming its kind
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Callable, ClassVar, Generator, TypeVar
+from typing import Any, ClassVar, TypeVar
+
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import InvalidArgument
 
 T = TypeVar("T")
 
@@ -77,12 +81,23 @@ class Message(Event):
 def drain(
     operation: Generator[Event, None, T], on_event: Callable[[Event], None] | None = None
 ) -> T:
-    """Run a long operation to the end, passing each event to ``on_event``; return its result."""
+    """Run a long operation to the end, passing each event to ``on_event``; return its result.
+
+    Raises:
+        InvalidArgument: ``operation`` is not a generator (such as what ``build_app`` returns),
+            or ``on_event`` is not a function.
+        LainError: whatever the operation raises.
+    """
+    if not isinstance(operation, Iterator):
+        kind = type(operation).__name__
+        raise InvalidArgument(f"operation must be a generator of events, not a {kind}")
+    on_event = arguments.optional_function(on_event, "on_event")
     while True:
         try:
             event = next(operation)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
         if on_event is not None:
             on_event(event)
 

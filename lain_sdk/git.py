@@ -19,11 +19,12 @@ import re
 import stat
 import subprocess
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
-from lain_sdk.errors import DirtyTreeError, GitError
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import DirtyTreeError, GitError, InvalidArgument
 
 # Un-anchored so it can be embedded (``rf"meta-(?:{META_VERSION_RE.pattern})"``); match a whole
 # string with ``META_VERSION_RE.fullmatch(text)``.  Groups: time, sha, dirty.
@@ -66,11 +67,11 @@ def parse_meta_version(text: str) -> tuple[int, str, str | None]:
         ``(commit_time, sha, dirty_digest)``; ``dirty_digest`` is None for a clean version.
 
     Raises:
-        ValueError: ``text`` is not a meta version.
+        InvalidArgument: ``text`` is not a meta version (also a ``ValueError``).
     """
     match = META_VERSION_RE.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(
+        raise InvalidArgument(
             f"not a meta version: {text!r} "
             "(expected <commit unix time>-<40-hex sha>, optionally followed by -dirty-<12 hex>)"
         )
@@ -116,6 +117,7 @@ class GitInfo:
         Raises:
             GitError: ``path`` does not exist, is not inside a git working tree, the repository
                 has no commit yet, or git itself failed.
+            InvalidArgument: ``path`` is not a path.
         """
         return cls.start(path).result()
 
@@ -128,9 +130,11 @@ class GitInfo:
         The git commands (the working tree and HEAD, HEAD's commit and time, the app folder's
         status, and with ``context_files`` the files of the build context) run side by side,
         while the caller does something else; :meth:`PendingGitInfo.result` collects them.
-        Errors, ``path`` not existing included, are raised by ``result``.
+        Errors, ``path`` not existing included, are raised by ``result``; an argument of the
+        wrong kind (:class:`~lain_sdk.errors.InvalidArgument`) at once.
         """
-        return PendingGitInfo(path, context_files)
+        path = arguments.path(path, "path")
+        return PendingGitInfo(path, arguments.flag(context_files, "context_files"))
 
     @property
     def dirty(self) -> bool:
@@ -151,8 +155,9 @@ class GitInfo:
 
         Raises:
             DirtyTreeError: the tree is dirty and ``allow_dirty`` is false.
+            InvalidArgument: ``allow_dirty`` is not a bool.
         """
-        if self.dirty and not allow_dirty:
+        if self.dirty and not arguments.flag(allow_dirty, "allow_dirty"):
             raise DirtyTreeError(list(self.dirty_files))
 
     def context_files(self) -> list[str]:
@@ -166,7 +171,7 @@ class GitInfo:
         Raises:
             GitError: git failed.
         """
-        names = self.prefetched_context
+        names: Iterable[str] | None = self.prefetched_context
         if names is None:
             done = _git(self.app_dir, *_LS_FILES)
             if done.returncode != 0:

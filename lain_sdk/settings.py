@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lain_sdk.errors import NotFound, SettingsError
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import ClusterNotFound, NotFound, SettingsError
 
 LOCAL_CLUSTER = "local"
 LOCAL_REGISTRY = "127.0.0.1:5000"
@@ -98,24 +99,6 @@ class ClusterSettings:
         if self.tls_cert_path:
             data["tls_cert_path"] = self.tls_cert_path
         return data
-
-    def connect(self, timeout: float = 60) -> Any:
-        """Return a docker client for this cluster's engine, pinged once.
-
-        Raises:
-            EngineError: the engine did not answer (the message names it).
-        """
-        from lain_sdk.engine import connect
-
-        if self.tls_cert_path and self.docker_host:
-            # The docker SDK reads TLS settings from DOCKER_* variables; hand it ours only.
-            environ = {
-                "DOCKER_HOST": self.docker_host,
-                "DOCKER_TLS_VERIFY": "1",
-                "DOCKER_CERT_PATH": self.tls_cert_path,
-            }
-            return connect(None, timeout=timeout, environ=environ)
-        return connect(self.docker_host, timeout=timeout)
 
 
 LOCAL_DEFAULT = ClusterSettings(
@@ -185,7 +168,10 @@ class Settings:
 
         Raises:
             SettingsError: the file cannot be read or is not valid (the message names it).
+            InvalidArgument: an argument of the wrong kind.
         """
+        path = arguments.optional_path(path, "path")
+        environ = arguments.environ(environ)
         env = dict(os.environ if environ is None else environ)
         file = Path(path) if path is not None else default_settings_path(env)
         try:
@@ -200,8 +186,11 @@ class Settings:
         """The cluster to act on: ``name``, else ``$LAIN_CLUSTER``, else ``current``, else local.
 
         Raises:
-            NotFound: the named cluster is not configured (the message lists those that are).
+            ClusterNotFound: the named cluster is not configured (the message lists those that
+                are).
+            InvalidArgument: ``name`` is not a string or None.
         """
+        name = arguments.optional_text(name, "name")
         chosen = name or self.environ.get(EnvVars.CLUSTER) or self.current
         if not chosen:
             return self.clusters.get(LOCAL_CLUSTER, LOCAL_DEFAULT)
@@ -209,11 +198,7 @@ class Settings:
             return self.clusters[chosen]
         if chosen == LOCAL_CLUSTER:
             return LOCAL_DEFAULT
-        known = ", ".join(self.names()) or LOCAL_CLUSTER
-        raise NotFound(
-            f"no cluster named {chosen!r} in {self.path} (clusters: {known}); "
-            f"add it with `lain cluster add {chosen} --docker-host URL --registry HOST`"
-        )
+        raise ClusterNotFound(chosen, str(self.path), self.names())
 
     def names(self) -> list[str]:
         """Every cluster name, the built-in ``local`` included."""
@@ -228,7 +213,13 @@ class Settings:
         return name or self.environ.get(EnvVars.CLUSTER) or self.current or LOCAL_CLUSTER
 
     def add(self, cluster: ClusterSettings) -> None:
-        """Add or replace a cluster."""
+        """Add or replace a cluster.
+
+        Raises:
+            SettingsError: the cluster's name or registry is not valid.
+            InvalidArgument: ``cluster`` is not a :class:`ClusterSettings`.
+        """
+        cluster = arguments.instance(cluster, ClusterSettings, "cluster")
         if not cluster.name or not all(c.isalnum() or c in "-_." for c in cluster.name):
             raise SettingsError(
                 f"invalid cluster name {cluster.name!r}: use letters, digits, '-', '_' and '.'"

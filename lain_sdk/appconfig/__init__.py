@@ -37,7 +37,7 @@ _EXPORTS = {
     "starter_config": "lain_sdk.appconfig.starter",
 }
 
-__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - computed, like lain_sdk.__all__
+__all__ = sorted(_EXPORTS)  # computed, like lain_sdk.__all__
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra_dir=("model",))

@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from lain_sdk.errors import AppConfigError, Problem
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import AppConfigError, AppConfigMissing, Problem
 
 FILE_NAME = "lain.yaml"
 _SCHEMA = Path(__file__).with_name("lain.schema.json")
@@ -27,12 +28,14 @@ def read_appname(path: str | os.PathLike[str] = ".") -> str:
         path: a lain.yaml file, or a directory holding one (default: the current directory).
 
     Raises:
-        AppConfigError: the file is missing or unreadable, is not YAML, or has no valid
-            top-level ``appname`` (the problem says which, with its line).
+        AppConfigMissing: there is no such file.
+        AppConfigError: the file is unreadable, is not YAML, or has no valid top-level
+            ``appname`` (the problem says which, with its line).
+        InvalidArgument: ``path`` is not a path.
     """
     import yaml
 
-    given = Path(path)
+    given = Path(arguments.path(path, "path"))
     if given.is_dir() or (not given.exists() and given.suffix not in (".yaml", ".yml")):
         given = given / FILE_NAME
     shown = os.path.normpath(str(given))
@@ -43,8 +46,7 @@ def read_appname(path: str | os.PathLike[str] = ".") -> str:
     try:
         text = given.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        hint = "create one with `lain init`" if given.name == FILE_NAME else "check the path"
-        raise fail(f"no such file; {hint}") from None
+        raise AppConfigMissing(shown) from None
     except IsADirectoryError:
         raise fail("is a directory, not a lain.yaml") from None
     except OSError as e:
@@ -73,9 +75,9 @@ def read_appname(path: str | os.PathLike[str] = ".") -> str:
                 or value.tag != "tag:yaml.org,2002:str"
                 or not re.match(rule["pattern"], name)
             ):
-                given = repr(name) if isinstance(name, str) else "a list or mapping"
+                shown_name = repr(name) if isinstance(name, str) else "a list or mapping"
                 expected = rule.get("x-expected", "a valid app name")
-                raise fail(f"expected {expected}, not {given}", *where, "appname")
+                raise fail(f"expected {expected}, not {shown_name}", *where, "appname")
             return name
     raise fail("appname is required", 1, 1, "appname")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from lain_sdk.appconfig.keypath import KeyPath
 from lain_sdk.appconfig.model import APP_DIR, LOGS_DIR
+from lain_sdk.appconfig.render import template_error
 from lain_sdk.appconfig.validation import Found, is_template, parse_section
 
 RESERVED_APPNAMES = ("service", "resource", "portal")
@@ -379,8 +380,6 @@ class _Checker:
             )
 
     def template_syntax(self) -> None:
-        from lain_sdk.appconfig.render import template_error
-
         for path, value in _strings(self.data, ()):
             if is_template(value) and self.ok(path):
                 error = template_error(value)

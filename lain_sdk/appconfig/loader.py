@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.builder import build_app_config
 from lain_sdk.appconfig.checks import semantic_problems
 from lain_sdk.appconfig.model import AppConfig
+from lain_sdk.appconfig.render import drop_paths, render_data
 from lain_sdk.appconfig.validation import Found, structural_problems
 from lain_sdk.appconfig.yamlpos import Document, load_yaml
-from lain_sdk.errors import AppConfigError, Problem
+from lain_sdk.errors import AppConfigError, AppConfigMissing, Problem
 
 FILE_NAME = "lain.yaml"
 
@@ -26,11 +28,15 @@ def _find(path: str | os.PathLike[str]) -> tuple[Path, str]:
 
 
 def _read(target: Path, shown: str) -> tuple[str | None, list[Problem]]:
+    """The text of lain.yaml, or the problem that stops it from being read.
+
+    Raises:
+        AppConfigMissing: there is no such file.
+    """
     try:
         raw = target.read_bytes()
     except FileNotFoundError:
-        hint = "create one with `lain init`" if target.name == FILE_NAME else "check the path"
-        return None, [Problem(0, 0, "", f"no such file; {hint}", shown)]
+        raise AppConfigMissing(shown) from None
     except IsADirectoryError:
         return None, [Problem(0, 0, "", "is a directory, not a lain.yaml", shown)]
     except OSError as e:
@@ -86,8 +92,6 @@ def _preview(doc: Document) -> tuple[Any, list[Found]]:
     A template that needs a parameter (``memory: "{{ memory }}"``) renders to something
     invalid without one; such values are dropped, so the built-in default shows instead.
     """
-    from lain_sdk.appconfig.render import drop_paths, render_data
-
     data, failed, templated = render_data(doc.data, {})
     if failed:
         return data, failed
@@ -117,8 +121,11 @@ def parse_app_config(
     Raises:
         AppConfigError: the text is not a valid lain.yaml; ``problems`` lists every problem,
             sorted by position.
+        InvalidArgument: an argument of the wrong kind.
     """
-    config, problems = _analyse(text, path, domains)
+    text = arguments.string(text, "text")
+    path = arguments.string(path, "path")
+    config, problems = _analyse(text, path, arguments.optional_texts(domains, "domains"))
     if config is None:
         raise AppConfigError(problems, path)
     return config
@@ -137,10 +144,13 @@ def load_app_config(
         The app's configuration.
 
     Raises:
-        AppConfigError: the file is missing, unreadable or invalid; ``problems`` lists every
-            problem, sorted by position.
+        AppConfigMissing: there is no such file.
+        AppConfigError: the file is unreadable or invalid; ``problems`` lists every problem,
+            sorted by position.
+        InvalidArgument: an argument of the wrong kind.
     """
-    target, shown = _find(path)
+    target, shown = _find(arguments.path(path, "path"))
+    domains = arguments.optional_texts(domains, "domains")
     text, problems = _read(target, shown)
     if text is None:
         raise AppConfigError(problems, shown)
@@ -155,9 +165,15 @@ def check_app_config(path: str | os.PathLike[str] = ".") -> list[Problem]:
 
     Returns:
         The problems sorted by position; an empty list when the file is valid.
+
+    Raises:
+        InvalidArgument: ``path`` is not a path.
     """
-    target, shown = _find(path)
-    text, problems = _read(target, shown)
+    target, shown = _find(arguments.path(path, "path"))
+    try:
+        text, problems = _read(target, shown)
+    except AppConfigMissing as missing:
+        return list(missing.problems)
     if text is None:
         return problems
     return _analyse(text, shown, None)[1]
@@ -168,7 +184,7 @@ def render_resource_instance(
     *,
     resource: str,
     client: str,
-    context: Mapping[str, Any],
+    context: Mapping[str, object],
     domains: Sequence[str] | None = None,
 ) -> AppConfig:
     """Instantiate a resource for a client app, as lain v2 did.
@@ -191,9 +207,15 @@ def render_resource_instance(
     Raises:
         AppConfigError: the template or its rendering is invalid; problems are reported
             against ``resource.<resource>.<client>`` at the template's lines.
+        InvalidArgument: an argument of the wrong kind.
     """
     import yaml
 
+    resource_text = arguments.string(resource_text, "resource_text")
+    resource = arguments.app_name(resource, "resource")
+    client = arguments.app_name(client, "client")
+    context = arguments.mapping(context, "context")
+    domains = arguments.optional_texts(domains, "domains")
     instance = f"resource.{resource}.{client}"
     doc = load_yaml(resource_text, instance)
     if doc.data is None:
@@ -207,8 +229,6 @@ def render_resource_instance(
                 at="key",
             )
         )
-    from lain_sdk.appconfig.render import render_data
-
     data, failed, _ = render_data(doc.data, context)
     data.pop("apptype", None)  # the instance is an ordinary app
     # A template that failed stays as written; it is reported once, as a failed template.

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 from typing import Any
 
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import NotFound
+
 APP_DIR = "/lain/app"
 LOGS_DIR = "/lain/logs"
 DEFAULT_DOMAIN = "lain.local"
@@ -186,12 +189,12 @@ class AppConfig:
 
         Raises:
             NotFound: there is no such proc; the message lists the procs there are.
+            InvalidArgument: ``name`` is not a string.
         """
+        name = arguments.string(name, "name")
         for proc in self.procs:
             if proc.name == name:
                 return proc
-        from lain_sdk.errors import NotFound
-
         known = ", ".join(p.name for p in self.procs) or "none"
         raise NotFound(f"{self.appname} has no proc {name!r} (procs: {known})")
 
@@ -202,7 +205,7 @@ class AppConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised model as plain JSON-ready data (what ``lain validate -o json`` prints)."""
-        data = _plain(self)
+        data: dict[str, Any] = _plain(self)
         data.pop("source", None)
         data["procs"] = [proc.to_dict() for proc in self.procs]
         return data

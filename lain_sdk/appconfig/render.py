@@ -70,7 +70,7 @@ def render_data(
         templated.add(where)
         try:
             return _render(value, context)
-        except Exception as e:  # noqa: BLE001 - a template may fail in any way; report it
+        except Exception as e:  # a template may fail in any way: report it
             from jinja2 import TemplateError
 
             reason = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lain_sdk._version import __version__
 from lain_sdk.appconfig.keypath import KeyPath, format_key_path
+from lain_sdk.settings import cache_dir
 
 SCHEMA_FILE = Path(__file__).with_name("lain.schema.json")
 
@@ -59,7 +62,8 @@ def is_template(value: Any) -> bool:
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return document
 
 
 def schema() -> dict[str, Any]:
@@ -94,7 +98,8 @@ def _inline_refs(document: dict[str, Any]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return node
 
-    return walk(document)
+    inlined: dict[str, Any] = walk(document)
+    return inlined
 
 
 @functools.cache
@@ -152,10 +157,6 @@ def structural_problems(
 
 
 def _passed_key(text: str, templates: bool) -> str:
-    import hashlib
-
-    from lain_sdk._version import __version__
-
     digest = hashlib.sha256()
     for part in (__version__, _schema_digest(), str(templates), text):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
@@ -164,14 +165,10 @@ def _passed_key(text: str, templates: bool) -> str:
 
 @functools.cache
 def _schema_digest() -> str:
-    import hashlib
-
     return hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest()
 
 
 def _passed_dir() -> Path:
-    from lain_sdk.settings import cache_dir
-
     return cache_dir() / "schema-passed"
 
 
@@ -225,7 +222,7 @@ def describe(value: Any) -> str:
 
 def _expected(schema: Any, inherited: str | None) -> str | None:
     if isinstance(schema, dict) and schema.get("x-expected"):
-        return schema["x-expected"]
+        return str(schema["x-expected"])
     return inherited
 
 

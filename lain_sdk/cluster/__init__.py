@@ -1,16 +1,35 @@
 """Running apps on a Docker Swarm cluster.
 
-``desired``     pure: an app's lain.yaml, a release and the cluster's settings -> the network,
-                services and volumes that should exist (and a plan of what would change)
-``discovery``   which networks an app's services join, which names they answer to, and the
-                check that the services an app uses exist
-``resources``   resource instances ``resource.<res>.<client>``: rendered, deployed before clients
-``swarm``       the backend: converge the engine to a desired state and wait until it is there
-``releases``    numbered release records kept in the cluster as Swarm configs
-``lock``        one deploy at a time per app, through a Swarm config whose creation is atomic
-``operations``  deploy, scale, rollback, undeploy and the release history: what the CLI calls
-``status``      what an app runs (``lain ps``) and what it prints (``lain logs``)
-``secrets``     secret files as versioned Swarm secrets: store, list, read, mount, remove
-``run``         ``lain run`` (a proc in a local container) and ``lain exec`` (into an instance)
-``local``       ``lain cluster up``: the local engine as a one-node swarm plus a registry
+Modules, from the bottom up (each imports only the ones above it):
+
+``names``          labels and object names (pure)
+``engine_calls``   the boundary with the docker SDK: its errors become lain errors
+``sizing``         instances, CPU and memory, and which value a deploy keeps (pure)
+``views``          typed views of the services, tasks and nodes the engine returns
+``discovery``      which networks a proc joins and which names it answers to (pure)
+``spec``           one proc's Swarm service spec, and questions about specs (pure)
+``desired``        everything one release of an app should have on the cluster (pure)
+``plan``           what a deploy would change, desired against live (pure)
+``identity``       who is acting (user@host)
+``session``        :class:`Cluster`: the engine, registry and login of one cluster
+``lock``           one deploy at a time per app, through a Swarm config
+``releases``       numbered release records kept in the cluster as Swarm configs
+``swarm``          reading and changing services, tasks, networks, volumes, nodes
+``wait``           waiting until a rollout converges, and why it did not
+``source``         what a deploy runs: version, pinned image, lain.yaml; resource instances
+``rollout``        putting a recorded release in place, and undoing it on failure
+``secret_store``   secret files as versioned Swarm secrets, and the versions a deploy mounts
+``resources``      recording the version of a resource app
+``deploy``         deploy and plan
+``scale``          scale and restart
+``history``        the release history, and rollback
+``undeploy``       undeploy and purge
+``secret_reader``  reading secret values through a one-off task
+``secrets``        add, list, read and remove secret files
+``status``         what an app runs, instance by instance
+``logs``           what an app prints
+``attach``         the streams of a command in a container
+``run``            one proc of a built release in a local container
+``exec``           a command in a running instance
+``local``          the local engine as a one-node swarm plus a registry
 """

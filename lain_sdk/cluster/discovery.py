@@ -22,49 +22,28 @@ instances themselves (there is no virtual IP).  lain v2 also answered to
 ``<service_name>.<client>.lain``; here that would need one alias per consumer on the provider's
 services, so a provider would have to be redeployed whenever a consumer appears: left out.
 
-Everything here is pure except :func:`check_use_services`, which reads the providers' services.
+Everything here is pure: the checks against the live providers are in
+:mod:`lain_sdk.cluster.source`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lain_sdk.cluster import desired as d
-from lain_sdk.errors import ClusterError, NotFound
-
-if TYPE_CHECKING:
-    from lain_sdk.appconfig.model import AppConfig, Proc
-    from lain_sdk.settings import ClusterSettings
-
-# The service names a Swarm service answers to on its app's network, comma-separated; how a
-# consumer's deploy checks, before changing anything, that the provider offers what it uses.
-LABEL_SERVICES = "lain.services"
-# On the services of a resource instance: which resource, and for which client app.
-LABEL_RESOURCE = "lain.resource"
-LABEL_RESOURCE_CLIENT = "lain.resource-client"
-# On the services of a client: the resources it has instances of, so that `lain ps` looks for
-# instances only when there are some.
-LABEL_USES_RESOURCES = "lain.use-resources"
-RESOURCE_PREFIX = "resource"
-
-
-# -- resource instance names -------------------------------------------------------------------
-
-
-def resource_instance_name(resource: str, client: str) -> str:
-    """The app that runs ``resource`` for ``client``: ``resource.<resource>.<client>``."""
-    return f"{RESOURCE_PREFIX}.{resource}.{client}"
-
-
-def parse_resource_instance(app: str) -> tuple[str, str] | None:
-    """``(resource, client)`` of a resource instance's app name, or None for any other app."""
-    parts = app.split(".")
-    if len(parts) == 3 and parts[0] == RESOURCE_PREFIX and parts[1] and parts[2]:
-        return parts[1], parts[2]
-    return None
-
+from lain_sdk.appconfig.model import AppConfig, Proc
+from lain_sdk.cluster.names import (
+    LABEL_RESOURCE,
+    LABEL_RESOURCE_CLIENT,
+    LABEL_SERVICES,
+    LABEL_USES_RESOURCES,
+    network_name,
+    parse_resource_instance,
+    resource_instance_name,
+    service_name,
+)
+from lain_sdk.errors import ClusterError
 
 # -- service names -----------------------------------------------------------------------------
 
@@ -169,7 +148,7 @@ def portal_env(app: AppConfig, proc: Proc) -> dict[str, str]:
     """Variables a portal with a program needs: where the proc behind it answers."""
     for route in service_routes(app).values():
         if route.proc == proc.name and route.portal == proc.name and route.backend:
-            return {"LAIN_SERVICE_BACKEND": d.service_name(app.appname, route.backend)}
+            return {"LAIN_SERVICE_BACKEND": service_name(app.appname, route.backend)}
     return {}
 
 
@@ -191,20 +170,11 @@ def network_attachments(app: AppConfig, proc: Proc, network: str) -> list[dict[s
     names to its provider's network.
     """
     attachments: list[dict[str, Any]] = [{"Target": network, "Aliases": aliases(app, proc)}]
-    attachments += [{"Target": d.network_name(other)} for other in used_apps(app)]
+    attachments += [{"Target": network_name(other)} for other in used_apps(app)]
     return attachments
 
 
 # -- checks ------------------------------------------------------------------------------------
-
-
-def provided_services(live: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """The service names an app's live services answer to (from their labels)."""
-    names: set[str] = set()
-    for service in live.values():
-        labels = (service.get("Spec") or {}).get("Labels") or {}
-        names.update(n for n in str(labels.get(LABEL_SERVICES, "")).split(",") if n)
-    return names
 
 
 def unprovided(
@@ -251,37 +221,3 @@ def name_clashes(app: AppConfig) -> list[str]:
         for name, key in used
         if name in own
     ]
-
-
-def check_use_services(client: Any, app: AppConfig, cluster: ClusterSettings) -> None:
-    """Check that every app named in ``use_services`` runs and provides the services used.
-
-    Called before a deploy changes anything, so a wrong ``use_services`` changes nothing.
-
-    Raises:
-        NotFound: a provider is not deployed, or does not provide a service; one message names
-            every such problem, the consumer and the providers.
-        ClusterError: a used service has the name of one of the consumer's own procs.
-    """
-    from lain_sdk.cluster import swarm
-
-    clashes = name_clashes(app)
-    if clashes:
-        raise ClusterError("\n".join(clashes))
-    problems = []
-    for provider, wanted in sorted(app.use_services.items()):
-        live = swarm.app_services(client, provider)
-        if not live:
-            problems.append(
-                f"{app.appname} uses services of {provider} (use_services), but {provider} is "
-                f"not deployed on cluster {cluster.name}; deploy {provider} first, or remove it "
-                f"from use_services in {app.appname}'s lain.yaml"
-            )
-            continue
-        why = unprovided(
-            app.appname, provider, wanted, provided_services(live), key=f"use_services.{provider}"
-        )
-        if why:
-            problems.append(why)
-    if problems:
-        raise NotFound("\n".join(problems))

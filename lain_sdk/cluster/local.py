@@ -1,4 +1,4 @@
-"""``lain cluster up``: the local default cluster on a laptop or a CI machine.
+"""The local default cluster on a laptop or a CI machine.
 
 It is the local engine as a one-node swarm (``docker swarm init --advertise-addr 127.0.0.1``
 when the engine is not in a swarm yet) plus a registry on a loopback port, 127.0.0.1:5000 by
@@ -10,6 +10,7 @@ again changes nothing; ``cluster_down`` stops the registry it started (the swarm
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lain_sdk.cluster.engine_calls import engine_errors, is_not_found
+from lain_sdk.cluster.engine_calls import engine_errors, is_not_found, unless_missing
+from lain_sdk.engine import EngineClient, connect
 from lain_sdk.errors import ClusterError, LainTimeout
 from lain_sdk.events import Event, Message
+from lain_sdk.protocols import EngineAPI
 from lain_sdk.settings import LOCAL_REGISTRY, data_dir
 
 REGISTRY_IMAGE = "registry:2"
@@ -81,37 +84,37 @@ def _split(registry: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def ensure_swarm(client: Any) -> bool:
+def ensure_swarm(api: EngineAPI) -> bool:
     """Make the engine a one-node swarm manager if it is in no swarm; True when it did.
 
     Raises:
         ClusterError: the engine is a swarm worker, or its swarm is locked or broken.
     """
-    with engine_errors(client, "read the engine's swarm state"):
-        info = client.info()
+    with engine_errors(api, "read the engine's swarm state"):
+        info = api.info()
     swarm = info.get("Swarm") or {}
     state = swarm.get("LocalNodeState", "inactive")
     if state == "active":
         if not swarm.get("ControlAvailable"):
             raise ClusterError(
-                "the local engine is a worker of another swarm; lain needs a manager. Use "
-                "`lain cluster add` for that swarm's manager, or leave it (docker swarm leave)"
+                "the local engine is a worker of another swarm; lain needs a manager: add that "
+                "swarm's manager as a cluster, or leave the swarm (docker swarm leave)"
             )
         return False
     if state != "inactive":
         raise ClusterError(
-            f"the local engine's swarm is {state}; fix it (docker swarm unlock, or docker "
-            "swarm leave --force) and run `lain cluster up` again"
+            f"the local engine's swarm is {state}; unlock it (docker swarm unlock) or make the "
+            "engine leave it, then set up the local cluster again"
         )
-    with engine_errors(client, "initialise a swarm"):
-        client.swarm.init(advertise_addr="127.0.0.1")
+    with engine_errors(api, "initialise a swarm"):
+        api.init_swarm(advertise_addr="127.0.0.1")
     return True
 
 
 def cluster_up(
     *,
     registry: str = LOCAL_REGISTRY,
-    docker_client: Any = None,
+    engine: EngineClient | None = None,
     environ: Mapping[str, str] | None = None,
     timeout: float = START_TIMEOUT,
 ) -> Generator[Event, None, LocalCluster]:
@@ -119,7 +122,7 @@ def cluster_up(
 
     Args:
         registry: ``host:port`` for the registry, on a loopback address.
-        docker_client: a client for the local engine (default: connect).
+        engine: a client for the local engine (default: connect).
         environ: the environment (for ``XDG_DATA_HOME``); default ``os.environ``.
         timeout: seconds to wait for the registry to answer.
 
@@ -128,11 +131,8 @@ def cluster_up(
         ClusterError: no registry can be started here (the message says what to install).
         LainTimeout: the registry did not answer in time (the message names its log).
     """
-    if docker_client is None:
-        from lain_sdk.engine import connect
-
-        docker_client = connect()
-    created = ensure_swarm(docker_client)
+    api = (engine if engine is not None else connect()).api
+    created = ensure_swarm(api)
     yield Message(
         "turned the local engine into a one-node swarm"
         if created
@@ -143,9 +143,9 @@ def cluster_up(
         return LocalCluster(created, registry, "existing")
     host, port = _split(registry)
 
-    if _has_image(docker_client, REGISTRY_IMAGE):
+    if _has_image(api, REGISTRY_IMAGE):
         yield Message(f"starting {REGISTRY_IMAGE} as container {REGISTRY_CONTAINER} on {registry}")
-        _start_container(docker_client, host, port)
+        _start_container(api, host, port)
         _wait_registry(registry, timeout, f"docker logs {REGISTRY_CONTAINER}")
         return LocalCluster(created, registry, "container")
 
@@ -155,7 +155,7 @@ def cluster_up(
             f"no registry to start: the engine has no {REGISTRY_IMAGE} image (docker pull "
             f"{REGISTRY_IMAGE}) and the docker-registry program is not installed (apt-get "
             "install docker-registry); or run any registry on "
-            f"{registry} and run `lain cluster up` again"
+            f"{registry}, then set up the local cluster again"
         )
     home = data_dir(environ) / "registry"
     yield Message(f"starting {program} on {registry} (files in {home})")
@@ -166,7 +166,7 @@ def cluster_up(
 
 def cluster_down(
     *,
-    docker_client: Any = None,
+    engine: EngineClient | None = None,
     environ: Mapping[str, str] | None = None,
     timeout: float = 10.0,
 ) -> list[str]:
@@ -186,31 +186,20 @@ def cluster_down(
                 time.sleep(0.1)
         stopped.append(f"registry process {pid}")
     (home / "registry.pid").unlink(missing_ok=True)
-    if docker_client is not None:
-        with engine_errors(docker_client, f"stop container {REGISTRY_CONTAINER}"):
-            try:
-                docker_client.api.remove_container(REGISTRY_CONTAINER, force=True)
+    if engine is not None:
+        with engine_errors(engine.api, f"stop container {REGISTRY_CONTAINER}"):
+            if unless_missing(engine.api.remove_container, REGISTRY_CONTAINER, force=True):
                 stopped.append(f"container {REGISTRY_CONTAINER}")
-            except Exception as e:
-                if not is_not_found(e):
-                    raise
     return stopped
 
 
-def _has_image(client: Any, image: str) -> bool:
-    with engine_errors(client, f"look for image {image}"):
-        try:
-            client.api.inspect_image(image)
-            return True
-        except Exception as e:
-            if is_not_found(e):
-                return False
-            raise
+def _has_image(api: EngineAPI, image: str) -> bool:
+    with engine_errors(api, f"look for image {image}"):
+        return unless_missing(api.inspect_image, image)
 
 
-def _start_container(client: Any, host: str, port: int) -> None:
-    api = client.api
-    with engine_errors(client, f"start container {REGISTRY_CONTAINER}"):
+def _start_container(api: EngineAPI, host: str, port: int) -> None:
+    with engine_errors(api, f"start container {REGISTRY_CONTAINER}"):
         try:
             api.start(REGISTRY_CONTAINER)  # made by an earlier run and stopped since
             return
@@ -234,7 +223,7 @@ def _start_container(client: Any, host: str, port: int) -> None:
 
 def _registry_config(home: Path, registry: str) -> str:
     return (
-        "# written by `lain cluster up`\n"
+        "# written by lain for the local cluster\n"
         "version: 0.1\n"
         "log:\n  level: info\n  fields:\n    service: registry\n"
         "storage:\n"
@@ -296,10 +285,8 @@ def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
         if state == "Z":
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             return False
     except (OSError, IndexError):
         pass

@@ -11,27 +11,27 @@ label, because config data cannot change and labels can.
 from __future__ import annotations
 
 import base64
-import getpass
 import json
-import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
-from lain_sdk.cluster.desired import (
+from lain_sdk.cluster.engine_calls import is_conflict, is_not_found, update_config_labels
+from lain_sdk.cluster.identity import current_user, now_iso
+from lain_sdk.cluster.names import (
     LABEL_APP,
+    LABEL_KIND,
+    LABEL_OUTCOME,
+    LABEL_REASON,
     LABEL_RELEASE,
-    ProcScale,
     release_config_name,
-    spec_scale,
 )
-from lain_sdk.cluster.engine_calls import engine_errors, is_conflict, is_not_found
-from lain_sdk.errors import ClusterError, NotFound
+from lain_sdk.cluster.session import Cluster
+from lain_sdk.cluster.sizing import ProcScale, spec_scale
+from lain_sdk.cluster.spec import image_of, secret_versions
+from lain_sdk.cluster.views import Service
+from lain_sdk.errors import ClusterError, InvalidArgument
 
-LABEL_OUTCOME = "lain.outcome"
-LABEL_KIND = "lain.kind"
-LABEL_REASON = "lain.reason"
 OUTCOMES = ("pending", "succeeded", "failed")
 KINDS = ("deploy", "scale", "rollback", "secret")
 MAX_REASON = 500  # keep labels small; the full reason is in the error the user saw
@@ -55,16 +55,14 @@ class ReleaseProc:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> ReleaseProc:
-        from lain_sdk.cluster.secrets import spec_secret_versions
-
         scale = spec_scale(spec)
         return cls(
-            image=str(spec["TaskTemplate"]["ContainerSpec"]["Image"]),
+            image=image_of(spec),
             instances=scale.instances,
             cpu=scale.cpu,
             memory=scale.memory,
             spec=spec,
-            secrets=spec_secret_versions(spec),
+            secrets=secret_versions(spec),
         )
 
     def to_dict(self, with_spec: bool = False) -> dict[str, Any]:
@@ -129,19 +127,6 @@ class Release:
         }
 
 
-def current_user() -> str:
-    """``user@host`` for release records and locks."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers) and no USER variable
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _from_config(config: Mapping[str, Any]) -> Release | None:
     spec = config.get("Spec") or {}
     labels = spec.get("Labels") or {}
@@ -177,42 +162,39 @@ def _from_config(config: Mapping[str, Any]) -> Release | None:
         return None  # not a record this lain can read (hand-made, or a future format)
 
 
-def read_releases(client: Any, app: str) -> list[Release]:
-    """Every release of ``app``, oldest first (one engine call).
-
-    Args:
-        client: a docker client for a swarm manager.
-        app: the app name.
-    """
-    with engine_errors(client, f"list the releases of {app}"):
-        configs = client.api.configs(filters={"label": [f"{LABEL_APP}={app}", LABEL_RELEASE]})
+def read_releases(cluster: Cluster, app: str) -> list[Release]:
+    """Every release of ``app``, oldest first (one engine call)."""
+    with cluster.errors(f"list the releases of {app}"):
+        configs = cluster.api.configs(filters={"label": [f"{LABEL_APP}={app}", LABEL_RELEASE]})
     releases = [r for r in map(_from_config, configs) if r is not None and r.app == app]
     return sorted(releases, key=lambda r: r.number)
 
 
-def get_release(client: Any, app: str, number: int) -> Release:
-    """Release ``number`` of ``app``.
+def next_number(history: list[Release]) -> int:
+    """The number the next release of an app with ``history`` gets."""
+    return history[-1].number + 1 if history else 1
 
-    Raises:
-        NotFound: there is no such release (the message lists the latest ones).
-    """
-    with engine_errors(client, f"read release {number} of {app}"):
-        try:
-            config = client.api.inspect_config(release_config_name(app, number))
-        except Exception as e:
-            if not is_not_found(e):
-                raise
-            config = None
-    release = _from_config(config) if config else None
-    if release is None or release.app != app:
-        known = [r.number for r in read_releases(client, app)]
-        listed = ", ".join(map(str, known[-10:])) or "none yet"
-        raise NotFound(f"{app} has no release {number} (releases: {listed}); see `lain releases`")
-    return release
+
+def find_release(history: Iterable[Release], number: int | None) -> Release | None:
+    """Release ``number`` in ``history`` (None when it is not there)."""
+    return next((x for x in history if x.number == number), None)
+
+
+def snapshot(services: Mapping[str, Service], current: Release | None) -> dict[str, ReleaseProc]:
+    """What runs now, per proc: from the current release record, else from the live specs."""
+    procs = {}
+    for proc, service in services.items():
+        recorded = current.procs.get(proc) if current is not None else None
+        procs[proc] = (
+            recorded
+            if recorded is not None and recorded.spec
+            else ReleaseProc.from_spec(service.spec)
+        )
+    return procs
 
 
 def create_release(
-    client: Any,
+    cluster: Cluster,
     *,
     app: str,
     kind: str,
@@ -232,9 +214,7 @@ def create_release(
         ClusterError: the engine refused to store the record, or ``number`` is taken.
     """
     strict = number is not None
-    if number is None:
-        existing = read_releases(client, app)
-        number = existing[-1].number + 1 if existing else 1
+    number = number if number is not None else next_number(read_releases(cluster, app))
     user, when = current_user(), now_iso()
     for _ in range(100):
         data = {
@@ -248,15 +228,11 @@ def create_release(
             "time": when,
             "rollback_of": rollback_of,
         }
-        labels = {
-            LABEL_APP: app,
-            LABEL_RELEASE: str(number),
-            LABEL_KIND: kind,
-            LABEL_OUTCOME: "pending",
-        }
-        with engine_errors(client, f"record release {number} of {app}"):
+        labels = {LABEL_APP: app, LABEL_RELEASE: str(number), LABEL_KIND: kind}
+        labels[LABEL_OUTCOME] = "pending"
+        with cluster.errors(f"record release {number} of {app}"):
             try:
-                created = client.api.create_config(
+                created = cluster.api.create_config(
                     release_config_name(app, number),
                     json.dumps(data, sort_keys=True).encode(),
                     labels=labels,
@@ -284,51 +260,40 @@ def create_release(
             time=when,
             rollback_of=rollback_of,
             config_id=str(created.get("ID", "")),
-            config_version=0,
         )
     raise ClusterError(f"could not find a free release number for {app}")
 
 
-def set_outcome(client: Any, release: Release, outcome: str, reason: str = "") -> Release:
+def set_outcome(cluster: Cluster, release: Release, outcome: str, reason: str = "") -> Release:
     """Mark a release ``succeeded`` or ``failed`` (a label update; the record itself is fixed).
 
     Raises:
+        InvalidArgument: not an outcome.
         ClusterError: the engine refused the update.
     """
     if outcome not in OUTCOMES:
-        raise ValueError(f"outcome must be one of {OUTCOMES}")
-    api = client.api
-    doing = f"mark release {release.number} of {release.app} {outcome}"
-    with engine_errors(client, doing):
-        config = api.inspect_config(
-            release.config_id or release_config_name(release.app, release.number)
-        )
-        spec = dict(config["Spec"])
-        labels = dict(spec.get("Labels") or {})
+        raise InvalidArgument(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    reason = reason[:MAX_REASON]
+    config_id = release.config_id or release_config_name(release.app, release.number)
+    with cluster.errors(f"mark release {release.number} of {release.app} {outcome}"):
+        config = cluster.api.inspect_config(config_id)
+        labels = dict(config["Spec"].get("Labels") or {})
         labels[LABEL_OUTCOME] = outcome
         if reason:
-            labels[LABEL_REASON] = reason[:MAX_REASON]
+            labels[LABEL_REASON] = reason
         else:
             labels.pop(LABEL_REASON, None)
-        spec["Labels"] = labels
-        # The docker SDK has no call for config updates (only labels may change); the Engine
-        # API has had POST /configs/{id}/update since 1.30.
-        response = api._post_json(
-            api._url("/configs/{0}/update", config["ID"]),
-            data=spec,
-            params={"version": config["Version"]["Index"]},
-        )
-        api._raise_for_status(response)
-    return replace(release, outcome=outcome, reason=reason[:MAX_REASON])
+        update_config_labels(cluster.api, config, labels)
+    return replace(release, outcome=outcome, reason=reason)
 
 
-def remove_releases(client: Any, app: str) -> int:
+def remove_releases(cluster: Cluster, app: str) -> int:
     """Delete every release record of ``app``; return how many there were."""
     removed = 0
-    for release in read_releases(client, app):
-        with engine_errors(client, f"remove release {release.number} of {app}"):
+    for release in read_releases(cluster, app):
+        with cluster.errors(f"remove release {release.number} of {app}"):
             try:
-                client.api.remove_config(release.config_id)
+                cluster.api.remove_config(release.config_id)
                 removed += 1
             except Exception as e:
                 if not is_not_found(e):

@@ -1,13 +1,17 @@
 """Images: an app's prepare, build, release, test and meta images, built, pushed and cleaned.
 
-    naming      tags (v2's grammar), labels, the prepare key          pure
-    buildargs   build_arg values from the environment; secret names   pure
-    dockerfiles the Dockerfile text of each phase                      pure
-    context     the in-memory build context (git files, .dockerignore)
-    builder     Builder: runs builds and script lines on one engine, as events
-    pipeline    build_app, prepare_app, test_app -> BuildResult
-    push        push_app, push_images -> PushResult
-    clean       clean_app -> CleanResult
+    naming          tags (v2's grammar), labels, the prepare key          pure
+    buildargs       build_arg values from the environment; secret names   pure
+    dockerfiles     the Dockerfile text of each phase                      pure
+    context         the in-memory build context (git files, .dockerignore)
+    streams         the engine's streamed answers read: lines, exec output, dropped links
+    build_progress  the classic builder's progress stream: steps, cache hits, stage images
+    builder         Builder: runs builds and script lines on one engine, as events
+    copies          release.copy sources expanded in the build image
+    phases          Pipeline: the phases of one app's images on one engine
+    pipeline        build_app, prepare_app, test_app -> BuildResult
+    push            push_app, push_images -> PushResult
+    clean           clean_app -> CleanResult
 
 Names are resolved lazily, so importing a pure module does not load the docker SDK.
 """

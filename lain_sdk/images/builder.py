@@ -26,20 +26,19 @@ Two ways of running script lines:
 
 from __future__ import annotations
 
-import bisect
+import codecs
 import contextlib
 import hashlib
 import io
-import json
-import queue
-import re
-import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any
 
+from lain_sdk.credentials import Credentials
 from lain_sdk.errors import BuildError, EngineError, LainTimeout
-from lain_sdk.events import Event, Message, PhaseFinished, PhaseLog, PhaseStarted
+from lain_sdk.events import Event, Message, PhaseLog
+from lain_sdk.images.build_progress import LOG_TAIL, BuildProgress
 from lain_sdk.images.dockerfiles import (
     APP_DIR,
     DOCKERFILE_NAME,
@@ -48,25 +47,14 @@ from lain_sdk.images.dockerfiles import (
     combine,
     label_instruction,
 )
-
-if TYPE_CHECKING:
-    import docker
-
-    from lain_sdk.credentials import Credentials
+from lain_sdk.images.streams import ExecOutput, LineSplitter, imported_id, transport_errors
+from lain_sdk.protocols import EngineClient
 
 # One phase may take this long before lain gives up on it (reads from the engine included).
 PHASE_TIMEOUT = 3600.0
 # Short helper containers (expanding release copy paths) must be done within this.
 HELPER_TIMEOUT = 120.0
-LOG_TAIL = 30
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-# Builder chatter that says nothing to a user reading the log.
-_NOISE = re.compile(
-    r"^( ---> (Running in [0-9a-f]+|[0-9a-f]{12})?|Removing intermediate container [0-9a-f]+"
-    r"|Successfully (built|tagged) .*)$"
-)
 # Keys of an image config that `docker commit` must carry over unchanged.
 _CONFIG_KEYS = (
     "User",
@@ -88,77 +76,18 @@ def _identity(text: str) -> str:
     return text
 
 
-class _Lines:
-    """Turns chunks of text into whole lines (the builder splits lines across chunks)."""
-
-    def __init__(self) -> None:
-        self._partial = ""
-
-    def feed(self, text: str) -> list[str]:
-        text = self._partial + _ANSI.sub("", text).replace("\r\n", "\n")
-        *lines, self._partial = text.split("\n")
-        return lines
-
-    def flush(self) -> list[str]:
-        rest, self._partial = self._partial, ""
-        return [rest] if rest else []
-
-
-class _Output:
-    """The output of an exec, read with a deadline.
-
-    The docker SDK reads an exec's output stream with no timeout at all (it polls the socket
-    before each read), so a silent line would hold lain forever: a daemon thread reads the
-    stream and hands the chunks over through a queue, which is waited on with a timeout.  When
-    the deadline passes, the caller removes the container, which ends the stream and the thread.
-    """
-
-    _END = object()
-
-    def __init__(self, stream: Iterator[bytes]) -> None:
-        self.expired = False
-        self._chunks: queue.Queue[Any] = queue.Queue()
-        self._thread = threading.Thread(
-            target=self._pump, args=(stream,), name="lain-exec-output", daemon=True
-        )
-        self._thread.start()
-
-    def _pump(self, stream: Iterator[bytes]) -> None:
-        try:
-            for chunk in stream:
-                self._chunks.put(chunk)
-        except BaseException as e:  # handed to the reading thread, which raises it
-            self._chunks.put(e)
-        finally:
-            self._chunks.put(self._END)
-
-    def next_chunk(self, deadline: float) -> bytes | None:
-        """The next chunk; None at the end of the output, or once ``deadline`` has passed
-        (then ``expired`` is set)."""
-        try:
-            item = self._chunks.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            self.expired = True
-            return None
-        if item is self._END:
-            return None
-        if isinstance(item, BaseException):
-            raise item
-        return bytes(item)
-
-
 class Builder:
     """Builds, runs and tags images on one engine.
 
     Args:
-        client: a ``docker.DockerClient`` (see :func:`lain_sdk.engine.connect`).
+        client: the engine, a ``docker.DockerClient`` (see :func:`lain_sdk.engine.connect`).
         timeout: seconds one phase may take, and the longest the engine may stay silent.
         mask: applied to every log line and error text (hides secret build arg values).
     """
 
     def __init__(
         self,
-        client: docker.DockerClient,
+        client: EngineClient,
         *,
         timeout: float = PHASE_TIMEOUT,
         mask: Callable[[str], str] = _identity,
@@ -281,7 +210,7 @@ class Builder:
                     yield PhaseLog(phase, f"{layer}: {status}" if layer else status)
         except APIError as e:
             raise BuildError(phase, f"could not pull image {reference}: {e.explanation}") from e
-        except _transport_errors() as e:
+        except transport_errors() as e:
             raise BuildError(phase, f"could not pull image {reference}: {e}") from e
 
     def import_image(
@@ -327,9 +256,9 @@ class Builder:
             )
         except APIError as e:
             raise BuildError(phase, self.mask(str(e.explanation or e))) from e
-        except _transport_errors() as e:
+        except transport_errors() as e:
             raise BuildError(phase, f"lost the engine while importing {tag}: {e}") from e
-        image_id = _imported_id(answer)
+        image_id = imported_id(answer)
         if image_id is None:
             raise BuildError(phase, f"the engine did not say which image it made ({answer!r:.200})")
         return image_id, False
@@ -394,111 +323,64 @@ class Builder:
         from docker.errors import APIError
 
         dockerfile, starts = combine(stages)
+        progress = BuildProgress(
+            stages,
+            dockerfile,
+            starts,
+            announce=announce,
+            error_type=error_type,
+            mask=self.mask,
+            tag=self.tag,
+            clock=time.monotonic,
+        )
         data = context(dockerfile.text) if callable(context) else context
         deadline = time.monotonic() + self.timeout
-        tail: deque[str] = deque(maxlen=LOG_TAIL)
-        lines = _Lines()
-        step = 0
-        step_cached: dict[int, bool] = {}
-        results: list[tuple[str, bool]] = []
-        started: dict[str, float] = {}
-        phase = stages[0].phase
         try:
-            stream = self.api.build(
-                fileobj=io.BytesIO(data),
-                custom_context=True,
-                dockerfile=DOCKERFILE_NAME,
-                buildargs=dict(buildargs or {}),
-                nocache=nocache,
-                rm=True,
-                forcerm=True,  # no stopped container left behind by a failed step
-                pull=False,  # bases are pulled by ensure_image, and only when missing
-                decode=True,
-                timeout=int(self.timeout),
-                # The engine names the last image itself, which saves a round trip.
-                tag=stages[-1].tag,
-            )
-            for chunk in stream:
-                self._check_deadline(deadline, phase, "building")
-                aux = chunk.get("aux")
-                if isinstance(aux, dict) and "ID" in aux and len(results) < len(stages):
-                    # The classic builder names each stage's image as the stage ends.
-                    index = len(results)
-                    end = starts[index + 1] if index + 1 < len(starts) else step + 1
-                    cached = all(step_cached.get(n, False) for n in range(starts[index], end))
-                    results.append((str(aux["ID"]), cached))
-                    stage = stages[index]
-                    if stage.tag and index + 1 < len(stages):
-                        self.tag(str(aux["ID"]), stage.tag)
-                    last_of_phase = index + 1 == len(stages) or stages[index + 1].phase != phase
-                    if announce and last_of_phase:
-                        phase_results = [
-                            r for r, s in zip(results, stages, strict=False) if s.phase == phase
-                        ]
-                        yield PhaseFinished(
-                            phase,
-                            _phase_image(stages, phase),
-                            str(aux["ID"]),
-                            all(c for _, c in phase_results),
-                            round(time.monotonic() - started.get(phase, time.monotonic()), 3),
-                        )
-                if "error" in chunk:
-                    for line in lines.flush():
-                        tail.append(self.mask(line))
-                    detail = chunk.get("errorDetail") or {}
-                    raise self._step_error(error_type, phase, dockerfile, step, detail, chunk, tail)
-                for line in lines.feed(chunk.get("stream") or ""):
-                    match = _STEP.match(line)
-                    if match:
-                        step = int(match[1])
-                        phase = stages[bisect.bisect_right(starts, step) - 1].phase
-                        if announce and phase not in started:
-                            started[phase] = time.monotonic()
-                            yield PhaseStarted(phase, _phase_image(stages, phase))
-                        # FROM is taken as cached: it only names the image to start from.
-                        step_cached[step] = match[3].startswith("FROM ")
-                        source = dockerfile.line_for_step(step)
-                        shown = (
-                            f"RUN {source}" if source and match[3].startswith("RUN ") else match[3]
-                        )
-                        line = f"[{match[1]}/{match[2]}] {shown}"
-                    elif line.strip() == "---> Using cache":
-                        step_cached[step] = True
-                    if _NOISE.match(line) or not line.strip():
-                        continue
-                    line = self.mask(line)
-                    tail.append(line)
-                    yield PhaseLog(phase, line)
+            for chunk in self._build_stream(data, stages[-1].tag, buildargs, nocache):
+                self._check_deadline(deadline, progress.phase, "building")
+                yield from progress.feed(chunk)
         except APIError as e:
-            raise error_type(phase, self.mask(str(e.explanation or e)), list(tail)) from e
-        except _transport_errors() as e:
-            raise error_type(phase, f"lost the engine while building: {e}", list(tail)) from e
-        if len(results) != len(stages):
+            error = str(e.explanation or e)
+            raise error_type(progress.phase, self.mask(error), list(progress.tail)) from e
+        except transport_errors() as e:
+            if time.monotonic() >= deadline:
+                # The read timeout: the engine stayed silent until the phase's time was up.
+                raise LainTimeout(
+                    f"{progress.phase}: building took longer than {self.timeout:.0f}s; stopped"
+                ) from e
+            lost = f"lost the engine while building: {e}"
+            raise error_type(progress.phase, lost, list(progress.tail)) from e
+        if not progress.complete:
             raise error_type(
-                phase, "the engine finished the build without naming every image", list(tail)
+                progress.phase,
+                "the engine finished the build without naming every image",
+                list(progress.tail),
             )
-        return results
+        return progress.results
 
-    def _step_error(
+    def _build_stream(
         self,
-        error_type: type[BuildError],
-        phase: str,
-        dockerfile: Dockerfile,
-        step: int,
-        detail: Mapping[str, Any],
-        chunk: Mapping[str, Any],
-        tail: deque[str],
-    ) -> BuildError:
-        source = dockerfile.line_for_step(step) if step else None
-        message = self.mask(str(detail.get("message") or chunk.get("error") or "unknown error"))
-        code = detail.get("code")
-        if source and code:
-            reason = f"a {phase} script line exited with status {code}"
-        else:
-            reason = message
-        return error_type(
-            phase, reason, list(tail), failed_line=self.mask(source) if source else None
+        context: bytes,
+        tag: str | None,
+        buildargs: Mapping[str, str] | None,
+        nocache: bool,
+    ) -> Iterator[dict[str, Any]]:
+        """The classic builder's answer to building ``context``, decoded chunk by chunk."""
+        stream: Iterator[dict[str, Any]] = self.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            dockerfile=DOCKERFILE_NAME,
+            buildargs=dict(buildargs or {}),
+            nocache=nocache,
+            rm=True,
+            forcerm=True,  # no stopped container left behind by a failed step
+            pull=False,  # bases are pulled by ensure_image, and only when missing
+            decode=True,
+            timeout=int(self.timeout),
+            # The engine names the last image itself, which saves a round trip.
+            tag=tag,
         )
+        return stream
 
     # -- script lines in a container -----------------------------------------------------------
 
@@ -539,31 +421,14 @@ class Builder:
         from docker.errors import APIError
 
         deadline = time.monotonic() + self.timeout
-        config = self.image_config(image)
-        conf = {key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None}
-        conf["Labels"] = {**(conf.get("Labels") or {}), **labels}
-        conf["WorkingDir"] = APP_DIR
-        # `docker commit` fills whatever the given config lacks from the container's config,
-        # and the container's entrypoint is the idle /bin/sh: an explicit empty entrypoint keeps
-        # it out of an image whose base had none.  The container has no command, so none can
-        # be filled in either.
-        conf["Entrypoint"] = config.get("Entrypoint") or []
+        conf = _commit_config(self.image_config(image), labels)
         environment = [f"{k}={v}" for k, v in env.items()]
+        steps = [(command, source, environment, "") for command, source in lines]
+        if cleanup is not None:
+            steps.append((cleanup[0], cleanup[1], [], "0"))
         container_id: str | None = None
         try:
-            # The container idles on an sh reading its (open, never written) stdin, so lines can
-            # be exec'd in it.  No labels or env of its own: a commit would keep them.  The
-            # engine makes its working directory, so the sources have somewhere to go.
-            container_id = self.api.create_container(
-                image, entrypoint=["/bin/sh"], stdin_open=True, working_dir=APP_DIR
-            )["Id"]
-            if sources is not None:
-                with self._long_reads(deadline):
-                    self.api.put_archive(container_id, APP_DIR, sources)
-            self.api.start(container_id)
-            steps = [(command, source, environment, "") for command, source in lines]
-            if cleanup is not None:
-                steps.append((cleanup[0], cleanup[1], [], "0"))
+            container_id = self._script_container(image, sources, deadline)
             for command, source, step_env, user in steps:
                 yield PhaseLog(phase, self.mask(f"RUN {source}"))
                 yield from self._exec_line(
@@ -573,16 +438,42 @@ class Builder:
                 committed = self.api.commit(container_id, conf=conf, message=comment)["Id"]
         except APIError as e:
             raise BuildError(phase, self.mask(str(e.explanation or e))) from e
-        except _transport_errors() as e:
+        except transport_errors() as e:
             if time.monotonic() >= deadline:
                 raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped") from e
             raise BuildError(phase, f"lost the engine while running the {phase} script: {e}") from e
         finally:
             # Also what stops a line still running (past the deadline, or on an interrupt).
             if container_id is not None:
-                with contextlib.suppress(APIError, *_transport_errors()):
-                    self.api.remove_container(container_id, force=True)
+                self._remove_quietly(container_id)
         return str(committed)
+
+    def _script_container(self, image: str, sources: bytes | None, deadline: float) -> str:
+        """Start a container of ``image`` to exec script lines in, ``sources`` unpacked in
+        /lain/app; its id."""
+        # The container idles on an sh reading its (open, never written) stdin, so lines can be
+        # exec'd in it.  No labels or env of its own: a commit would keep them.  The engine
+        # makes its working directory, so the sources have somewhere to go.
+        container_id = str(
+            self.api.create_container(
+                image, entrypoint=["/bin/sh"], stdin_open=True, working_dir=APP_DIR
+            )["Id"]
+        )
+        try:
+            if sources is not None:
+                with self._long_reads(deadline):
+                    self.api.put_archive(container_id, APP_DIR, sources)
+            self.api.start(container_id)
+        except BaseException:
+            self._remove_quietly(container_id)
+            raise
+        return container_id
+
+    def _remove_quietly(self, container_id: str) -> None:
+        from docker.errors import APIError
+
+        with contextlib.suppress(APIError, *transport_errors()):
+            self.api.remove_container(container_id, force=True)
 
     def _exec_line(
         self,
@@ -595,7 +486,9 @@ class Builder:
         user: str = "",
     ) -> Generator[Event, None, None]:
         tail: deque[str] = deque(maxlen=LOG_TAIL)
-        lines = _Lines()
+        lines = LineSplitter()
+        # A chunk may end inside a character: the engine frames whatever the process wrote.
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         exec_id = self.api.exec_create(
             container_id,
             ["/bin/sh", "-c", command],
@@ -603,18 +496,18 @@ class Builder:
             workdir=APP_DIR,
             user=user,
         )["Id"]
-        output = _Output(self.api.exec_start(exec_id, stream=True))
+        output = ExecOutput(self.api.exec_start(exec_id, stream=True))
         while True:
-            chunk = output.next_chunk(deadline)
+            chunk = output.next_chunk(deadline - time.monotonic())
             if chunk is None:
                 break
-            for line in lines.feed(chunk.decode("utf-8", "replace")):
+            for line in lines.feed(decoder.decode(chunk)):
                 line = self.mask(line)
                 tail.append(line)
                 yield PhaseLog(phase, line)
         if output.expired:
             raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped")
-        for line in lines.flush():
+        for line in [*lines.feed(decoder.decode(b"", final=True)), *lines.flush()]:
             tail.append(self.mask(line))
             yield PhaseLog(phase, self.mask(line))
         code = self.api.exec_inspect(exec_id).get("ExitCode")
@@ -658,7 +551,7 @@ class Builder:
             self.api.start(container_id)
             try:
                 status = self.api.wait(container_id, timeout=timeout)
-            except _transport_errors() as e:
+            except transport_errors() as e:
                 raise LainTimeout(
                     f"{phase}: a helper container did not finish within {timeout:.0f}s"
                 ) from e
@@ -669,43 +562,22 @@ class Builder:
             raise BuildError(phase, str(e.explanation or e)) from e
         finally:
             if container_id is not None:
-                with contextlib.suppress(APIError, *_transport_errors()):
-                    self.api.remove_container(container_id, force=True)
+                self._remove_quietly(container_id)
 
     def _check_deadline(self, deadline: float, phase: str, doing: str) -> None:
         if time.monotonic() > deadline:
             raise LainTimeout(f"{phase}: {doing} took longer than {self.timeout:.0f}s; stopped")
 
 
-def _imported_id(answer: Any) -> str | None:
-    """The image id in the engine's answer to an import (JSON lines; the last names it)."""
-    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
-    for line in reversed(text.splitlines()):
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and "error" in data:
-            return None
-        status = data.get("status") if isinstance(data, dict) else None
-        if isinstance(status, str) and status.startswith("sha256:"):
-            return status
-    return None
-
-
-def _phase_image(stages: Sequence[Stage], phase: str) -> str:
-    """The name a phase is known by in events: the tag of its last stage."""
-    tags = [s.tag for s in stages if s.phase == phase and s.tag]
-    return tags[-1] if tags else ""
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Connection drops and read timeouts while talking to the engine.
-
-    Called where an exception is being matched (an ``except`` expression is evaluated only
-    then), so that importing this module does not import ``requests``; by then the docker SDK,
-    which depends on it, has loaded it anyway.
-    """
-    import requests
-
-    return (requests.exceptions.RequestException, OSError)
+def _commit_config(config: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """The config to commit a script container with: ``config`` (the starting image's), its
+    labels plus ``labels``, working in /lain/app."""
+    conf = {key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None}
+    conf["Labels"] = {**(conf.get("Labels") or {}), **labels}
+    conf["WorkingDir"] = APP_DIR
+    # `docker commit` fills whatever the given config lacks from the container's config, and
+    # the container's entrypoint is the idle /bin/sh: an explicit empty entrypoint keeps it out
+    # of an image whose base had none.  The container has no command, so none can be filled in
+    # either.
+    conf["Entrypoint"] = config.get("Entrypoint") or []
+    return conf

@@ -13,15 +13,13 @@ import io
 import os
 import stat
 import tarfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lain_sdk.errors import BuildError
+from lain_sdk.git import GitInfo
 from lain_sdk.images.dockerfiles import CONTEXT_APP_DIR, DOCKERFILE_NAME
-
-if TYPE_CHECKING:
-    from lain_sdk.git import GitInfo
 
 DOCKERIGNORE = ".dockerignore"
 

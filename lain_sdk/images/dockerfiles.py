@@ -21,9 +21,9 @@ import io
 import json
 import shlex
 import tarfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
 
 APP_DIR = "/lain/app"
 CONTEXT_APP_DIR = "app"  # the app's files inside the build context

@@ -15,8 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+
+import lain_sdk.arguments as arguments
+from lain_sdk.errors import InvalidArgument
 
 PHASES = ("prepare", "build", "release", "test", "meta")
 # Phases whose tag ends in the meta version (prepare's ends in its key instead).
@@ -47,7 +50,15 @@ def image_tag(app: str, phase: str, version: str, registry: str | None = None) -
     Example:
         >>> image_tag("hello", "release", "1700000000-" + "a" * 40, "reg.example.com:5000")
         'reg.example.com:5000/hello:release-1700000000-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+
+    Raises:
+        InvalidArgument: an argument of the wrong kind, or an unknown phase.
     """
+    app = arguments.app_name(app)
+    if phase not in PHASES and phase not in VERSIONED_PHASES:
+        raise InvalidArgument(f"phase must be one of {', '.join(PHASES)}, not {phase!r}")
+    version = arguments.text(version, "version")
+    registry = arguments.optional_text(registry, "registry")
     name = f"{app}:{phase}-{version}"
     return f"{registry}/{name}" if registry else name
 

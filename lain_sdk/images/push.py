@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generator, Mapping, Sequence
+from typing import Any
 
-from lain_sdk.errors import EngineError, LainTimeout, NotFound, RegistryAuthError, RegistryError
+import lain_sdk.arguments as arguments
+from lain_sdk.appconfig.appname import read_appname
+from lain_sdk.credentials import Credentials, CredentialStore, normalize_registry
+from lain_sdk.engine import EngineClient, connected
+from lain_sdk.errors import (
+    EngineError,
+    LainTimeout,
+    RegistryAuthError,
+    RegistryError,
+    VersionNotBuilt,
+)
 from lain_sdk.events import Event, LayerProgress, PhaseFinished, PhaseLog, PhaseStarted
+from lain_sdk.git import GitInfo
 from lain_sdk.images.naming import image_tag
-
-if TYPE_CHECKING:
-    import docker
-
-    from lain_sdk.credentials import Credentials
+from lain_sdk.images.streams import transport_errors
 
 PUSH_TIMEOUT = 3600.0
 # Layer states that mean "nothing uploaded": the registry had the blob already.
@@ -94,8 +102,6 @@ def credentials_for(
     registry: str | None, environ: Mapping[str, str] | None = None
 ) -> Credentials | None:
     """Stored credentials for ``registry`` (``host[:port]``); None when there are none."""
-    from lain_sdk.credentials import CredentialStore
-
     if not registry:
         return None
     return CredentialStore(environ=environ).get(registry)
@@ -105,14 +111,14 @@ def push_error(registry: str, reference: str, message: str) -> RegistryError:
     """The error for a push the engine reported as failed."""
     if any(word in message.lower() for word in _AUTH_WORDS):
         return RegistryAuthError(
-            f"registry {registry} refused {reference}: {message} "
-            f"(log in with `lain login {registry}`)"
+            f"registry {registry} refused {reference}: {message}; log in to it first",
+            registry=registry,
         )
     return RegistryError(f"pushing {reference} to registry {registry} failed: {message}")
 
 
 def push_images(
-    client: docker.DockerClient,
+    client: EngineClient,
     items: Sequence[tuple[str, str, str]],
     *,
     registry: str,
@@ -183,7 +189,7 @@ def _auth_config(credentials: Credentials | None) -> dict[str, str] | None:
 
 
 def _push_one(
-    client: docker.DockerClient,
+    client: EngineClient,
     local: str,
     remote: str,
     auth: dict[str, str] | None,
@@ -202,7 +208,7 @@ def _push_one(
     digest: str | None = None
     try:
         client.api.tag(local, repository, tag, force=True)
-        stream = client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth)
+        stream = client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth)
         for chunk in stream:
             if time.monotonic() > deadline:
                 raise LainTimeout(f"pushing to {registry} took longer than {timeout:.0f}s; stopped")
@@ -228,15 +234,9 @@ def _push_one(
                 yield PhaseLog(event_phase, status)
     except APIError as e:
         raise push_error(registry, remote, str(e.explanation or e)) from e
-    except (OSError, _requests_error()) as e:
+    except transport_errors() as e:
         raise EngineError(f"lost the engine while pushing {remote}: {e}") from e
     return layers, digest
-
-
-def _requests_error() -> type[BaseException]:
-    import requests
-
-    return requests.exceptions.RequestException
 
 
 def push_app(
@@ -245,14 +245,14 @@ def push_app(
     *,
     registry: str,
     app: str | None = None,
-    docker_client: docker.DockerClient | None = None,
+    engine: EngineClient | None = None,
     credentials: Credentials | None = None,
     environ: Mapping[str, str] | None = None,
     timeout: float = PUSH_TIMEOUT,
 ) -> Generator[Event, None, PushResult]:
     """Push the release and meta images of one version of an app, built before by ``build_app``.
 
-    A generator: it yields progress events and returns a :class:`PushResult`.
+    Returns a generator: it yields progress events and returns a :class:`PushResult`.
 
     Args:
         app_dir: the directory holding lain.yaml (for the app name and, when ``meta_version``
@@ -260,46 +260,51 @@ def push_app(
         meta_version: the version to push (default: the checkout's, ``-dirty-`` included).
         registry: ``HOST[:PORT]`` of the registry.
         app: the app name, when lain.yaml should not be read.
-        docker_client: the engine holding the images (default: :func:`lain_sdk.engine.connect`).
+        engine: the Docker engine holding the images, a ``docker.DockerClient`` (default: the
+            local one, see :func:`lain_sdk.engine.connect`).
         credentials: for the registry (default: looked up in the credential store, and only
             when the registry refuses the push without them).
         environ: the environment credentials are looked up in (default ``os.environ``).
         timeout: seconds the whole push may take.
 
     Raises:
-        NotFound: the images of that version are not on the engine (build them first).
+        InvalidArgument: an argument of the wrong kind (raised by the call itself).
+        VersionNotBuilt: the images of that version are not on the engine (build them first).
         RegistryAuthError, RegistryError: the registry refused the push or did not answer.
     """
-    from lain_sdk.credentials import normalize_registry
+    app_dir = arguments.path(app_dir, "app_dir")
+    meta_version = arguments.optional_text(meta_version, "meta_version")
+    registry = arguments.text(registry, "registry")
+    app = None if app is None else arguments.app_name(app)
+    engine = arguments.engine_client(engine)
+    credentials = arguments.optional_instance(credentials, Credentials, "credentials")
+    environ = arguments.environ(environ)
+    timeout = arguments.seconds(timeout)
+    return _push(app_dir, meta_version, registry, app, engine, credentials, environ, timeout)
 
+
+def _push(
+    app_dir: str | os.PathLike[str],
+    meta_version: str | None,
+    registry: str,
+    app: str | None,
+    engine: EngineClient | None,
+    credentials: Credentials | None,
+    environ: Mapping[str, str] | None,
+    timeout: float,
+) -> Generator[Event, None, PushResult]:
     registry = normalize_registry(registry)
-    if app is None:
-        # The images were built from a validated lain.yaml: the name is all that is needed.
-        from lain_sdk.appconfig.appname import read_appname
-
-        app = read_appname(app_dir)
+    # The images were built from a validated lain.yaml: the name is all that is needed.
+    app = app if app is not None else read_appname(app_dir)
     if meta_version is None:
-        from lain_sdk.git import GitInfo
-
         meta_version = str(GitInfo.from_path(app_dir).meta_version)
-    if docker_client is None:
-        from lain_sdk.engine import connect
-
-        docker_client = connect()
-    from docker.errors import ImageNotFound
-
+    engine = connected(engine)
     items = []
     for phase in ("release", "meta"):
-        local = image_tag(app, phase, meta_version)
-        try:
-            image_id = docker_client.api.inspect_image(local)["Id"]
-        except ImageNotFound:
-            raise NotFound(
-                f"no image {local} on this engine: build version {meta_version} first (lain build)"
-            ) from None
+        image_id = _local_image_id(engine, app, phase, meta_version)
         items.append((phase, image_id, image_tag(app, phase, meta_version, registry)))
     pushed = yield from push_images(
-        docker_client,
+        engine,
         items,
         registry=registry,
         credentials=credentials
@@ -308,3 +313,18 @@ def push_app(
         timeout=timeout,
     )
     return PushResult(registry, app, meta_version, pushed)
+
+
+def _local_image_id(engine: EngineClient, app: str, phase: str, meta_version: str) -> str:
+    """The id of the local image of ``phase`` of the version.
+
+    Raises:
+        VersionNotBuilt: there is no such image.
+    """
+    from docker.errors import ImageNotFound
+
+    local = image_tag(app, phase, meta_version)
+    try:
+        return str(engine.api.inspect_image(local)["Id"])
+    except ImageNotFound:
+        raise VersionNotBuilt(app, meta_version, local) from None

@@ -1,0 +1,313 @@
+"""Deploying a version of an app, and planning what a deploy would change.
+
+What a deploy does, in order: find the version in the registry and read the lain.yaml built into
+it (before touching the cluster, see :mod:`lain_sdk.cluster.source`), check that the apps it uses
+provide what it needs, deploy its resource instances, take the app's deploy lock, compare the
+desired services with the live ones (by a hash of each spec), record a numbered release, create
+and update what differs, wait until every changed proc runs healthy and up to date, then remove
+the procs lain.yaml no longer has.  When a proc fails, everything is put back and
+:class:`~lain_sdk.errors.DeployFailed` is raised (see :mod:`lain_sdk.cluster.rollout`): the
+previous release keeps serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import lain_sdk.arguments as arguments
+from lain_sdk.cluster.desired import DesiredState, desired_state
+from lain_sdk.cluster.lock import app_lock
+from lain_sdk.cluster.plan import Plan, plan_changes
+from lain_sdk.cluster.releases import (
+    Release,
+    ReleaseProc,
+    create_release,
+    find_release,
+    next_number,
+    read_releases,
+    snapshot,
+)
+from lain_sdk.cluster.resources import record_resource, resource_plan
+from lain_sdk.cluster.rollout import Change, Rollout, rollout, settle_unchanged
+from lain_sdk.cluster.secret_store import resolve_secret_mounts
+from lain_sdk.cluster.session import Cluster, ClusterLike
+from lain_sdk.cluster.sizing import effective_scale
+from lain_sdk.cluster.source import (
+    ReleaseSource,
+    check_use_services,
+    instance_sources,
+    load_source,
+)
+from lain_sdk.cluster.spec import yaml_scale
+from lain_sdk.cluster.swarm import app_services, find_network
+from lain_sdk.cluster.views import Service, current_release
+from lain_sdk.cluster.wait import Target
+from lain_sdk.events import Event, Message
+
+DEFAULT_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deploy, scale, rollback or secret rollout did.
+
+    Attributes:
+        app: the app.
+        meta_version: the version now running.
+        plan: what was to change.
+        release: the release recorded (None when nothing changed).
+        waited: whether the rollout was waited for (False with ``wait=False``: the release
+            stays ``pending``).
+        resource_instances: what the deploy of a client did to its resource instances, which
+            it deployed first.
+    """
+
+    app: str
+    meta_version: str
+    plan: Plan
+    release: Release | None
+    waited: bool
+    resource_instances: tuple[DeployResult, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.release is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "meta_version": self.meta_version,
+            "changed": self.changed,
+            "release": self.release.to_dict() if self.release else None,
+            "waited": self.waited,
+            "plan": self.plan.to_dict(),
+            "resource_instances": [i.to_dict() for i in self.resource_instances],
+        }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A deploy worked out against what runs, before anything changes."""
+
+    source: ReleaseSource
+    live: dict[str, Service]
+    history: list[Release]
+    desired: DesiredState
+    plan: Plan
+    warnings: tuple[str, ...] = ()  # declared secret files left out (secret_files_bypass)
+
+
+def prepare(cluster: Cluster, source: ReleaseSource, procs: list[str] | None) -> Prepared:
+    """Work out what deploying ``source`` changes (the scale-wins rule, the newest secret
+    versions), changing nothing.
+
+    Raises:
+        SecretsMissing: a declared secret file is not stored.
+        NotFound: ``procs`` names a proc the app does not have.
+    """
+    config = source.config
+    live = app_services(cluster, source.app)
+    history = read_releases(cluster, source.app)
+    scale = {
+        proc.name: effective_scale(
+            yaml_scale(proc), live[proc.name].scale, live[proc.name].yaml_scale
+        )
+        for proc in config.procs
+        if proc.name in live
+    }
+    # Before anything changes: a declared secret file that is not stored fails here.
+    secret_mounts, warnings = resolve_secret_mounts(cluster, config, procs=procs)
+    desired = desired_state(
+        config,
+        meta_version=source.meta_version,
+        image=source.image,
+        cluster=cluster.settings,
+        release=next_number(history),
+        scale=scale,
+        procs=procs,
+        secret_mounts=secret_mounts,
+    )
+    plan = plan_changes(
+        desired,
+        {p: s.spec for p, s in live.items()},
+        network_exists=find_network(cluster, desired.network.name) is not None,
+        current_release=current_release(live.values()),
+        remove_others=procs is None,
+    )
+    return Prepared(source, live, history, desired, plan, tuple(warnings))
+
+
+def plan_deploy(
+    app: str,
+    *,
+    cluster: ClusterLike,
+    version: str | None = None,
+    procs: Iterable[str] | None = None,
+) -> Plan:
+    """What :func:`deploy_app` would change, changing nothing.
+
+    Args:
+        app: the app name.
+        cluster: the cluster (a session, its settings, or its name).
+        version: the meta version (default: the newest in the cluster's registry).
+        procs: only these procs.
+
+    Raises:
+        InvalidArgument: an argument of the wrong kind.
+        VersionNotFound: the version is not in the registry.
+        EngineError: the engine does not answer.
+    """
+    app = arguments.app_name(app)
+    version = arguments.optional_text(version, "version")
+    wanted = arguments.proc_names(procs)
+    session = Cluster.of(cluster)
+    source = load_source(session, app, version)
+    if source.config.apptype == "resource":
+        return resource_plan(session, source)
+    check_use_services(session, source.config)
+    instances = [prepare(session, i, None).plan for i in instance_sources(session, source.config)]
+    return replace(prepare(session, source, wanted).plan, resource_instances=tuple(instances))
+
+
+def deploy_app(
+    app: str,
+    *,
+    cluster: ClusterLike,
+    version: str | None = None,
+    procs: Iterable[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+) -> Generator[Event, None, DeployResult]:
+    """Deploy a version of an app and wait until it runs.
+
+    ``app`` may be a resource instance, ``resource.<res>.<client>``: it then runs a version of
+    the resource (default: the newest) with the parameters of the client's running lain.yaml.
+    Deploying a resource itself (``apptype: resource``) runs nothing: it records the version
+    new instances use.
+
+    Args:
+        app: the app name.
+        cluster: the cluster (a session, its settings, or its name).
+        version: the meta version (default: the newest in the cluster's registry).
+        procs: deploy only these procs (the others are left as they are and none is removed).
+        timeout: seconds to wait for the lock and then for the rollout.
+        wait: wait for the rollout (False: return once the engine accepted the changes; the
+            release stays ``pending``).
+
+    Returns:
+        A :class:`DeployResult` (``release`` is None when nothing needed to change).
+
+    Raises:
+        InvalidArgument: an argument of the wrong kind.
+        VersionNotFound: the version is not in the registry.
+        NotFound: a proc does not exist; an app in ``use_services`` is not deployed or does not
+            provide a service used (nothing was changed).
+        SecretsMissing: a declared secret file is not stored (nothing was changed).
+        LockHeld: another deploy of the app held the lock for the whole ``timeout``.
+        DeployFailed: a proc did not converge; the previous release keeps serving.
+        AppConfigError: a resource's template does not render for this client.
+        EngineError, RegistryError, ClusterError: the engine or the registry failed.
+    """
+    app = arguments.app_name(app)
+    version = arguments.optional_text(version, "version")
+    wanted = arguments.proc_names(procs)
+    timeout = arguments.seconds(timeout)
+    wait = arguments.flag(wait, "wait")
+    session = Cluster.of(cluster)
+    session.login_engine()  # nodes pull the release image with these
+    source = load_source(session, app, version)
+    yield Message(f"deploying {app} {source.meta_version} to cluster {session.name}")
+    if source.config.apptype == "resource":
+        plan = resource_plan(session, source)
+        release = yield from record_resource(session, source, timeout=timeout)
+        return DeployResult(app, source.meta_version, plan, release, waited=True)
+    # Everything the app depends on is checked before anything changes.
+    check_use_services(session, source.config)
+    instances = instance_sources(session, source.config)
+    # Resource instances first, so that the client's services can join their networks.
+    done = []
+    for instance in instances:
+        resource = instance.app.split(".")[1]
+        yield Message(
+            f"resource instance {instance.app}: {resource} {instance.meta_version}, "
+            f"deployed before {app}"
+        )
+        done.append((yield from deploy_source(session, instance, timeout=timeout, wait=wait)))
+    result = yield from deploy_source(session, source, procs=wanted, timeout=timeout, wait=wait)
+    return replace(result, resource_instances=tuple(done))
+
+
+def deploy_source(
+    cluster: Cluster,
+    source: ReleaseSource,
+    *,
+    procs: list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    wait: bool = True,
+    kind: str = "deploy",
+) -> Generator[Event, None, DeployResult]:
+    """Deploy a loaded version under the app's lock: the part of :func:`deploy_app` after the
+    version, its lain.yaml and what it depends on were found.
+
+    ``kind`` is what the release record calls the change (``secret`` when a new secret
+    version rolls out)."""
+    app, meta_version = source.app, source.meta_version
+    with (yield from app_lock(cluster, app, operation="deploy", timeout=timeout)):
+        prepared = prepare(cluster, source, procs)
+        plan, desired, live = prepared.plan, prepared.desired, prepared.live
+        for warning in prepared.warnings:
+            yield Message(f"warning: {warning}")
+        current = find_release(prepared.history, plan.current_release)
+        if not plan.changed:
+            running = f" (release {plan.current_release})" if plan.current_release else ""
+            yield Message(f"nothing to change: {app} already runs {meta_version}{running}")
+            if wait and live:
+                yield from settle_unchanged(cluster, app, live, current, timeout)
+            return DeployResult(app, meta_version, plan, None, waited=wait)
+
+        procs_after = snapshot(live, current)
+        if procs is None:  # procs lain.yaml no longer has go
+            wanted = {s.proc for s in desired.services}
+            procs_after = {p: v for p, v in procs_after.items() if p in wanted}
+        for service in desired.services:
+            procs_after[service.proc] = ReleaseProc.from_spec(service.spec)
+        changes = tuple(
+            Change(c.proc, c.action, desired.service(c.proc).spec, c.summary())
+            for c in plan.procs
+            if c.action in ("create", "update")
+        )
+        release = create_release(
+            cluster,
+            app=app,
+            kind=kind,
+            meta_version=meta_version,
+            lain_yaml=source.config.source or source.lain_yaml,
+            procs=procs_after,
+            number=desired.release,
+        )
+        yield Message(f"release {release.number}: {len(changes)} proc(s) to change")
+        # Procs left as they were are waited for too: an earlier deploy that was cut short
+        # may have left them still starting.
+        unchanged = tuple(
+            Target(c.proc, live[c.proc].id, "unchanged", since=0.0, settle=True)
+            for c in plan.procs
+            if c.action == "unchanged"
+        )
+        final = yield from rollout(
+            cluster,
+            Rollout(
+                app=app,
+                release=release,
+                changes=changes,
+                removals=tuple(c.proc for c in plan.procs if c.action == "remove"),
+                live=live,
+                network=desired.network,
+                previous=current,
+                also_wait=unchanged,
+            ),
+            timeout=timeout,
+            wait=wait,
+        )
+        return DeployResult(app, meta_version, plan, final, waited=wait)

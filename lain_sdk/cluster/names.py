@@ -1,0 +1,131 @@
+"""The names and labels of everything lain keeps on a cluster (pure; the bottom of the package).
+
+Every object lain makes carries ``lain.app=<app>``; what else it carries says what it is.  Names
+are built so that no two apps can collide: app and proc names may contain ``-`` (and a resource
+instance's app name contains ``.``), Swarm names may not contain ``.`` and service names are DNS
+labels of at most 63 characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+# On every object lain creates.
+LABEL_APP = "lain.app"
+LABEL_PROC = "lain.proc"
+LABEL_PROCTYPE = "lain.proctype"
+LABEL_RELEASE = "lain.release"
+# On services.
+LABEL_VERSION = "lain.version"  # the meta version the service runs
+LABEL_SPEC_HASH = "lain.spec-hash"  # hash of the desired spec: equal hash, nothing to change
+LABEL_YAML_INSTANCES = "lain.yaml.instances"  # the lain.yaml values the service came from
+LABEL_YAML_CPU = "lain.yaml.cpu"
+LABEL_YAML_MEMORY = "lain.yaml.memory"
+# The service names a service answers to on its app's network, comma-separated: how a
+# consumer's deploy checks, before changing anything, that the provider offers what it uses.
+LABEL_SERVICES = "lain.services"
+# On the services of a resource instance: which resource, and for which client app.
+LABEL_RESOURCE = "lain.resource"
+LABEL_RESOURCE_CLIENT = "lain.resource-client"
+# On the services of a client: the resources it has instances of, so that status looks for
+# instances only when there are some.
+LABEL_USES_RESOURCES = "lain.use-resources"
+# On release records (Swarm configs).
+LABEL_OUTCOME = "lain.outcome"
+LABEL_KIND = "lain.kind"
+LABEL_REASON = "lain.reason"
+# On the deploy lock (a Swarm config).
+LABEL_LOCK = "lain.lock"
+# On secrets, and on the one-off services that read them.
+LABEL_SECRET_PATH = "lain.secret.path"
+LABEL_SECRET_VERSION = "lain.secret.version"
+LABEL_SECRET_BY = "lain.secret.by"  # user@host who added it
+LABEL_SECRET_READER = "lain.secret.reader"
+# On containers a local run makes.
+LABEL_RUN = "lain.run"
+
+MAX_SERVICE_NAME = 63  # Swarm service names are DNS labels
+MAX_OBJECT_NAME = 64  # configs and secrets
+MAX_VOLUME_NAME = 255
+SECRET_PREFIX = "lain-secret-"
+RESOURCE_PREFIX = "resource"
+_VERSION_SUFFIX = re.compile(r"-v(\d+)$")
+
+
+def app_slug(app: str) -> str:
+    """The app name as used inside object names: dots become ``_``.
+
+    App names never contain ``_`` (nor ``--``), so this cannot make two apps' names collide.
+    """
+    return app.replace(".", "_")
+
+
+def fit_name(name: str, limit: int = MAX_SERVICE_NAME) -> str:
+    """``name`` itself when short enough, else truncated with a short hash of the whole."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('_-.')}-{digest}"
+
+
+def service_name(app: str, proc: str) -> str:
+    """The Swarm service of a proc: ``<app>__<proc>`` (dots in the app name as ``_``)."""
+    return fit_name(f"{app_slug(app)}__{proc}")
+
+
+def network_name(app: str) -> str:
+    """The app's overlay network: ``lain_<app>``."""
+    return fit_name(f"lain_{app_slug(app)}")
+
+
+def path_slug(path: str) -> str:
+    """A container path as a name part: ``/lain/logs`` -> ``lain-logs``."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
+    return slug or "root"
+
+
+def volume_name(app: str, proc: str, path: str) -> str:
+    """The named volume for one persistent dir of a proc: ``lain_<app>_<proc>_<path>``."""
+    return fit_name(f"lain_{app_slug(app)}_{proc}_{path_slug(path)}", MAX_VOLUME_NAME)
+
+
+def release_config_name(app: str, number: int) -> str:
+    """The Swarm config holding release ``number`` of ``app``."""
+    return fit_name(f"lain-release-{app}-{number}", MAX_OBJECT_NAME)
+
+
+def lock_config_name(app: str) -> str:
+    """The Swarm config that is the deploy lock of ``app``."""
+    return fit_name(f"lain-lock-{app}", MAX_OBJECT_NAME)
+
+
+def secret_name(app: str, proc: str, path: str, version: int) -> str:
+    """The Swarm secret holding version ``version`` of the secret file ``path`` of ``proc``.
+
+    The path enters as a hash (names are short and allow few characters); the version is
+    always the ``-v<N>`` suffix, however long the app name.
+    """
+    digest = hashlib.sha256(path.encode()).hexdigest()[:10]
+    suffix = f"-v{version}"
+    name = f"{SECRET_PREFIX}{app}-{proc}-{digest}"
+    return fit_name(name, MAX_OBJECT_NAME - len(suffix)) + suffix
+
+
+def secret_version(name: str) -> int | None:
+    """The version in a secret name made by :func:`secret_name` (None for other names)."""
+    match = _VERSION_SUFFIX.search(name)
+    return int(match.group(1)) if match and name.startswith(SECRET_PREFIX) else None
+
+
+def resource_instance_name(resource: str, client: str) -> str:
+    """The app that runs ``resource`` for ``client``: ``resource.<resource>.<client>``."""
+    return f"{RESOURCE_PREFIX}.{resource}.{client}"
+
+
+def parse_resource_instance(app: str) -> tuple[str, str] | None:
+    """``(resource, client)`` of a resource instance's app name, or None for any other app."""
+    parts = app.split(".")
+    if len(parts) == 3 and parts[0] == RESOURCE_PREFIX and parts[1] and parts[2]:
+        return parts[1], parts[2]
+    return None

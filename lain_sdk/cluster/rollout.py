@@ -1,0 +1,229 @@
+"""Putting a recorded release in place: change services, wait, and undo everything on failure.
+
+A rollout applies the changes of one release (create and update services), waits until every
+changed proc runs its instances healthy and up to date, then removes the procs the release no
+longer has, and marks the release ``succeeded``.  When a proc fails, Swarm rolls that proc back
+by itself; :func:`rollout` puts every other changed proc back as it was (and removes procs the
+release created), marks the release ``failed`` and raises
+:class:`~lain_sdk.errors.DeployFailed`: what ran before keeps serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lain_sdk.cluster.desired import DesiredNetwork
+from lain_sdk.cluster.releases import Release, set_outcome
+from lain_sdk.cluster.session import Cluster
+from lain_sdk.cluster.swarm import (
+    create_service,
+    ensure_network,
+    inspect_service,
+    remove_service,
+    update_service,
+)
+from lain_sdk.cluster.views import Service
+from lain_sdk.cluster.wait import Target, wait_for
+from lain_sdk.errors import DeployFailed, LainError, ProcFailure
+from lain_sdk.events import Event, Message, ProcChanged
+
+# Putting procs back after a failure gets at least this long, whatever the caller's timeout.
+RESTORE_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One service to create or update in a rollout."""
+
+    proc: str
+    action: str  # create, update
+    spec: Mapping[str, Any]
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A release to put in place and what it changes.
+
+    Attributes:
+        app: the app.
+        release: the release recorded for it (outcome ``pending``).
+        changes: services to create or update.
+        removals: procs whose services go once the others run.
+        live: the app's services before the rollout, by proc.
+        network: the app's network, made first when missing (None: leave networks alone).
+        previous: the release running before (named in the error when this one fails).
+        also_wait: procs not changed but waited for too (an earlier rollout that was cut short
+            may have left them starting).
+    """
+
+    app: str
+    release: Release
+    changes: tuple[Change, ...]
+    removals: tuple[str, ...]
+    live: Mapping[str, Service]
+    network: DesiredNetwork | None = None
+    previous: Release | None = None
+    also_wait: tuple[Target, ...] = ()
+
+
+def rollout(
+    cluster: Cluster, plan: Rollout, *, timeout: float, wait: bool = True
+) -> Generator[Event, None, Release]:
+    """Apply a rollout, wait for it (unless not ``wait``), and settle its release's outcome.
+
+    Returns:
+        The release, marked ``succeeded`` (left ``pending`` when not waited for).
+
+    Raises:
+        DeployFailed: a proc did not converge; everything was put back as before.
+        LainError: the engine refused a change (what was applied is put back first).
+    """
+    first = not plan.live
+    since = cluster.clock()
+    targets: list[Target] = []
+    try:
+        network = plan.network
+        if network is not None and ensure_network(cluster, network.name, network.labels):
+            yield Message(f"created network {network.name}")
+        for change in plan.changes:
+            targets.append((yield from _apply(cluster, plan, change, since)))
+    except LainError as e:
+        # Undo what was applied so far, then report the original problem.
+        if targets:
+            yield from restore(cluster, plan.app, targets, [], plan.live, first, timeout)
+        set_outcome(cluster, plan.release, "failed", str(e))
+        raise
+
+    if not wait:
+        yield from remove_procs(cluster, plan.app, plan.removals, plan.live)
+        return plan.release
+    failures = yield from wait_for(cluster, plan.app, [*targets, *plan.also_wait], timeout=timeout)
+    if failures:
+        for failure in failures:
+            yield Message(f"{failure.proc} failed: {failure.reason}")
+        yield from restore(cluster, plan.app, targets, failures, plan.live, first, timeout)
+        reasons = "; ".join(f"{f.proc}: {f.reason}" for f in failures)
+        set_outcome(cluster, plan.release, "failed", reasons)
+        raise deploy_failed(plan.app, plan.release, failures, plan.previous, first=first)
+    yield from remove_procs(cluster, plan.app, plan.removals, plan.live)
+    return set_outcome(cluster, plan.release, "succeeded")
+
+
+def _apply(
+    cluster: Cluster, plan: Rollout, change: Change, since: float
+) -> Generator[Event, None, Target]:
+    name = str(change.spec["Name"])
+    if change.action == "create":
+        service_id = create_service(cluster, change.spec)
+        yield ProcChanged(plan.app, change.proc, "created", name, change.detail)
+        return Target(change.proc, service_id, "created", since)
+    service = plan.live[change.proc]
+    update_service(cluster, service, change.spec)
+    yield ProcChanged(plan.app, change.proc, "updated", name, change.detail)
+    return Target(change.proc, service.id, "updated", since)
+
+
+def deploy_failed(
+    app: str,
+    release: Release | None,
+    failures: list[ProcFailure],
+    previous: Release | None,
+    *,
+    first: bool,
+    what: str = "",
+) -> DeployFailed:
+    """The error of a failed rollout of ``release`` (``what`` names it when there is none)."""
+    if release is not None:
+        what = f"release {release.number} ({release.kind} of {release.meta_version})"
+    return DeployFailed(
+        app,
+        failures,
+        release=release.number if release else None,
+        what=what,
+        serving=previous.number if previous is not None else None,
+        serving_version=previous.meta_version if previous is not None else "",
+        first_deploy=first,
+    )
+
+
+def remove_procs(
+    cluster: Cluster, app: str, procs: Iterable[str], live: Mapping[str, Service]
+) -> Generator[Event, None, None]:
+    """Remove the services of ``procs`` (procs a release no longer has)."""
+    for proc in procs:
+        service = live[proc]
+        remove_service(cluster, service.id, service.name)
+        yield ProcChanged(app, proc, "removed", service.name or proc, "not in lain.yaml any more")
+
+
+def restore(
+    cluster: Cluster,
+    app: str,
+    targets: list[Target],
+    failures: list[ProcFailure],
+    live: Mapping[str, Service],
+    first: bool,
+    timeout: float,
+) -> Generator[Event, None, None]:
+    """Put every changed proc back as it was, so the previous release serves whole.
+
+    Swarm has already rolled back the procs whose update failed; the others that were updated
+    get their previous spec back, and procs this rollout created are removed (except on a
+    first deploy, where there is nothing to go back to and what runs is left to look at).
+    """
+    failed = {f.proc: f for f in failures}
+    since = cluster.clock()
+    settle: list[Target] = []
+    for target in targets:
+        failure = failed.get(target.proc)
+        if target.action == "created":
+            if not first:
+                remove_service(cluster, target.service_id)
+                yield ProcChanged(
+                    app, target.proc, "removed", target.service_id, "new in the failed release"
+                )
+            continue
+        if failure is not None and failure.rolling_back:
+            # Swarm is rolling it back already: let it finish.
+            settle.append(Target(target.proc, target.service_id, "restored", target.since, True))
+            continue
+        before = live.get(target.proc)
+        if before is None:
+            continue
+        update_service(cluster, inspect_service(cluster, target.service_id), before.spec)
+        yield ProcChanged(app, target.proc, "restored", before.name, "put back as before")
+        settle.append(Target(target.proc, target.service_id, "restored", since, settle=True))
+    if settle:
+        leftovers = yield from wait_for(
+            cluster, app, settle, timeout=max(timeout, RESTORE_TIMEOUT), stop_on_failure=False
+        )
+        for leftover in leftovers:
+            yield Message(f"putting {leftover.proc} back did not finish: {leftover.reason}")
+
+
+def settle_unchanged(
+    cluster: Cluster,
+    app: str,
+    live: Mapping[str, Service],
+    running: Release | None,
+    timeout: float,
+) -> Generator[Event, None, None]:
+    """Nothing to change, but an earlier run may have been cut short: wait for its rollout
+    and settle the outcome of the release ``running``.
+
+    Raises:
+        DeployFailed: the procs did not converge.
+    """
+    targets = [Target(p, s.id, "unchanged", since=0.0, settle=True) for p, s in live.items()]
+    failures = yield from wait_for(cluster, app, targets, timeout=timeout)
+    if running is not None and running.outcome == "pending":
+        if failures:
+            set_outcome(cluster, running, "failed", failures[0].describe())
+        else:
+            set_outcome(cluster, running, "succeeded")
+            yield Message(f"release {running.number} is now running")
+    if failures:
+        raise deploy_failed(app, running, failures, None, first=False)

@@ -1,0 +1,327 @@
+"""One proc's Swarm service spec, built from its lain.yaml, and the questions lain asks of specs.
+
+Specs are Engine API ``ServiceSpec`` documents (plain dicts), so the backend sends them as they
+are and tests read them without an engine.  Mapping from lain.yaml:
+
+- ``num_instances`` -> replicas; ``memory`` -> ``Resources.Limits.MemoryBytes``; ``cpu`` ->
+  ``NanoCPUs`` (see :mod:`lain_sdk.cluster.sizing`).
+- ``healthcheck``/``container_healthcheck`` -> the container healthcheck, ``setup_time`` as its
+  start period and as the update delay; ``kill_timeout`` -> stop grace period.
+- ``persistent_dirs`` (and ``/lain/logs``) -> named volumes ``lain_<app>_<proc>_<path>``; on a
+  multi-node cluster a named volume lives on the node that runs the task.
+- ``secret_files`` -> the Swarm secrets a deploy found for them (see
+  :mod:`lain_sdk.cluster.secret_store`), mounted at their paths.
+- Rolling updates start the new task first, one at a time, wait for it to be healthy and roll
+  back by themselves when it fails.
+- Networks and the names a proc answers to come from :mod:`lain_sdk.cluster.discovery`.
+- Every service uses endpoint mode ``dnsrr`` (no virtual IP, no ingress mesh): that works on
+  every engine, IPVS or not.  On a cluster with ``publish_ports`` (the local default), web procs
+  publish their port in host mode on an ephemeral port per task, so two instances on one node do
+  not clash and start-first updates work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lain_sdk.appconfig.model import AppConfig, Healthcheck, Proc
+from lain_sdk.cluster import discovery
+from lain_sdk.cluster.names import (
+    LABEL_APP,
+    LABEL_PROC,
+    LABEL_PROCTYPE,
+    LABEL_RELEASE,
+    LABEL_SPEC_HASH,
+    LABEL_VERSION,
+    secret_version,
+    service_name,
+    volume_name,
+)
+from lain_sdk.cluster.sizing import NANO, ProcScale
+from lain_sdk.settings import ClusterSettings
+
+# How long Swarm watches an updated task for failure before moving on (and before the update
+# counts as completed): long enough to catch a crash right after the healthcheck passed.
+UPDATE_MONITOR_SECONDS = 3
+# Labels left out of the spec hash: they say where a spec came from, not what it runs.
+_UNHASHED_LABELS = (LABEL_RELEASE, LABEL_SPEC_HASH)
+SLOT_TEMPLATE = "{{.Task.Slot}}"  # a Swarm template: the instance number, 1..replicas
+
+
+@dataclass(frozen=True)
+class DesiredVolume:
+    """A named volume a proc's service mounts."""
+
+    name: str
+    proc: str
+    path: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ProcSpec:
+    """What :func:`service_spec` builds: the spec and the volumes it mounts."""
+
+    spec: dict[str, Any]
+    volumes: tuple[DesiredVolume, ...]
+
+
+def yaml_scale(proc: Proc) -> ProcScale:
+    """The instances, cpu and memory lain.yaml asks for."""
+    return ProcScale(instances=proc.num_instances, cpu=float(proc.cpu), memory=proc.memory)
+
+
+def seconds(value: float) -> int:
+    """Seconds as the nanoseconds the Engine API takes."""
+    return round(value * NANO)
+
+
+def service_spec(
+    app: AppConfig,
+    proc: Proc,
+    *,
+    meta_version: str,
+    image: str,
+    cluster: ClusterSettings,
+    release: int,
+    scale: ProcScale,
+    network: str,
+    secret_mounts: Iterable[Mapping[str, Any]] = (),
+) -> ProcSpec:
+    """The Swarm service spec of one proc of one release."""
+    owner = {LABEL_APP: app.appname, LABEL_PROC: proc.name, LABEL_PROCTYPE: proc.type}
+    volumes = _volumes(app, proc, owner)
+    container = _container_spec(app, proc, meta_version, image, cluster, owner)
+    if volumes:
+        container["Mounts"] = [_mount(v) for v in volumes]
+    secrets = sorted((dict(m) for m in secret_mounts), key=lambda m: m["File"]["Name"])
+    if secrets:
+        container["Secrets"] = secrets
+    labels = {
+        **owner,
+        **discovery.service_labels(app, proc),
+        LABEL_RELEASE: str(release),
+        LABEL_VERSION: meta_version,
+        **yaml_scale(proc).labels(),
+    }
+    spec: dict[str, Any] = {
+        "Name": service_name(app.appname, proc.name),
+        "Labels": labels,
+        "TaskTemplate": {
+            "ContainerSpec": container,
+            "Resources": {"Limits": scale.limits()},
+            "RestartPolicy": {"Condition": "none" if proc.type == "oneshot" else "any"},
+            "Networks": discovery.network_attachments(app, proc, network),
+        },
+        "Mode": {"Replicated": {"Replicas": int(scale.instances)}},
+        "UpdateConfig": _rollout_config(proc.setup_time, failure_action="rollback"),
+        "RollbackConfig": _rollout_config(0, failure_action="pause"),
+        "EndpointSpec": _endpoint(proc, cluster),
+    }
+    labels[LABEL_SPEC_HASH] = spec_hash(spec)
+    return ProcSpec(spec, volumes)
+
+
+def _environment(
+    app: AppConfig, proc: Proc, meta_version: str, cluster: ClusterSettings
+) -> dict[str, str]:
+    env = dict(proc.env)
+    # The variables lain v2 injected (console and deployd); the platform's values win.
+    env.update(
+        {
+            "LAIN_APPNAME": app.appname,
+            "LAIN_PROCNAME": proc.name,
+            "LAIN_APP_RELEASE_VERSION": meta_version,
+            "LAIN_DOMAIN": cluster.domain,
+            "LAIN_INSTANCE_NO": SLOT_TEMPLATE,
+            "DEPLOYD_POD_INSTANCE_NO": SLOT_TEMPLATE,
+            "DEPLOYD_POD_NAME": f"{app.appname}.{proc.type}.{proc.name}",
+            "DEPLOYD_POD_NAMESPACE": app.appname,
+        }
+    )
+    if proc.type == "portal" and proc.service_name:
+        env["LAIN_SERVICE_NAME"] = proc.service_name
+        env.update(discovery.portal_env(app, proc))
+    return env
+
+
+def _container_spec(
+    app: AppConfig,
+    proc: Proc,
+    meta_version: str,
+    image: str,
+    cluster: ClusterSettings,
+    owner: Mapping[str, str],
+) -> dict[str, Any]:
+    env = _environment(app, proc, meta_version, cluster)
+    container: dict[str, Any] = {
+        "Image": image,
+        "Env": [f"{k}={v}" for k, v in sorted(env.items())],
+        "Labels": {**dict(proc.labels), **owner},
+        "StopGracePeriod": seconds(proc.kill_timeout),
+    }
+    # Swarm's Command is the entrypoint and Args the command, as in `docker service create`.
+    if proc.entrypoint is not None:
+        container["Command"] = list(proc.entrypoint)
+    if proc.cmd is not None:
+        container["Args"] = list(proc.cmd)
+    if proc.user:
+        container["User"] = proc.user
+    if proc.workdir:
+        container["Dir"] = proc.workdir
+    if proc.healthcheck is not None:
+        container["Healthcheck"] = _healthcheck(proc.healthcheck, proc.setup_time)
+    return container
+
+
+def _healthcheck(check: Healthcheck, setup_time: float) -> dict[str, Any]:
+    if check.cmd is None:
+        return {"Test": ["NONE"]}
+    return {
+        "Test": list(check.cmd),
+        "Interval": seconds(check.interval),
+        "Timeout": seconds(check.timeout),
+        "Retries": check.retries,
+        "StartPeriod": seconds(setup_time),
+    }
+
+
+def _volumes(app: AppConfig, proc: Proc, owner: Mapping[str, str]) -> tuple[DesiredVolume, ...]:
+    return tuple(
+        DesiredVolume(
+            name=volume_name(app.appname, proc.name, volume.path),
+            proc=proc.name,
+            path=volume.path,
+            labels={**owner, "lain.path": volume.path},
+        )
+        for volume in proc.volumes
+    )
+
+
+def _mount(volume: DesiredVolume) -> dict[str, Any]:
+    return {
+        "Type": "volume",
+        "Source": volume.name,
+        "Target": volume.path,
+        "VolumeOptions": {"Labels": dict(volume.labels)},
+    }
+
+
+def _rollout_config(delay: float, *, failure_action: str) -> dict[str, Any]:
+    return {
+        "Parallelism": 1,
+        "Delay": seconds(delay),
+        "FailureAction": failure_action,
+        "Monitor": seconds(UPDATE_MONITOR_SECONDS),
+        "MaxFailureRatio": 0,
+        "Order": "start-first",
+    }
+
+
+def _endpoint(proc: Proc, cluster: ClusterSettings) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {"Mode": "dnsrr"}
+    if cluster.publish_ports and proc.type == "web" and proc.port is not None:
+        # No PublishedPort: each task gets an ephemeral host port (shown by the app's status).
+        endpoint["Ports"] = [
+            {"Protocol": proc.port.protocol, "TargetPort": proc.port.port, "PublishMode": "host"}
+        ]
+    return endpoint
+
+
+# -- questions about specs ---------------------------------------------------------------------
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    """A short hash of a service spec, leaving out the labels that only say where it came from.
+
+    Two specs with the same hash run the same thing, so a deploy leaves such a service alone.
+    """
+    labels = {k: v for k, v in (spec.get("Labels") or {}).items() if k not in _UNHASHED_LABELS}
+    canonical = json.dumps({**spec, "Labels": labels}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a spec (specs are JSON documents)."""
+    copied: dict[str, Any] = json.loads(json.dumps(spec))
+    return copied
+
+
+def relabel_spec(spec: Mapping[str, Any], *, release: int) -> dict[str, Any]:
+    """A copy of a spec carrying release ``release`` and a fresh spec hash."""
+    new = copy_spec(spec)
+    new["Labels"][LABEL_RELEASE] = str(release)
+    new["Labels"][LABEL_SPEC_HASH] = spec_hash(new)
+    return new
+
+
+def rescale_spec(spec: Mapping[str, Any], scale: ProcScale, *, release: int) -> dict[str, Any]:
+    """A copy of a spec with other instances and limits.
+
+    The ``lain.yaml.*`` labels keep the lain.yaml values, so the next deploy can tell a scaled
+    value from a lain.yaml change.
+    """
+    new = copy_spec(spec)
+    new["Mode"] = {"Replicated": {"Replicas": int(scale.instances)}}
+    new["TaskTemplate"].setdefault("Resources", {})["Limits"] = scale.limits()
+    return relabel_spec(new, release=release)
+
+
+def force_restart(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a spec that makes Swarm replace every task, even when nothing else changed."""
+    new = copy_spec(spec)
+    template = new["TaskTemplate"]
+    template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    return new
+
+
+def container_of(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``TaskTemplate.ContainerSpec`` of a spec."""
+    container: Mapping[str, Any] = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    return container
+
+
+def image_of(spec: Mapping[str, Any]) -> str:
+    return str(container_of(spec).get("Image", ""))
+
+
+def env_of(spec: Mapping[str, Any]) -> dict[str, str]:
+    """The environment a spec gives its containers."""
+    pairs = (item.partition("=") for item in container_of(spec).get("Env") or [])
+    return {k: v for k, _, v in pairs}
+
+
+def secret_mounts_of(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The spec's ``ContainerSpec.Secrets`` entries that mount lain's secret files."""
+    return [
+        item
+        for item in container_of(spec).get("Secrets") or []
+        if secret_version(str(item.get("SecretName", ""))) is not None
+    ]
+
+
+def secret_versions(spec: Mapping[str, Any]) -> dict[str, int]:
+    """Path -> version of the secret files a spec mounts."""
+    found = {}
+    for item in secret_mounts_of(spec):
+        target = str((item.get("File") or {}).get("Name", ""))
+        version = secret_version(str(item.get("SecretName", "")))
+        if target and version is not None:
+            found[target] = version
+    return found
+
+
+def same_spec(live: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
+    """The live spec came from this desired spec (same hash label) and still runs its image.
+
+    The image is compared too because a hand-made ``docker service update --image`` keeps
+    lain's labels; the next deploy then puts the release's image back.
+    """
+    wanted = (spec.get("Labels") or {}).get(LABEL_SPEC_HASH)
+    return (live.get("Labels") or {}).get(LABEL_SPEC_HASH) == wanted and image_of(live) == image_of(
+        spec
+    )
