@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import click
 
@@ -59,14 +60,3 @@ class Context:
             and os.environ.get("TERM", "") != "dumb"
             and os.environ.get("CI", "") in ("", "0", "false")
         )
-
-    def show_events(self, events: Iterable[Any]) -> Any:
-        """Draw a stream of SDK progress events and return the stream's result.
-
-        The SDK's long operations are generators that yield events and return a result; this
-        drains one, drawing each event as JSON lines (-o json), rich progress (terminal) or
-        plain lines (anything else).
-        """
-        from lain_cli.progress import drain
-
-        return drain(events, self)

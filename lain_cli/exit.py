@@ -27,6 +27,7 @@ class ExitStatus(IntEnum):
 
 # Most specific first: the first matching class decides.
 ERROR_STATUS: tuple[tuple[type[errors.LainError], ExitStatus], ...] = (
+    (errors.InvalidArgument, ExitStatus.USAGE),
     (errors.AppConfigError, ExitStatus.CONFIG_INVALID),
     (errors.TestFailed, ExitStatus.TEST_FAILED),
     (errors.BuildError, ExitStatus.BUILD_FAILED),

@@ -17,6 +17,8 @@ from lain_cli import __version__
 from lain_cli.commands import COMMANDS, SECTIONS
 from lain_cli.context import Context
 from lain_cli.exit import ExitStatus, status_for
+from lain_cli.hints import hints_for
+from lain_sdk.errors import LainError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -71,7 +73,9 @@ def _accept_output_option(command: click.Command) -> None:
 
 
 @click.group(cls=LainGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", "-V", prog_name="lain", message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "--version", "-V", prog_name="lain", message="%(prog)s %(version)s"
+)
 @click.option(
     "-c",
     "--cluster",
@@ -105,8 +109,6 @@ def cli(ctx: click.Context, cluster: str | None, output: str, traceback: bool) -
 
 def main(argv: list[str] | None = None) -> None:
     """Run ``lain``; the one place that turns errors into messages and exit statuses."""
-    from lain_sdk.errors import LainError
-
     debug = os.environ.get("LAIN_DEBUG", "") not in ("", "0") or "--traceback" in (
         argv if argv is not None else sys.argv[1:]
     )
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"lain: error: {e}", err=True)
+        for hint in hints_for(e):
+            click.echo(f"hint: {hint}", err=True)
         sys.exit(status_for(e))
     except Exception as e:  # a bug in lain: say so briefly unless asked for the traceback
         if debug:

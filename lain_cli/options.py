@@ -7,15 +7,22 @@ so that the cluster default is added in one place.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
+from lain_cli.context import Context
+from lain_sdk.appconfig.appname import read_appname
+from lain_sdk.cluster.session import Cluster
+from lain_sdk.credentials import normalize_registry
 from lain_sdk.errors import LainError
+from lain_sdk.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENV_REGISTRY = "LAIN_REGISTRY"
+pass_context = click.make_pass_decorator(Context)
 
 
 # Both bases set ``message`` (click's is typed Final); at run time they agree.
@@ -39,25 +46,22 @@ def registry_option(f: F) -> F:
     )(f)
 
 
-def resolve_registry(ctx_obj: Any, value: str | None) -> str:
-    """Return the registry to use: ``--registry``/``LAIN_REGISTRY``, else the cluster's.
-
-    Args:
-        ctx_obj: the command's :class:`~lain_cli.context.Context`; its selected cluster
-            (-c/--cluster, LAIN_CLUSTER, the one in use, else the local default) gives the
-            registry when no option is given.
-        value: the ``--registry`` option's value (click has already applied ``LAIN_REGISTRY``).
+def resolve_registry(obj: Context, value: str | None) -> str:
+    """Return the registry to use: ``--registry``/``LAIN_REGISTRY``, else the selected
+    cluster's (-c/--cluster, LAIN_CLUSTER, the one in use, else the local default).
 
     Raises:
         NotFound: the selected cluster is not configured.
     """
-    from lain_sdk.credentials import normalize_registry
-    from lain_sdk.settings import Settings
-
     if value and value.strip():
         return normalize_registry(value)
-    cluster = Settings.load().cluster(getattr(ctx_obj, "cluster", None))
-    return normalize_registry(cluster.registry)
+    return normalize_registry(Settings.load().cluster(obj.cluster).registry)
+
+
+def selected_cluster(obj: Context) -> Cluster:
+    """A session with the cluster a command acts on: -c/--cluster, LAIN_CLUSTER, the one in
+    use, else the local default."""
+    return Cluster.from_settings(obj.cluster)
 
 
 def app_dir_option(f: F) -> F:
@@ -73,6 +77,25 @@ def app_dir_option(f: F) -> F:
     )(f)
 
 
+def app_options(f: F) -> F:
+    """``-a/--app NAME`` and ``--app-dir DIR``: which app (default: lain.yaml's appname)."""
+    f = app_dir_option(f)
+    return click.option(
+        "-a",
+        "--app",
+        metavar="NAME",
+        envvar="LAIN_APP",
+        show_envvar=True,
+        help="The app (default: appname of the lain.yaml in --app-dir).",
+    )(f)
+
+
+def app_name(app: str | None, app_dir: str) -> str:
+    """The app a cluster command acts on: -a/--app, else the appname of the local lain.yaml
+    (read alone: the deployed config comes from the version's meta image, not from here)."""
+    return app or read_appname(app_dir)
+
+
 def timeout_option(default: float, help: str) -> Callable[[F], F]:
     """``--timeout SECONDS``: every command that waits says how long it may."""
     return click.option(
@@ -83,3 +106,22 @@ def timeout_option(default: float, help: str) -> Callable[[F], F]:
         metavar="SECONDS",
         help=help,
     )
+
+
+def wait_options(f: F) -> F:
+    """``--no-wait`` and ``--timeout``, for commands that roll something out."""
+    f = click.option(
+        "--no-wait", is_flag=True, help="Return once the cluster accepted the change."
+    )(f)
+    return timeout_option(300, "How long to wait for another deploy's lock, then for the rollout.")(
+        f
+    )
+
+
+def report(obj: Context, data: dict[str, Any], text: Callable[[], str]) -> None:
+    """The last word of a command that streamed progress: with -o json one more JSON line
+    (``"event": "result"``), so stdout stays JSON lines throughout; else the text."""
+    if obj.json:
+        obj.emit_line({"event": "result", **data})
+    else:
+        click.echo(text())

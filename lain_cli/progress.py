@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generator
+from collections.abc import Generator
+from typing import Any
 
 import click
 
+from lain_cli.context import Context
 from lain_sdk.events import (
     Event,
     LayerProgress,
@@ -18,11 +20,14 @@ from lain_sdk.events import (
     ProcProgress,
 )
 
-if TYPE_CHECKING:
-    from lain_cli.context import Context
 
+def show_events(ctx: Context, operation: Generator[Event, None, Any]) -> Any:
+    """Draw the progress events of an SDK operation and return the operation's result.
 
-def drain(operation: Generator[Event, None, Any], ctx: Context) -> Any:
+    The SDK's long operations are generators that yield events and return a result; this
+    drains one, drawing each event as JSON lines (-o json), rich progress (terminal) or plain
+    lines (anything else).
+    """
     if ctx.json:
         renderer: _Renderer = _JsonRenderer(ctx)
     elif ctx.interactive:

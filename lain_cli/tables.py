@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def table_lines(rows: Sequence[Sequence[object]]) -> list[str]:
@@ -11,7 +11,9 @@ def table_lines(rows: Sequence[Sequence[object]]) -> list[str]:
         return []
     cells = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
 
 
 def table(rows: Sequence[Sequence[object]]) -> str:

@@ -7,8 +7,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import click
 
@@ -50,10 +50,11 @@ def attach(session: Any, *, interactive: bool, tty: bool) -> None:
     """
     if interactive:
         threading.Thread(target=_feed, args=(session,), daemon=True).start()
-    with _raw_mode(sys.stdin) if interactive and tty else contextlib.nullcontext():
-        with _follow_window_size(session) if tty else contextlib.nullcontext():
-            for stream, data in session.output():
-                write_output(stream, data)
+    raw = _raw_mode(sys.stdin) if interactive and tty else contextlib.nullcontext()
+    resizing = _follow_window_size(session) if tty else contextlib.nullcontext()
+    with raw, resizing:
+        for stream, data in session.output():
+            write_output(stream, data)
 
 
 def _feed(session: Any) -> None:

@@ -18,48 +18,42 @@ class Entry(NamedTuple):
 # Sections in the order `lain --help` lists them.
 SECTIONS: dict[str, dict[str, Entry]] = {
     "lain.yaml": {
-        "validate": Entry("validate", "validate", "Check a lain.yaml and describe the app it defines."),
-        "schema": Entry("validate", "schema", "Print the JSON Schema of lain.yaml."),
-        "init": Entry(
-            "validate", "init", "Write a commented starter lain.yaml and its schema."
+        "validate": Entry(
+            "validate", "validate", "Check a lain.yaml and describe the app it defines."
         ),
+        "schema": Entry("schema", "schema", "Print the JSON Schema of lain.yaml."),
+        "init": Entry("schema", "init", "Write a commented starter lain.yaml and its schema."),
     },
     "Images": {
         "meta": Entry("basics", "meta", "Print the meta version of the app's commit."),
-        "prepare": Entry(
-            "build", "prepare", "Build the prepare image, or reuse the matching one."
-        ),
+        "prepare": Entry("build", "prepare", "Build the prepare image, or reuse the matching one."),
         "build": Entry("build", "build", "Build the prepare, build, release and meta images."),
         "test": Entry("build", "test_command", "Run test.script on the app's build image."),
-        "push": Entry("build", "push", "Push the release and meta images to the registry."),
-        "versions": Entry("registry", "versions", "List the app's versions in the registry, newest first."),
-        "clean": Entry(
-            "build", "clean", "Remove the app's local images but the newest versions."
+        "push": Entry("push", "push", "Push the release and meta images to the registry."),
+        "versions": Entry(
+            "registry", "versions", "List the app's versions in the registry, newest first."
         ),
+        "clean": Entry("clean", "clean", "Remove the app's local images but the newest versions."),
         "login": Entry("registry", "login", "Log in to a registry and keep the credentials."),
-        "logout": Entry(
-            "registry", "logout", "Forget the credentials of a registry."
-        ),
+        "logout": Entry("registry", "logout", "Forget the credentials of a registry."),
     },
     "Cluster": {
         "deploy": Entry(
             "deploy", "deploy", "Deploy a version of the app and wait until it is healthy."
         ),
-        "scale": Entry(
-            "deploy", "scale", "Change the instances, CPU or memory of a proc."
-        ),
+        "scale": Entry("deploy", "scale", "Change the instances, CPU or memory of a proc."),
         "restart": Entry(
             "deploy", "restart", "Replace the instances of the app's procs, one at a time."
         ),
-        "ps": Entry(
-            "deploy", "ps", "Show the app's procs and instances: health and addresses."
-        ),
+        "ps": Entry("status", "ps", "Show the app's procs and instances: health and addresses."),
         "logs": Entry(
-            "deploy",
+            "logs",
             "logs",
             "Print the merged logs of the app's procs.",
         ),
-        "releases": Entry("deploy", "releases", "List the app's releases: who deployed what, and when."),
+        "releases": Entry(
+            "deploy", "releases", "List the app's releases: who deployed what, and when."
+        ),
         "rollback": Entry(
             "deploy",
             "rollback",
@@ -71,9 +65,7 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "cluster": Entry("cluster", "cluster", "Manage the clusters lain deploys to."),
     },
     "Secrets and local helpers": {
-        "secret": Entry(
-            "secret", "secret", "Store, list, read and remove the app's secret files."
-        ),
+        "secret": Entry("secret", "secret", "Store, list, read and remove the app's secret files."),
         "run": Entry("run", "run", "Run a proc of the built release in a local container."),
         "exec": Entry("run", "exec_command", "Run a command in a running instance of a proc."),
     },
@@ -83,4 +75,6 @@ SECTIONS: dict[str, dict[str, Entry]] = {
     },
 }
 
-COMMANDS: dict[str, Entry] = {name: e for section in SECTIONS.values() for name, e in section.items()}
+COMMANDS: dict[str, Entry] = {
+    name: e for section in SECTIONS.values() for name, e in section.items()
+}

@@ -6,6 +6,8 @@ import click
 
 from lain_cli import __version__
 from lain_cli.context import Context
+from lain_sdk.errors import DirtyTreeError
+from lain_sdk.git import GitInfo
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -27,9 +29,6 @@ def meta(obj: Context, path: str) -> None:
     on stderr: `lain build` refuses them unless given --allow-dirty, and then tags the images
     with a version that says dirty.
     """
-    from lain_sdk.errors import DirtyTreeError
-    from lain_sdk.git import GitInfo
-
     info = GitInfo.from_path(path)
     clean = f"{info.commit_time}-{info.sha}"
     obj.emit(

@@ -1,4 +1,4 @@
-"""``lain prepare``, ``build``, ``test``, ``push`` and ``clean``: the app's images.
+"""``lain prepare``, ``build`` and ``test``: the app's images.
 
 Each command makes one SDK call, draws its progress events (rich on a terminal, plain lines
 on stderr otherwise, JSON lines with ``-o json``) and then reports what it made: one image
@@ -8,12 +8,15 @@ reference per line on stdout, or with ``-o json`` a last line
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import click
 
 from lain_cli.context import Context
-from lain_cli.options import app_dir_option, registry_option, resolve_registry
+from lain_cli.options import app_dir_option, registry_option, report, resolve_registry
+from lain_cli.progress import show_events
+from lain_sdk.images.pipeline import build_app, prepare_app, test_app
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -34,11 +37,7 @@ def _optional_registry(obj: Context, value: str | None) -> str | None:
 
 def _report(obj: Context, summary: dict[str, Any], lines: Iterable[str]) -> None:
     """The last word of a command: a JSON summary line, or one image reference per line."""
-    if obj.json:
-        obj.emit_line({"event": "result", **summary})
-    else:
-        for line in lines:
-            click.echo(line)
+    report(obj, summary, lambda: "\n".join(lines))
 
 
 def _build_summary(result: Any) -> tuple[dict[str, Any], list[str]]:
@@ -60,10 +59,8 @@ def prepare(obj: Context, app_dir: str, registry: str | None, no_cache: bool) ->
     is rebuilt exactly when one of them changes.  An image with that name on this engine is
     reused; with --registry, one in the registry is pulled.
     """
-    from lain_sdk.images import prepare_app
-
-    result = obj.show_events(
-        prepare_app(app_dir, registry=_optional_registry(obj, registry), no_cache=no_cache)
+    result = show_events(
+        obj, prepare_app(app_dir, registry=_optional_registry(obj, registry), no_cache=no_cache)
     )
     _report(obj, *_build_summary(result))
 
@@ -86,11 +83,10 @@ def build(
     the repository.  With --push, the release and meta images go to the registry
     (--registry or LAIN_REGISTRY).
     """
-    from lain_sdk.images import build_app
-
     host = resolve_registry(obj, registry) if push else _optional_registry(obj, registry)
-    result = obj.show_events(
-        build_app(app_dir, registry=host, allow_dirty=allow_dirty, no_cache=no_cache, push=push)
+    result = show_events(
+        obj,
+        build_app(app_dir, registry=host, allow_dirty=allow_dirty, no_cache=no_cache, push=push),
     )
     _report(obj, *_build_summary(result))
 
@@ -107,10 +103,8 @@ def test_command(obj: Context, app_dir: str, allow_dirty: bool, registry: str | 
     cache.  A failing line ends lain with the test-failed exit status, naming the line and the
     last lines of its output.
     """
-    from lain_sdk.images import test_app
-
-    result = obj.show_events(
-        test_app(app_dir, registry=_optional_registry(obj, registry), allow_dirty=allow_dirty)
+    result = show_events(
+        obj, test_app(app_dir, registry=_optional_registry(obj, registry), allow_dirty=allow_dirty)
     )
     if "test" in result.images:
         obj.info(f"tests passed ({result.images['test']})")
@@ -121,59 +115,4 @@ def test_command(obj: Context, app_dir: str, allow_dirty: bool, registry: str | 
     )
 
 
-@click.command()
-@app_dir_option
-@registry_option
-@click.option(
-    "-v",
-    "--meta-version",
-    "meta_version",
-    metavar="META_VERSION",
-    help="Version to push (default: the checkout's, as `lain build` tagged it).",
-)
-@pass_context
-def push(obj: Context, app_dir: str, registry: str | None, meta_version: str | None) -> None:
-    """Push the app's release and meta images to the registry.
-
-    The images must have been built first (`lain build`).  Layers the registry already has are
-    not sent again.  Credentials come from `lain login`.
-    """
-    from lain_sdk.images import push_app
-
-    host = resolve_registry(obj, registry)
-    result = obj.show_events(push_app(app_dir, meta_version, registry=host))
-    _report(obj, result.to_dict(), result.references)
-
-
-@click.command()
-@app_dir_option
-@click.option(
-    "--keep",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    metavar="N",
-    help="How many of the newest versions to keep.",
-)
-@pass_context
-def clean(obj: Context, app_dir: str, keep: int) -> None:
-    """Remove the app's local images except those of the newest N versions.
-
-    Every phase counts, with or without a registry prefix.  The newest prepare image stays, and
-    so does any image a container uses.  Prints the removed image references.
-    """
-    from lain_sdk.images import clean_app
-
-    result = clean_app(app_dir, keep=keep)
-    obj.emit(result.to_dict(), "\n".join(result.removed) if result.removed else None)
-    obj.info(
-        f"removed {len(result.removed)} image tag(s) and {len(result.untagged)} untagged "
-        f"image(s) of {result.app}; kept {len(result.kept_versions)} version(s)"
-    )
-    for reference in result.in_use:
-        obj.info(f"kept {reference}: a container uses it")
-    for reference, reason in result.failed:
-        obj.warn(f"could not remove {reference}: {reason}")
-
-
-COMMANDS = [prepare, build, test_command, push, clean]
+COMMANDS = [prepare, build, test_command]

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import click
 
 from lain_cli.context import Context
-from lain_cli.options import timeout_option
+from lain_cli.options import pass_context, report, timeout_option
+from lain_cli.progress import show_events
 from lain_cli.tables import table
-
-pass_context = click.make_pass_decorator(Context)
-
-
-def selected_cluster(obj: Context) -> Any:
-    """The cluster a command acts on: -c/--cluster, LAIN_CLUSTER, the one in use, else local."""
-    from lain_sdk.settings import Settings
-
-    return Settings.load().cluster(obj.cluster)
+from lain_sdk.cluster.local import cluster_down, cluster_up
+from lain_sdk.credentials import normalize_registry
+from lain_sdk.engine import connect
+from lain_sdk.settings import (
+    LOCAL_CLUSTER,
+    LOCAL_DEFAULT,
+    LOCAL_DOMAIN,
+    LOCAL_REGISTRY,
+    ClusterSettings,
+    Settings,
+)
 
 
 @click.group()
@@ -80,9 +83,6 @@ def add(
       lain cluster add lab --docker-host tcp://10.0.0.5:2376 --tls-cert-path ~/.lab-certs \\
           --registry 10.0.0.5:5000 --insecure-registry
     """
-    from lain_sdk.credentials import normalize_registry
-    from lain_sdk.settings import LOCAL_DOMAIN, ClusterSettings, Settings
-
     settings = Settings.load()
     entry = ClusterSettings(
         name=name,
@@ -107,8 +107,6 @@ def add(
 @pass_context
 def ls(obj: Context) -> None:
     """List the clusters; * marks the one commands act on."""
-    from lain_sdk.settings import Settings
-
     settings = Settings.load()
     chosen = settings.selected_name(obj.cluster)
     rows = []
@@ -132,8 +130,6 @@ def ls(obj: Context) -> None:
 @pass_context
 def show(obj: Context, name: str | None) -> None:
     """Show a cluster's settings (default: the selected cluster)."""
-    from lain_sdk.settings import Settings
-
     settings = Settings.load()
     entry = settings.cluster(name or obj.cluster)
     data = {**entry.to_dict(), "selected": entry.name == settings.selected_name(obj.cluster)}
@@ -155,8 +151,6 @@ def show(obj: Context, name: str | None) -> None:
 @pass_context
 def use(obj: Context, name: str) -> None:
     """Mark cluster NAME as the one commands act on."""
-    from lain_sdk.settings import Settings
-
     settings = Settings.load()
     settings.use(name)
     settings.save()
@@ -168,8 +162,6 @@ def use(obj: Context, name: str) -> None:
 @pass_context
 def rm(obj: Context, name: str) -> None:
     """Forget cluster NAME (nothing on the cluster itself changes)."""
-    from lain_sdk.settings import Settings
-
     settings = Settings.load()
     settings.remove(name)
     settings.save()
@@ -192,20 +184,13 @@ def up(obj: Context, registry: str | None, timeout: float) -> None:
     image when the engine has it, else Debian's docker-registry program (files under
     $XDG_DATA_HOME/lain/registry).
     """
-    from lain_sdk.cluster.local import cluster_up
-    from lain_sdk.settings import LOCAL_CLUSTER, LOCAL_DEFAULT, LOCAL_REGISTRY, Settings
-
     address = registry or LOCAL_REGISTRY
-    result = obj.show_events(cluster_up(registry=address, timeout=timeout))
+    result = show_events(obj, cluster_up(registry=address, timeout=timeout))
     if address != LOCAL_REGISTRY:
         # The local cluster with another registry address: remember it.
-        from dataclasses import replace
-
         settings = Settings.load()
         settings.add(replace(LOCAL_DEFAULT, registry=address))
         settings.save()
-    from lain_cli.commands.deploy import report
-
     report(
         obj,
         {**result.to_dict(), "cluster": LOCAL_CLUSTER},
@@ -219,10 +204,7 @@ def up(obj: Context, registry: str | None, timeout: float) -> None:
 @pass_context
 def down(obj: Context) -> None:
     """Stop the local registry `lain cluster up` started (the swarm and its apps stay)."""
-    from lain_sdk.cluster.local import cluster_down
-    from lain_sdk.engine import connect
-
-    stopped = cluster_down(docker_client=connect())
+    stopped = cluster_down(engine=connect())
     obj.emit(
         {"stopped": stopped}, "stopped " + ", ".join(stopped) if stopped else "nothing to stop"
     )

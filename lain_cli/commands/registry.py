@@ -8,6 +8,9 @@ import click
 
 from lain_cli.context import Context
 from lain_cli.options import app_dir_option, registry_option, resolve_registry
+from lain_sdk.appconfig.appname import read_appname
+from lain_sdk.credentials import Credentials, CredentialStore
+from lain_sdk.registry import RegistryClient, registry_login, registry_logout
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -42,8 +45,6 @@ def login(obj: Context, registry: str, username: str | None, password_stdin: boo
       lain login registry.example.com -u alice
       echo "$TOKEN" | lain login registry.example.com -u ci --password-stdin
     """
-    from lain_sdk.credentials import Credentials, CredentialStore, registry_login
-
     host = resolve_registry(obj, registry)
     interactive = _stdin_is_terminal()
     if not username:
@@ -83,8 +84,6 @@ def logout(obj: Context, registry: str) -> None:
     Credentials from LAIN_REGISTRY_USERNAME/LAIN_REGISTRY_PASSWORD or Docker's own config are
     not touched; lain says so when they would still be used.
     """
-    from lain_sdk.credentials import CredentialStore, registry_logout
-
     host = resolve_registry(obj, registry)
     store = CredentialStore()
     removed = registry_logout(host, store)
@@ -109,10 +108,8 @@ def versions(obj: Context, registry: str | None, app_dir: str) -> None:
     With no version pushed yet, the list is empty and the exit status is still 0 (a note goes to
     stderr); -o json prints {"app", "registry", "versions": [...]}.
     """
-    from lain_sdk import RegistryClient, load_app_config
-
     host = resolve_registry(obj, registry)
-    app = load_app_config(app_dir).appname
+    app = read_appname(app_dir)
     with RegistryClient.from_env(host) as client:
         found = client.app_versions(app)
     if found or obj.json:

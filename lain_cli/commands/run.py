@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from lain_cli.commands.cluster import selected_cluster
-from lain_cli.commands.deploy import app_options
 from lain_cli.context import Context
-from lain_cli.options import app_dir_option
-from lain_cli.terminal import check_terminal, interactive_options
-
-pass_context = click.make_pass_decorator(Context)
+from lain_cli.options import (
+    app_dir_option,
+    app_name,
+    app_options,
+    pass_context,
+    selected_cluster,
+)
+from lain_cli.terminal import attach, check_terminal, interactive_options
+from lain_sdk.appconfig.loader import load_app_config
+from lain_sdk.cluster.exec import exec_in_instance
+from lain_sdk.cluster.run import RunResult, finish_run, local_release_image, run_proc, stop_run
+from lain_sdk.cluster.secret_store import secret_path
+from lain_sdk.cluster.secrets import read_proc_secrets
+from lain_sdk.engine import EngineClient, connect
+from lain_sdk.errors import InvalidArgument
+from lain_sdk.git import GitInfo
 
 
 def _secret_files(values: tuple[str, ...]) -> dict[str, bytes]:
     """``--secret-file PATH=FILE`` options as container path -> the local file's bytes."""
-    from lain_sdk.cluster.secrets import secret_path
-
     files = {}
     for value in values:
         target, sep, local = value.partition("=")
         if not sep or not target or not local:
-            raise click.BadParameter(
-                f"{value!r} is not PATH=FILE", param_hint="--secret-file"
-            )
+            raise click.BadParameter(f"{value!r} is not PATH=FILE", param_hint="--secret-file")
         try:
             files[secret_path(target)] = Path(local).expanduser().read_bytes()
-        except ValueError as e:
+        except InvalidArgument as e:
             raise click.BadParameter(str(e), param_hint="--secret-file") from None
         except OSError as e:
             raise click.BadParameter(
@@ -106,11 +111,6 @@ def run(
       lain run -it web -- sh
       lain run web --secret-file config.json=./dev-config.json
     """
-    from lain_sdk.appconfig import load_app_config
-    from lain_sdk.cluster.run import local_release_image, run_proc
-    from lain_sdk.engine import connect
-    from lain_sdk.git import GitInfo
-
     check_terminal(interactive, tty)
     remove = remove or interactive or tty
     config = load_app_config(app_dir)
@@ -118,14 +118,10 @@ def run(
     cluster = selected_cluster(obj)
     client = connect()
     meta_version = version or GitInfo.from_path(app_dir).meta_version
-    image = local_release_image(client, config.appname, meta_version, cluster.registry)
+    image = local_release_image(client, config.appname, meta_version, cluster.settings.registry)
     files = _secret_files(secret_files)
     if any(path not in files for path in found.secret_files):
-        from lain_sdk.cluster.secrets import read_proc_secrets
-
-        read, warnings = read_proc_secrets(
-            config.appname, found, cluster=cluster, skip=list(files)
-        )
+        read, warnings = read_proc_secrets(config.appname, found, cluster=cluster, skip=list(files))
         for warning in warnings:
             obj.warn(warning)
         files = {**read, **files}
@@ -141,7 +137,7 @@ def run(
         follow=remove,
         stdin=interactive,
         tty=tty,
-        docker_client=client,
+        engine=client,
     )
     if not remove:
         where = f" at {result.address}" if result.address else ""
@@ -149,16 +145,18 @@ def run(
             result.to_dict(),
             f"{result.name} runs {config.appname} {proc} ({meta_version}){where}\n"
             f"  logs: docker logs -f {result.name}    stop: docker rm -f {result.name}"
-            + "".join(f"\n  volume: {volume} (kept after the container)" for volume in result.volumes),
+            + "".join(
+                f"\n  volume: {volume} (kept after the container)" for volume in result.volumes
+            ),
         )
         return
     _foreground(obj, client, result, interactive=interactive, tty=tty)
 
 
-def _foreground(obj: Context, client: Any, result: Any, *, interactive: bool, tty: bool) -> None:
-    from lain_cli.terminal import attach
-    from lain_sdk.cluster.run import finish_run, stop_run
-
+def _foreground(
+    obj: Context, client: EngineClient, result: RunResult, *, interactive: bool, tty: bool
+) -> None:
+    assert result.attached is not None  # run_proc attaches when asked to follow
     obj.info(f"{result.name} started" + (f" at {result.address}" if result.address else ""))
     try:
         attach(result.attached, interactive=interactive, tty=tty)
@@ -202,10 +200,6 @@ def exec_command(
       lain exec -it web -- sh
       lain exec -i web -- sh -c 'cat > /tmp/dump.sql' < dump.sql
     """
-    from lain_cli.commands.deploy import app_name
-    from lain_cli.terminal import attach
-    from lain_sdk.cluster.run import exec_in_instance
-
     check_terminal(interactive, tty)
     instance, command = _instance_and_command(args)
     session = exec_in_instance(

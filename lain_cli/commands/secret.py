@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import base64
 import sys
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
-from lain_cli.commands.cluster import selected_cluster
-from lain_cli.commands.deploy import app_name, app_options, report, wait_options
 from lain_cli.context import Context
-from lain_cli.options import timeout_option
+from lain_cli.options import (
+    app_name,
+    app_options,
+    pass_context,
+    report,
+    selected_cluster,
+    timeout_option,
+    wait_options,
+)
+from lain_cli.progress import show_events
 from lain_cli.tables import table
+from lain_sdk.appconfig.loader import load_app_config
+from lain_sdk.appconfig.model import AppConfig
+from lain_sdk.cluster.secret_store import check_proc_name, secret_path
+from lain_sdk.cluster.secrets import (
+    SecretAdded,
+    add_secret,
+    list_secrets,
+    read_secret,
+    remove_secret,
+)
+from lain_sdk.errors import InvalidArgument, LainError
 
-pass_context = click.make_pass_decorator(Context)
 
-
-def _local_config(app: str, app_dir: str) -> Any:
+def _local_config(app: str, app_dir: str) -> AppConfig | None:
     """The lain.yaml in ``app_dir`` when it is ``app``'s (for hints), else None."""
-    from lain_sdk.appconfig import load_app_config
-    from lain_sdk.errors import LainError
-
     try:
         config = load_app_config(app_dir)
     except LainError:
@@ -29,20 +43,16 @@ def _local_config(app: str, app_dir: str) -> Any:
 
 
 def _path(value: str) -> str:
-    from lain_sdk.cluster.secrets import secret_path
-
     try:
         return secret_path(value)
-    except ValueError as e:
+    except InvalidArgument as e:
         raise click.BadParameter(str(e), param_hint="PATH") from None
 
 
 def _proc(value: str) -> str:
-    from lain_sdk.cluster.secrets import check_proc_name
-
     try:
         return check_proc_name(value)
-    except ValueError as e:
+    except InvalidArgument as e:
         raise click.BadParameter(str(e), param_hint="PROC") from None
 
 
@@ -89,7 +99,7 @@ def add(
     proc: str,
     path: str,
     content: str | None,
-    file: Any,
+    file: BinaryIO | None,
     no_rollout: bool,
     timeout: float,
     no_wait: bool,
@@ -108,8 +118,6 @@ def add(
       lain secret add web config/db.json -f db.json
       printf %s "$TOKEN" | lain secret add worker /etc/app/token
     """
-    from lain_sdk.cluster.secrets import add_secret
-
     if content is not None and file is not None:
         raise click.UsageError("give the value with -c or with -f, not both")
     if content is not None:
@@ -123,7 +131,8 @@ def add(
     if not value:
         raise click.UsageError("the value is empty (Swarm stores no empty secret)")
     name = app_name(app, app_dir)
-    result = obj.show_events(
+    result = show_events(
+        obj,
         add_secret(
             name,
             _proc(proc),
@@ -134,12 +143,12 @@ def add(
             config=_local_config(name, app_dir),
             timeout=timeout,
             wait=not no_wait,
-        )
+        ),
     )
     report(obj, result.to_dict(), lambda: _added_text(result))
 
 
-def _added_text(result: Any) -> str:
+def _added_text(result: SecretAdded) -> str:
     s = result.secret
     text = f"stored {s.path} of {s.app} {s.proc} as version {s.version}"
     rollout = result.rollout
@@ -162,14 +171,10 @@ def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
     Files the lain.yaml in --app-dir declares but that are not stored are listed as missing:
     a deploy would fail on them.  Values are never shown.
     """
-    from lain_sdk.cluster.secrets import list_secrets
-
     name = app_name(app, app_dir)
     found = list_secrets(name, cluster=selected_cluster(obj), proc=proc)
     config = _local_config(name, app_dir)
-    declared = {
-        (p.name, path) for p in (config.procs if config else ()) for path in p.secret_files
-    }
+    declared = {(p.name, path) for p in (config.procs if config else ()) for path in p.secret_files}
     rows = [{**info.to_dict(), "declared": (info.proc, info.path) in declared} for info in found]
     stored = {(info.proc, info.path) for info in found}
     for p, path in sorted(declared - stored):
@@ -244,8 +249,6 @@ def show(
     The engine never hands out secret values: lain runs a one-off task that mounts the secret
     like the proc does and prints it, reads it and removes the task at once.
     """
-    from lain_sdk.cluster.secrets import read_secret
-
     value = read_secret(
         app_name(app, app_dir),
         _proc(proc),
@@ -265,8 +268,6 @@ def show(
         try:
             data["content"] = value.content.decode("utf-8")
         except UnicodeDecodeError:
-            import base64
-
             data["content_base64"] = base64.b64encode(value.content).decode()
         obj.emit(data)
         return
@@ -296,8 +297,6 @@ def rm(
     of secret_files and deploy, or undeploy the proc, first.  Releases that mounted a removed
     version cannot be rolled back to any more.
     """
-    from lain_sdk.cluster.secrets import remove_secret
-
     removed = remove_secret(
         app_name(app, app_dir),
         _proc(proc),

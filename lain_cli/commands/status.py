@@ -1,0 +1,89 @@
+"""``lain ps``: what an app runs on a cluster, proc by proc and instance by instance."""
+
+from __future__ import annotations
+
+import click
+
+from lain_cli.context import Context
+from lain_cli.options import app_name, app_options, pass_context, selected_cluster
+from lain_cli.tables import table
+from lain_sdk.cluster.status import AppStatus, app_status
+from lain_sdk.units import format_bytes
+
+
+def _fmt_cpu(cpu: float) -> str:
+    return f"{cpu:g}" if cpu else "-"
+
+
+def _fmt_error(error: str, age: float | None) -> str:
+    if not error:
+        return "-"
+    return error[:60] + (f" ({_fmt_age(age)} ago)" if age is not None else "")
+
+
+def _fmt_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _status_text(status: AppStatus) -> str:
+    release = f"release {status.release}" if status.release else "no release"
+    lines = [
+        f"{status.app} on {status.cluster}: {release}, "
+        + ("healthy" if status.healthy else "NOT healthy")
+    ]
+    for p in status.procs:
+        update = (
+            f", update {p.update_state}" if p.update_state and p.update_state != "completed" else ""
+        )
+        lines.append("")
+        lines.append(
+            f"{p.proc} ({p.proctype})  version {p.version}  {p.running}/{p.desired} running  "
+            f"cpu {_fmt_cpu(p.cpu)}  memory {format_bytes(p.memory)}{update}"
+        )
+        rows = [("  INSTANCE", "STATE", "HEALTH", "UP", "NODE", "ADDRESS", "LAST ERROR")]
+        for i in p.instances:
+            rows.append(
+                (
+                    f"  {p.proc}.{i.instance}",
+                    i.state if i.desired_state == "running" else f"{i.state}->{i.desired_state}",
+                    i.health,
+                    _fmt_age(i.uptime),
+                    i.node,
+                    i.address or "-",
+                    _fmt_error(i.error, i.error_age),
+                )
+            )
+        if len(rows) > 1:
+            lines.append(table(rows))
+        if p.update_message and p.update_state not in ("", "completed"):
+            lines.append(f"  {p.update_message}")
+    if status.resource_instances:
+        lines += ["", "resource instances (operate on one with -a NAME):"]
+        for instance in status.resource_instances:
+            block = _status_text(instance).split("\n")
+            lines += ["", *(f"  {line}" if line else "" for line in block)]
+    return "\n".join(lines)
+
+
+@click.command()
+@app_options
+@pass_context
+def ps(obj: Context, app: str | None, app_dir: str) -> None:
+    """Show the app's procs and instances: state, health, address.
+
+    For each proc: version, release and desired/running instances; for each instance: node,
+    state, health, uptime, address (host:port of a published port on the local cluster, else
+    its IP on the app's network) and last error.  The app's resource instances
+    (resource.<res>.<app>) follow, each the same way.
+    """
+    status = app_status(app_name(app, app_dir), cluster=selected_cluster(obj))
+    obj.emit(status.to_dict(), lambda: _status_text(status))
+
+
+COMMANDS = [ps]
