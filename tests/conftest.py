@@ -5,15 +5,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
+import requests
 from click.testing import CliRunner
+from fakes.cluster import fake_cluster
+from fakes.engine import BASE_CONFIG, BASE_IMAGE, FakeDockerClient
+from fakes.images import FakeRegistry, ImageEngine, RegistryTransport
 
 from lain_cli.main import main
+from lain_sdk.cluster.session import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Real lain.yaml files from public repositories live beside the project, not inside it.
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+DATA = REPO_ROOT / "tests" / "data"
+# Real lain.yaml files from public repositories, kept as found (see its README.md).
+CORPUS = DATA / "corpus"
 EXAMPLES = REPO_ROOT / "examples"
 IN_CI = os.environ.get("CI", "") not in ("", "0", "false")
 
@@ -44,9 +51,15 @@ class Result:
 
 @pytest.fixture
 def lain():
-    """Run ``lain ARGS...`` in-process through the real entry point (error funnel included)."""
+    """Run ``lain ARGS...`` in-process through the real entry point (error funnel included).
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    ``input`` is standard input: text, or a binary stream (one whose ``isatty()`` says True
+    stands for a terminal).
+    """
+
+    def run(
+        *args: str, input: str | IO[bytes] | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         runner = CliRunner()
         with runner.isolation(input=input, env=env) as (out, err, _):
             try:
@@ -60,8 +73,72 @@ def lain():
 
 
 def corpus_dir(name: str) -> Path:
-    """A folder of the shared corpus; skips (with the reason) when it is absent."""
+    """A folder of the corpus (``lain-yaml`` or ``sdk-fixtures``); it is part of the
+    repository, so a missing one fails the test."""
     path = CORPUS / name
     if not path.is_dir():
-        pytest.skip(f"shared corpus not found at {path}")
+        pytest.fail(f"the corpus folder {path} is missing: it belongs in the repository")
     return path
+
+
+def corpus_names(name: str) -> list[str]:
+    """The files of a corpus folder, sorted, to parametrize tests with.
+
+    A missing folder gives one name that cannot exist, so the tests fail in ``corpus_dir``
+    instead of being collected with no parameters (which pytest reports as a skip).
+    """
+    path = CORPUS / name
+    return sorted(p.name for p in path.glob("*.yaml")) if path.is_dir() else ["(corpus missing)"]
+
+
+# -- the fake engine (tests/fakes): docker-py's client answered in memory ------------------------
+
+@pytest.fixture
+def fake_docker() -> FakeDockerClient:
+    """A docker client on a fresh fake engine (pass it as ``engine=``)."""
+    return FakeDockerClient()
+
+
+@pytest.fixture
+def engine(fake_docker: FakeDockerClient) -> ImageEngine:
+    """The fake engine behind ``fake_docker``: its images, scripting and records."""
+    return fake_docker.engine
+
+
+@pytest.fixture
+def base_image(engine: ImageEngine) -> str:
+    """The busybox-like base image the sample apps build on, present on the engine."""
+    engine.add_image(BASE_IMAGE, files={"/bin/sh": b"\x7fELF sh\n"}, config=BASE_CONFIG)
+    return BASE_IMAGE
+
+
+@pytest.fixture
+def registries(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeRegistry]:
+    """Fake registries by host; every HTTP request of the test goes to them (another host is
+    unreachable), so lain's registry client talks to the same registries as the engine."""
+    found: dict[str, FakeRegistry] = {}
+    transport = RegistryTransport(found)
+    monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: transport)
+    return found
+
+
+@pytest.fixture
+def registry(registries: dict[str, FakeRegistry], engine: ImageEngine) -> FakeRegistry:
+    """An open registry, ``registry.example.com``, known to the engine and over HTTP."""
+    found = FakeRegistry("registry.example.com")
+    registries[found.host] = engine.add_registry(found)
+    return found
+
+
+@pytest.fixture
+def cluster(fake_docker: FakeDockerClient, registry: FakeRegistry) -> Cluster:
+    """A session on the fake engine, whose registry (``registry``, registry.example.com) the
+    engine knows and lain's registry client reaches over HTTP; it looks again at once."""
+    return fake_cluster(engine=fake_docker)
+
+
+@pytest.fixture
+def cli_cluster(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """``cluster``, as the session every ``lain`` command of the test gets."""
+    monkeypatch.setattr(Cluster, "from_settings", classmethod(lambda cls, *a, **kw: cluster))
+    return cluster

@@ -15,7 +15,8 @@ from lain_cli.exit import ERROR_STATUS, ExitStatus, status_for
 from lain_sdk import errors
 
 COMMAND_MODULES = sorted(
-    p.stem for p in (Path(__file__).parents[2] / "lain_cli" / "commands").glob("*.py")
+    p.stem
+    for p in (Path(__file__).parents[2] / "lain_cli" / "commands").glob("*.py")
     if p.stem != "__init__"
 )
 
@@ -40,7 +41,7 @@ def test_help_lists_commands_by_section(lain) -> None:
     assert result.exit_code == ExitStatus.OK
     for section, entries in SECTIONS.items():
         assert f"Commands ({section}):" in result.stdout
-        for name, entry in entries.items():
+        for name in entries:
             assert f"  {name}" in result.stdout
 
 
@@ -77,8 +78,11 @@ def test_lain_errors_map_to_their_status() -> None:
     assert status_for(errors.AppConfigError([])) is ExitStatus.CONFIG_INVALID
     assert status_for(errors.TestFailed("test", "failed")) is ExitStatus.TEST_FAILED
     assert status_for(errors.BuildError("build", "failed")) is ExitStatus.BUILD_FAILED
-    assert status_for(errors.DeployFailed("x")) is ExitStatus.DEPLOY_FAILED
-    assert status_for(errors.LockHeld("x")) is ExitStatus.LOCKED
+    failure = errors.ProcFailure("web", "instances keep failing")
+    assert status_for(errors.DeployFailed("x", [failure])) is ExitStatus.DEPLOY_FAILED
+    assert status_for(errors.LockHeld("x", "me@here", "deploy", 1, "soon")) is ExitStatus.LOCKED
+    assert status_for(errors.InvalidArgument("x")) is ExitStatus.USAGE
+    assert status_for(errors.SecretsMissing("x", "c", [("web", "/a")])) is ExitStatus.NOT_FOUND
     assert status_for(errors.RegistryAuthError("x")) is ExitStatus.REGISTRY_ERROR
     assert status_for(errors.LainError("x")) is ExitStatus.ERROR
     # every class of the error tree has a row (or inherits a specific one)

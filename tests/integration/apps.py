@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lain_sdk.engine import LOCAL_BASE_IMAGE
 
@@ -121,15 +123,11 @@ def remove_app_images(client: Any, app: str) -> None:
         found.setdefault(image["Id"], image)
     for container in api.containers(all=True):
         if container.get("ImageID") in found:
-            try:
+            with contextlib.suppress(APIError):
                 api.remove_container(container["Id"], force=True)
-            except APIError:
-                pass
     # Children first (newest first): a parent image cannot go while a child needs it.
     for image in sorted(found.values(), key=lambda i: i.get("Created", 0), reverse=True):
         tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
         for reference in tags or [image["Id"]]:
-            try:
+            with contextlib.suppress(APIError):
                 api.remove_image(reference, force=True)
-            except APIError:
-                pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lain_sdk.cluster.desired import service_name
+from lain_sdk.cluster.names import service_name
 
 SLEEPER = "[sh, -c, 'trap \"exit 0\" TERM; while true; do sleep 1; done']"
 

@@ -8,6 +8,7 @@ page text that tells versions apart) and ``<registry>/<app>:meta-<mv>`` (FROM sc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 import tarfile
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from lain_sdk.cluster.session import Cluster
 from lain_sdk.engine import LOCAL_BASE_IMAGE
 from lain_sdk.settings import ClusterSettings
 
@@ -62,11 +64,12 @@ class TestApp:
 
     name: str
     registry: str
+    engine: Any = None  # the engine client the tests share (default: connect)
     versions: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     clock: int = 1700000000
 
-    def cluster(self) -> ClusterSettings:
+    def settings(self) -> ClusterSettings:
         return ClusterSettings(
             name="test",
             registry=self.registry,
@@ -74,6 +77,10 @@ class TestApp:
             insecure_registry=True,
             publish_ports=True,
         )
+
+    def cluster(self) -> Cluster:
+        """A session with the test cluster, through the shared engine client."""
+        return Cluster(self.settings(), engine=self.engine, poll_interval=0.2)
 
 
 def _context(files: dict[str, str]) -> io.BytesIO:
@@ -120,20 +127,14 @@ def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
     api = client.api
     label = f"lain.app={app}"
     for service in api.services(filters={"label": label}):
-        try:
+        with contextlib.suppress(APIError):
             api.remove_service(service["ID"])
-        except APIError:
-            pass
     for config in api.configs(filters={"label": label}):
-        try:
+        with contextlib.suppress(APIError):
             api.remove_config(config["ID"])
-        except APIError:
-            pass
     for secret in api.secrets(filters={"label": label}):
-        try:
+        with contextlib.suppress(APIError):
             api.remove_secret(secret["ID"])
-        except APIError:
-            pass
     deadline = time.monotonic() + 60
     networks = [n["Id"] for n in api.networks(filters={"label": label})]
     volumes = [v["Name"] for v in api.volumes(filters={"label": label}).get("Volumes") or []]
@@ -157,15 +158,11 @@ def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
             time.sleep(0.5)
     for image in api.images(name=f"*/{app}") + api.images(filters={"reference": f"*/{app}*"}):
         for ref in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
-            try:
+            with contextlib.suppress(APIError):
                 api.remove_image(ref, force=True)
-            except APIError:
-                pass
     for ref in images:
-        try:
+        with contextlib.suppress(APIError):
             api.remove_image(ref, force=True)
-        except APIError:
-            pass
 
 
 def http_get(address: str, path: str = "/index.html", timeout: float = 3.0) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -138,10 +139,8 @@ def _gone(pid: int, timeout: float) -> bool:
     test process, so once it exits it is our zombie until reaped: reap it, then look."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -153,7 +152,7 @@ def _gone(pid: int, timeout: float) -> bool:
 def test_registry_commands_use_the_selected_clusters_registry(
     lain: Any, docker_client: Any, registry: Any, base_image: str, tmp_path: Path
 ) -> None:
-    app = TestApp(unique_app_name("lc"), registry.host)
+    app = TestApp(unique_app_name("lc"), registry.host, engine=docker_client)
     try:
         mv = push_version(docker_client, app, web_app(app.name), "page")
         (tmp_path / "lain.yaml").write_text(web_app(app.name))

@@ -19,8 +19,8 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.lock import acquire_lock
-from lain_sdk.cluster.operations import (
+from lain_sdk import (
+    app_status,
     deploy_app,
     list_releases,
     plan_deploy,
@@ -28,7 +28,7 @@ from lain_sdk.cluster.operations import (
     scale_proc,
     undeploy_app,
 )
-from lain_sdk.cluster.status import app_status
+from lain_sdk.cluster.lock import acquire_lock
 from lain_sdk.errors import DeployFailed, LockHeld
 from lain_sdk.events import LockWaiting, ProcChanged
 
@@ -37,7 +37,7 @@ TIMEOUT = 90
 
 @pytest.fixture
 def app(docker_client: Any, registry: Any, base_image: str) -> Iterator[TestApp]:
-    made = TestApp(unique_app_name("ld"), registry.host)
+    made = TestApp(unique_app_name("ld"), registry.host, engine=docker_client)
     yield made
     cleanup(docker_client, made.name, made.images)
 
@@ -69,7 +69,7 @@ def web_spec(client: Any, app: TestApp) -> dict[str, Any]:
 
 
 def addresses(client: Any, app: TestApp) -> list[str]:
-    status = app_status(app.name, cluster=app.cluster(), docker_client=client)
+    status = app_status(app.name, cluster=app.cluster())
     return [i.address for p in status.procs for i in p.instances if i.desired_state == "running"]
 
 
@@ -81,11 +81,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     v2 = push_version(docker_client, app, web_app(app.name), "page v2")
 
     # First deploy: the newest version by default (v2 is newer); deploy v1 explicitly.
-    result, events = run(
-        deploy_app(
-            app.name, cluster=cluster, version=v1, docker_client=docker_client, timeout=TIMEOUT
-        )
-    )
+    result, events = run(deploy_app(app.name, cluster=cluster, version=v1, timeout=TIMEOUT))
     assert result.release.number == 1 and result.release.outcome == "succeeded"
     assert any(isinstance(e, ProcChanged) and e.action == "created" for e in events)
     service = web_spec(docker_client, app)
@@ -103,11 +99,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
 
     # The same deploy again changes nothing at all.
     version_before = service["Version"]["Index"]
-    result, _ = run(
-        deploy_app(
-            app.name, cluster=cluster, version=v1, docker_client=docker_client, timeout=TIMEOUT
-        )
-    )
+    result, _ = run(deploy_app(app.name, cluster=cluster, version=v1, timeout=TIMEOUT))
     assert result.release is None and not result.plan.changed
     assert web_spec(docker_client, app)["Version"]["Index"] == version_before
 
@@ -121,7 +113,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     assert v2 in web["changes"]["image"]["to"]
     assert web["changes"]["env"] == {"changed": ["LAIN_APP_RELEASE_VERSION"]}
     assert web_spec(docker_client, app)["Version"]["Index"] == version_before
-    releases = list_releases(app.name, cluster=cluster, docker_client=docker_client)
+    releases = list_releases(app.name, cluster=cluster)
     assert [r.number for r in releases] == [1]  # neither an identical deploy nor --plan records
 
     # Upgrade through the CLI.
@@ -141,7 +133,6 @@ def test_deploy_upgrade_scale_rollback_undeploy(
             instances=3,
             cpu=0.5,
             memory="24m",
-            docker_client=docker_client,
             timeout=TIMEOUT,
         )
     )
@@ -158,11 +149,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     assert web_spec(docker_client, app)["Spec"]["Mode"]["Replicated"]["Replicas"] == 1
 
     # Deploying the same version keeps the scaled values (lain.yaml did not change them).
-    result, _ = run(
-        deploy_app(
-            app.name, cluster=cluster, version=v2, docker_client=docker_client, timeout=TIMEOUT
-        )
-    )
+    result, _ = run(deploy_app(app.name, cluster=cluster, version=v2, timeout=TIMEOUT))
     assert result.release is None
     # Bad input is refused before anything happens.
     bad = lain("scale", "web", "-n", "-1", "-a", app.name)
@@ -171,9 +158,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     assert bad.exit_code == ExitStatus.USAGE and "at least 6m" in bad.stderr
 
     # Roll back to release 1: image, instances and limits all come back at once.
-    result, _ = run(
-        rollback_app(app.name, 1, cluster=cluster, docker_client=docker_client, timeout=TIMEOUT)
-    )
+    result, _ = run(rollback_app(app.name, 1, cluster=cluster, timeout=TIMEOUT))
     assert result.release.number == 5 and result.release.kind == "rollback"
     assert result.release.rollback_of == 1 and result.meta_version == v1
     spec = web_spec(docker_client, app)["Spec"]
@@ -198,9 +183,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     assert "rollback to 1" in text.stdout
 
     # The default rollback goes to the last good release before the current one (4).
-    result, _ = run(
-        rollback_app(app.name, cluster=cluster, docker_client=docker_client, timeout=TIMEOUT)
-    )
+    result, _ = run(rollback_app(app.name, cluster=cluster, timeout=TIMEOUT))
     assert result.release.rollback_of == 4
     assert web_spec(docker_client, app)["Spec"]["Mode"]["Replicated"]["Replicas"] == 1
 
@@ -213,12 +196,12 @@ def test_deploy_upgrade_scale_rollback_undeploy(
         for n in docker_client.api.networks(names=[f"lain_{app.name}"])
         if n["Name"] == f"lain_{app.name}"
     ]
-    assert len(list_releases(app.name, cluster=cluster, docker_client=docker_client)) == 6
+    assert len(list_releases(app.name, cluster=cluster)) == 6
     purged = lain("-o", "json", "undeploy", "--purge", "-a", app.name)
     assert purged.exit_code == ExitStatus.OK, purged.stderr
     lines = [json.loads(line) for line in purged.stdout.splitlines()]
     assert lines[-1]["event"] == "result" and lines[-1]["releases_removed"] == 6
-    assert list_releases(app.name, cluster=cluster, docker_client=docker_client) == []
+    assert list_releases(app.name, cluster=cluster) == []
 
 
 def test_failing_healthcheck_keeps_the_old_version_serving(
@@ -236,7 +219,6 @@ def test_failing_healthcheck_keeps_the_old_version_serving(
             app.name,
             cluster=app.cluster(),
             version=good,
-            docker_client=docker_client,
             timeout=TIMEOUT,
         )
     )
@@ -254,7 +236,7 @@ def test_failing_healthcheck_keeps_the_old_version_serving(
     assert len(after) == len(before)
     for address in after:
         assert wait_http(address, "page good")
-    history = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
+    history = list_releases(app.name, cluster=app.cluster())
     assert [(x.number, x.outcome) for x in history] == [(1, "succeeded"), (2, "failed")]
     assert "web:" in history[1].reason
     ps = json.loads(lain("-o", "json", "ps", "-a", app.name).stdout)
@@ -271,7 +253,6 @@ def test_first_deploy_that_never_gets_healthy(docker_client: Any, app: TestApp) 
                 app.name,
                 cluster=app.cluster(),
                 version=broken,
-                docker_client=docker_client,
                 timeout=60,
             )
         )
@@ -331,11 +312,10 @@ def test_concurrent_deploys_take_turns(
                     app.name,
                     cluster=cluster,
                     version=version,
-                    docker_client=docker_client,
                     timeout=TIMEOUT,
                 )
             )
-        except Exception as e:  # noqa: BLE001 - reported by the assertions below
+        except Exception as e:
             outcomes[version] = e
 
     threads = [threading.Thread(target=deploy, args=(v,)) for v in (v1, v2)]
@@ -349,18 +329,14 @@ def test_concurrent_deploys_take_turns(
     assert len(waited) == 1  # one proceeded, the other waited for it
     numbers = sorted(result.release.number for result, _ in results)
     assert numbers == [1, 2]
-    history = list_releases(app.name, cluster=cluster, docker_client=docker_client)
+    history = list_releases(app.name, cluster=cluster)
     assert [x.outcome for x in history] == ["succeeded", "succeeded"]
 
     # A lock that is held for longer than the deploy's timeout: a clear error naming the holder.
-    lock = lain_sdk.drain(acquire_lock(docker_client, app.name, operation="deploy", wait=0))
+    lock = lain_sdk.drain(acquire_lock(docker_client.api, app.name, operation="deploy", wait=0))
     try:
         with pytest.raises(LockHeld) as caught:
-            run(
-                deploy_app(
-                    app.name, cluster=cluster, version=v1, docker_client=docker_client, timeout=2
-                )
-            )
+            run(deploy_app(app.name, cluster=cluster, version=v1, timeout=2))
         message = str(caught.value)
         assert f"pid {os.getpid()}" in message and "@" in message and "waited 2s" in message
         blocked = lain("scale", "web", "-n", "3", "-a", app.name, "--timeout", "1")
@@ -396,17 +372,16 @@ def test_deploy_killed_midway_converges_when_run_again(
             app.name,
             cluster=app.cluster(),
             version=v1,
-            docker_client=docker_client,
             timeout=TIMEOUT,
         )
     )
-    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    status = app_status(app.name, cluster=app.cluster())
     assert {p.proc: (p.running, p.desired) for p in status.procs} == {
         "web": (2, 2),
         "ticker": (1, 1),
     }
     assert status.healthy
-    history = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
+    history = list_releases(app.name, cluster=app.cluster())
     assert history[-1].outcome == "succeeded"
     # And now the deploy is idempotent again.
     again, _ = run(
@@ -414,7 +389,6 @@ def test_deploy_killed_midway_converges_when_run_again(
             app.name,
             cluster=app.cluster(),
             version=v1,
-            docker_client=docker_client,
             timeout=TIMEOUT,
         )
     )
@@ -424,7 +398,7 @@ def test_deploy_killed_midway_converges_when_run_again(
 def test_plan_and_undeploy_from_python(docker_client: Any, app: TestApp) -> None:
     cluster = app.cluster()
     v1 = push_version(docker_client, app, web_app(app.name, worker=True), "page v1")
-    plan = plan_deploy(app.name, cluster=cluster, docker_client=docker_client)
+    plan = plan_deploy(app.name, cluster=cluster)
     assert plan.create_network and {c.action for c in plan.procs} == {"create"}
     assert docker_client.api.services(filters={"label": f"lain.app={app.name}"}) == []
     run(
@@ -432,7 +406,6 @@ def test_plan_and_undeploy_from_python(docker_client: Any, app: TestApp) -> None
             app.name,
             cluster=cluster,
             procs=["ticker"],
-            docker_client=docker_client,
             timeout=TIMEOUT,
         )
     )
@@ -440,12 +413,10 @@ def test_plan_and_undeploy_from_python(docker_client: Any, app: TestApp) -> None
         s["Spec"]["Name"]
         for s in docker_client.api.services(filters={"label": f"lain.app={app.name}"})
     ] == [f"{app.name}__ticker"]
-    plan = plan_deploy(app.name, cluster=cluster, version=v1, docker_client=docker_client)
+    plan = plan_deploy(app.name, cluster=cluster, version=v1)
     assert {c.proc: c.action for c in plan.procs} == {"web": "create", "ticker": "unchanged"}
     # Removing the only deployed proc removes the app, network included.
-    result, _ = run(
-        undeploy_app(app.name, cluster=cluster, procs=["ticker"], docker_client=docker_client)
-    )
+    result, _ = run(undeploy_app(app.name, cluster=cluster, procs=["ticker"]))
     assert result.removed_procs == ("ticker",) and result.network_removed
 
 
@@ -453,8 +424,8 @@ def test_restart_replaces_every_instance_and_records_no_release(
     docker_client: Any, app: TestApp, lain: Any, use_cluster: None
 ) -> None:
     version = push_version(docker_client, app, web_app(app.name), "page restart")
-    run(deploy_app(app.name, cluster=app.cluster(), docker_client=docker_client, timeout=TIMEOUT))
-    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    run(deploy_app(app.name, cluster=app.cluster(), timeout=TIMEOUT))
+    status = app_status(app.name, cluster=app.cluster())
     before = {i.task for p in status.procs for i in p.instances}
     assert len(before) == 2
 
@@ -463,19 +434,17 @@ def test_restart_replaces_every_instance_and_records_no_release(
     lines = [json.loads(line) for line in restarted.stdout.splitlines()]
     assert lines[-1]["event"] == "result" and lines[-1]["restarted"] == ["web"]
 
-    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    status = app_status(app.name, cluster=app.cluster())
     web = status.procs[0]
     running = [i for i in web.instances if i.desired_state == "running"]
     assert len(running) == 2 and not {i.task for i in running} & before
     assert status.healthy and web.version == version
     for instance in running:
         assert wait_http(instance.address, "page restart")
-    releases = list_releases(app.name, cluster=app.cluster(), docker_client=docker_client)
+    releases = list_releases(app.name, cluster=app.cluster())
     assert [r.number for r in releases] == [1]
     # The next identical deploy still changes nothing.
-    again, _ = run(
-        deploy_app(app.name, cluster=app.cluster(), docker_client=docker_client, timeout=TIMEOUT)
-    )
+    again, _ = run(deploy_app(app.name, cluster=app.cluster(), timeout=TIMEOUT))
     assert not again.changed
 
     ghost = lain("restart", "ghost", "-a", app.name)

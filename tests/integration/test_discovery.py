@@ -12,9 +12,8 @@ from swarm_apps import CHECK, WEB_CMD, TestApp, cleanup, push_version
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.desired import network_name, service_name
-from lain_sdk.cluster.operations import deploy_app, list_releases
-from lain_sdk.cluster.status import app_status
+from lain_sdk import app_status, deploy_app, list_releases
+from lain_sdk.cluster.names import network_name, service_name
 from lain_sdk.errors import NotFound
 
 TIMEOUT = 90
@@ -36,7 +35,7 @@ service.echo:
 # The portal runs a program of its own: it serves its own page, and proves it can reach the
 # proc behind it through LAIN_SERVICE_BACKEND.
 PORTAL_CMD = (
-    "[sh, -c, 'trap \"exit 0\" TERM; mkdir -p /p; echo portal of $LAIN_SERVICE_NAME > "
+    '[sh, -c, \'trap "exit 0" TERM; mkdir -p /p; echo portal of $LAIN_SERVICE_NAME > '
     "/p/index.html; httpd -f -p 80 -h /p & wait']"
 )
 PROVIDER_WITH_PORTAL_CMD = f"""\
@@ -83,7 +82,7 @@ def make_app(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any
     made: list[TestApp] = []
 
     def make(prefix: str) -> TestApp:
-        app = TestApp(unique_app_name(prefix), registry.host)
+        app = TestApp(unique_app_name(prefix), registry.host, engine=docker_client)
         made.append(app)
         return app
 
@@ -93,18 +92,16 @@ def make_app(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any
 
 
 def deploy(docker_client: Any, app: TestApp, **kw: Any) -> Any:
-    operation = deploy_app(
-        app.name, cluster=app.cluster(), docker_client=docker_client, timeout=TIMEOUT, **kw
-    )
+    operation = deploy_app(app.name, cluster=app.cluster(), timeout=TIMEOUT, **kw)
     return lain_sdk.drain(operation)
 
 
 def releases(docker_client: Any, app: TestApp) -> int:
-    return len(list_releases(app.name, cluster=app.cluster(), docker_client=docker_client))
+    return len(list_releases(app.name, cluster=app.cluster()))
 
 
 def task_ip(docker_client: Any, app: TestApp, proc: str) -> str:
-    status = app_status(app.name, cluster=app.cluster(), docker_client=docker_client)
+    status = app_status(app.name, cluster=app.cluster())
     address = status.procs[[p.proc for p in status.procs].index(proc)].instances[0].address
     assert address and ":" not in address, address  # an overlay IP, not a published port
     return address
@@ -204,9 +201,7 @@ def test_use_services_naming_a_missing_app_fails_before_any_change(
     assert docker_client.api.configs(filters=label) == []  # no release, no lock left
 
 
-def test_portal_with_its_own_cmd_answers_for_the_service(
-    docker_client: Any, make_app: Any
-) -> None:
+def test_portal_with_its_own_cmd_answers_for_the_service(docker_client: Any, make_app: Any) -> None:
     provider, consumer = make_app("dg"), make_app("dk")
     push_version(
         docker_client, provider, PROVIDER_WITH_PORTAL_CMD.format(name=provider.name), "kv page"

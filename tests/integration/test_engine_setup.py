@@ -7,8 +7,9 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SETUP_ENGINE = REPO_ROOT / "scripts" / "setup-engine"

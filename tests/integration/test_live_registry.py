@@ -11,8 +11,9 @@ import json
 import socket
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import keyring
 import keyring.backend
@@ -183,9 +184,7 @@ def test_auth_registry_with_the_right_credentials(auth_registry: Any, auth_repo:
 def test_auth_registry_without_credentials(auth_registry: Any) -> None:
     with RegistryClient(auth_registry.host) as client, pytest.raises(RegistryAuthError) as e:
         client.ping()
-    assert str(e.value) == (
-        f"registry {auth_registry.host} needs credentials: run `lain login {auth_registry.host}`"
-    )
+    assert str(e.value) == f"registry {auth_registry.host} needs credentials: log in to it first"
     with RegistryClient(auth_registry.host) as client, pytest.raises(RegistryAuthError):
         client.read_image_file("any", "meta-1", "lain.yaml")
 
@@ -316,8 +315,8 @@ def test_cli_login_with_a_wrong_password_stores_nothing(
     assert result.stdout == ""
     assert result.stderr == (
         f"lain: error: registry {auth_registry.host} rejected the credentials for user "
-        f"'{auth_registry.username}': check the user name and password and run "
-        f"`lain login {auth_registry.host}` again\n"
+        f"'{auth_registry.username}': check the user name and password, then log in again\n"
+        f"hint: log in again with `lain login {auth_registry.host}`\n"
     )
     assert "not-the-password" not in result.stderr
     assert not (isolation / ".config" / "lain" / "credentials.json").exists()
@@ -392,7 +391,7 @@ def test_cli_versions_needs_credentials_then_uses_them(
     result = lain("versions", "--registry", auth_registry.host, "--app-dir", app_dir)
     assert result.exit_code == ExitStatus.REGISTRY_ERROR
     assert f"needs credentials for repository:{auth_repo}:pull" in result.stderr
-    assert f"run `lain login {auth_registry.host}`" in result.stderr
+    assert f"hint: log in with `lain login {auth_registry.host}`" in result.stderr
 
     # CI style: credentials from the environment
     env = {

@@ -13,8 +13,7 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.operations import deploy_app
-from lain_sdk.cluster.status import app_logs, app_status
+from lain_sdk import app_logs, app_status, deploy_app
 
 TIMEOUT = 90
 
@@ -22,7 +21,7 @@ TIMEOUT = 90
 @pytest.fixture
 def deployed(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterator[TestApp]:
     """A web proc (2 instances) and a worker printing a tick a second, deployed."""
-    app = TestApp(unique_app_name("lp"), registry.host)
+    app = TestApp(unique_app_name("lp"), registry.host, engine=docker_client)
     try:
         push_version(docker_client, app, web_app(app.name, worker=True), "page ps")
         added = lain(
@@ -53,11 +52,7 @@ class CallCounter:
 
 
 def deploy(client: Any, app: TestApp, procs: list[str] | None = None) -> None:
-    lain_sdk.drain(
-        deploy_app(
-            app.name, cluster=app.cluster(), procs=procs, docker_client=client, timeout=TIMEOUT
-        )
-    )
+    lain_sdk.drain(deploy_app(app.name, cluster=app.cluster(), procs=procs, timeout=TIMEOUT))
 
 
 def test_ps_costs_the_same_engine_calls_however_many_procs(
@@ -65,12 +60,12 @@ def test_ps_costs_the_same_engine_calls_however_many_procs(
 ) -> None:
     deploy(docker_client, deployed, procs=["web"])
     with CallCounter(docker_client) as one_proc:
-        status = app_status(deployed.name, cluster=deployed.cluster(), docker_client=docker_client)
+        status = app_status(deployed.name, cluster=deployed.cluster())
     assert [p.proc for p in status.procs] == ["web"]
 
     deploy(docker_client, deployed)
     with CallCounter(docker_client) as two_procs:
-        status = app_status(deployed.name, cluster=deployed.cluster(), docker_client=docker_client)
+        status = app_status(deployed.name, cluster=deployed.cluster())
     assert [p.proc for p in status.procs] == ["ticker", "web"]
     assert one_proc.count == two_procs.count == 3  # services, tasks, nodes
 
@@ -147,7 +142,6 @@ def test_logs_merged_and_prefixed(docker_client: Any, deployed: TestApp, lain: A
         procs=["ticker"],
         follow=True,
         tail=0,
-        docker_client=docker_client,
     )
     for line in stream:
         seen.append(line)

@@ -8,7 +8,7 @@ import pytest
 from apps import make_app, remove_app_images
 
 from lain_sdk.credentials import Credentials
-from lain_sdk.errors import NotFound, RegistryAuthError, RegistryError
+from lain_sdk.errors import RegistryAuthError, RegistryError, VersionNotBuilt
 from lain_sdk.events import Event, LayerProgress, Message, PhaseFinished, PhaseLog, drain
 from lain_sdk.images import build_app, push_app
 from lain_sdk.registry import RegistryClient
@@ -55,10 +55,10 @@ def test_push_lists_the_version_and_skips_layers_the_registry_has(
 ):
     app = make_app(tmp_path, SIMPLE)
     cleanup(app.name)
-    drain(build_app(app.path, docker_client=docker_client))
+    drain(build_app(app.path, engine=docker_client))
     mv = app.meta_version
     result, events = collect(
-        push_app(app.path, registry=registry.host, docker_client=docker_client)
+        push_app(app.path, registry=registry.host, engine=docker_client)
     )
     assert result.references == [
         f"{registry.host}/{app.name}:release-{mv}",
@@ -74,7 +74,7 @@ def test_push_lists_the_version_and_skips_layers_the_registry_has(
     assert any(isinstance(e, LayerProgress) and e.status == "Pushed" for e in events)
 
     again, events = collect(
-        push_app(app.path, mv, registry=registry.host, docker_client=docker_client)
+        push_app(app.path, mv, registry=registry.host, engine=docker_client)
     )
     assert [i.digest for i in again.images] == [i.digest for i in result.images]
     assert all(i.uploaded_layers == 0 and i.skipped_layers >= 1 for i in again.images)
@@ -89,7 +89,7 @@ def test_build_push_sends_prepare_and_the_next_build_pulls_it(
     app = make_app(tmp_path, WITH_PREPARE)
     cleanup(app.name)
     built, _ = collect(
-        build_app(app.path, docker_client=docker_client, registry=registry.host, push=True)
+        build_app(app.path, engine=docker_client, registry=registry.host, push=True)
     )
     assert [p.phase for p in built.pushed] == ["prepare", "release", "meta"]
     key = built.images["prepare"].split(":prepare-")[1]
@@ -103,7 +103,7 @@ def test_build_push_sends_prepare_and_the_next_build_pulls_it(
     app.write("code.txt", "new\n")
     app.commit("code change")
     again, events = collect(
-        build_app(app.path, docker_client=docker_client, registry=registry.host)
+        build_app(app.path, engine=docker_client, registry=registry.host)
     )
     assert again.images["prepare"] == built.images["prepare"]
     assert again.image_ids["prepare"] == built.image_ids["prepare"]
@@ -119,9 +119,9 @@ def test_auth_registry_wants_credentials(
 ):
     app = make_app(tmp_path, SIMPLE)
     cleanup(app.name)
-    drain(build_app(app.path, docker_client=docker_client))
+    drain(build_app(app.path, engine=docker_client))
     with pytest.raises(RegistryAuthError) as caught:
-        drain(push_app(app.path, registry=auth_registry.host, docker_client=docker_client))
+        drain(push_app(app.path, registry=auth_registry.host, engine=docker_client))
     assert auth_registry.host in str(caught.value)
     wrong = Credentials(auth_registry.username, "wrong-password")
     with pytest.raises(RegistryAuthError):
@@ -129,14 +129,14 @@ def test_auth_registry_wants_credentials(
             push_app(
                 app.path,
                 registry=auth_registry.host,
-                docker_client=docker_client,
+                engine=docker_client,
                 credentials=wrong,
             )
         )
     right = Credentials(auth_registry.username, auth_registry.password)
     result = drain(
         push_app(
-            app.path, registry=auth_registry.host, docker_client=docker_client, credentials=right
+            app.path, registry=auth_registry.host, engine=docker_client, credentials=right
         )
     )
     assert all(i.digest for i in result.images)
@@ -146,17 +146,17 @@ def test_auth_registry_wants_credentials(
 def test_unreachable_registry_is_named(docker_client, base_image, tmp_path, cleanup):
     app = make_app(tmp_path, SIMPLE)
     cleanup(app.name)
-    drain(build_app(app.path, docker_client=docker_client))
+    drain(build_app(app.path, engine=docker_client))
     with pytest.raises(RegistryError) as caught:
-        drain(push_app(app.path, registry="127.0.0.1:9", docker_client=docker_client, timeout=60))
+        drain(push_app(app.path, registry="127.0.0.1:9", engine=docker_client, timeout=60))
     assert "127.0.0.1:9" in str(caught.value)
 
 
 def test_push_before_build_says_so(docker_client, base_image, registry, tmp_path, cleanup):
     app = make_app(tmp_path, SIMPLE)
     cleanup(app.name)
-    with pytest.raises(NotFound, match="lain build"):
-        drain(push_app(app.path, registry=registry.host, docker_client=docker_client))
+    with pytest.raises(VersionNotBuilt, match="is not built on this engine"):
+        drain(push_app(app.path, registry=registry.host, engine=docker_client))
 
 
 def test_stored_credentials_are_looked_up_only_when_the_registry_asks(
@@ -166,7 +166,7 @@ def test_stored_credentials_are_looked_up_only_when_the_registry_asks(
 
     app = make_app(tmp_path, SIMPLE)
     cleanup(app.name)
-    drain(build_app(app.path, docker_client=docker_client))
+    drain(build_app(app.path, engine=docker_client))
     lookups: list[str] = []
     real_get = CredentialStore.get
 
@@ -176,13 +176,13 @@ def test_stored_credentials_are_looked_up_only_when_the_registry_asks(
 
     monkeypatch.setattr(CredentialStore, "get", counting_get)
     # An open registry never asks: the (slow) credential store is not consulted.
-    drain(push_app(app.path, registry=registry.host, docker_client=docker_client))
+    drain(push_app(app.path, registry=registry.host, engine=docker_client))
     assert lookups == []
     # One behind auth refuses the first push; the stored credentials are then found and used.
     environ = {ENV_USERNAME: auth_registry.username, ENV_PASSWORD: auth_registry.password}
     result, events = collect(
         push_app(
-            app.path, registry=auth_registry.host, docker_client=docker_client, environ=environ
+            app.path, registry=auth_registry.host, engine=docker_client, environ=environ
         )
     )
     assert lookups == [auth_registry.host]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-import lain_sdk
 from readme_examples import run_example
+
+import lain_sdk
 
 
 def test_sdk_deploy_example_runs(docker_client) -> None:

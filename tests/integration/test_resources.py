@@ -13,9 +13,8 @@ from swarm_apps import CHECK, TestApp, cleanup, push_version
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.desired import service_name
-from lain_sdk.cluster.operations import deploy_app
-from lain_sdk.cluster.status import app_status
+from lain_sdk import app_status, deploy_app
+from lain_sdk.cluster.names import service_name
 from lain_sdk.errors import NotFound
 from lain_sdk.events import ProcChanged
 
@@ -23,7 +22,7 @@ TIMEOUT = 90
 
 # A resource template: the client's parameters decide the greeting it serves and its memory.
 RESOURCE_CMD = (
-    "[sh, -c, 'trap \"exit 0\" TERM; echo $GREETING > /www/greet.html; "
+    '[sh, -c, \'trap "exit 0" TERM; echo $GREETING > /www/greet.html; '
     "httpd -f -p 80 -h /www & wait']"
 )
 # Formatted once: {{ }} below become the Jinja2 braces of the template.
@@ -68,8 +67,8 @@ use_resources:
 @pytest.fixture
 def apps(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any]:
     """A resource and a client; cleans up the client, its instance, then the resource."""
-    resource = TestApp(unique_app_name("rr"), registry.host)
-    client = TestApp(unique_app_name("rc"), registry.host)
+    resource = TestApp(unique_app_name("rr"), registry.host, engine=docker_client)
+    client = TestApp(unique_app_name("rc"), registry.host, engine=docker_client)
     yield resource, client
     cleanup(docker_client, client.name, client.images)
     cleanup(docker_client, instance_of(resource, client))
@@ -131,9 +130,7 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
     # The client's deploy deploys the instance first, then the client.
     events: list[Any] = []
     result = lain_sdk.drain(
-        deploy_app(
-            client.name, cluster=client.cluster(), docker_client=docker_client, timeout=TIMEOUT
-        ),
+        deploy_app(client.name, cluster=client.cluster(), timeout=TIMEOUT),
         on_event=events.append,
     )
     created = [(e.app, e.proc) for e in events if isinstance(e, ProcChanged)]
@@ -147,12 +144,10 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
     image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
     assert image.startswith(f"{resource.registry}/{resource.name}:release-{v1}@sha256:")
     assert spec["TaskTemplate"]["Resources"]["Limits"]["MemoryBytes"] == 12 * 1024 * 1024
-    wait_fetch(
-        docker_client, client.name, "worker", "http://kv/greet.html", f"hello-{client.name}"
-    )
+    wait_fetch(docker_client, client.name, "worker", "http://kv/greet.html", f"hello-{client.name}")
 
     # ps of the client shows its instance, in text and in JSON.
-    status = app_status(client.name, cluster=client.cluster(), docker_client=docker_client)
+    status = app_status(client.name, cluster=client.cluster())
     assert [(i.app, [p.proc for p in i.procs]) for i in status.resource_instances] == [
         (instance, ["kv"])
     ]
@@ -173,11 +168,7 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
 
     # A new version of the resource: the client's redeploy leaves the instance on its version.
     v2 = push_version(docker_client, resource, resource_yaml(resource.name), "kv v2")
-    again = lain_sdk.drain(
-        deploy_app(
-            client.name, cluster=client.cluster(), docker_client=docker_client, timeout=TIMEOUT
-        )
-    )
+    again = lain_sdk.drain(deploy_app(client.name, cluster=client.cluster(), timeout=TIMEOUT))
     assert again.resource_instances[0].meta_version == v1
     assert not again.resource_instances[0].changed and not again.changed
 
@@ -216,17 +207,13 @@ def test_resource_problems_fail_the_clients_deploy_before_any_change(
     # The resource was never pushed.
     push_client(docker_client, resource, client, "kv")
     with pytest.raises(NotFound, match=f"no version of {resource.name}"):
-        lain_sdk.drain(
-            deploy_app(client.name, cluster=client.cluster(), docker_client=docker_client)
-        )
+        lain_sdk.drain(deploy_app(client.name, cluster=client.cluster()))
 
     # The client names a service the resource does not provide.
     push_version(docker_client, resource, resource_yaml(resource.name), "kv")
     push_client(docker_client, resource, client, "kv, cache")
     with pytest.raises(NotFound) as caught:
-        lain_sdk.drain(
-            deploy_app(client.name, cluster=client.cluster(), docker_client=docker_client)
-        )
+        lain_sdk.drain(deploy_app(client.name, cluster=client.cluster()))
     message = str(caught.value)
     assert f"{client.name} uses service(s) cache of {instance}" in message
     assert f"use_resources.{resource.name}.services" in message and "provides: kv" in message

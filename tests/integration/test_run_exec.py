@@ -14,8 +14,9 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http
 from test_secrets import SECRET_PATH, secret_app
 
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.desired import volume_name
-from lain_sdk.cluster.run import exec_in_instance
+from lain_sdk import exec_in_instance
+from lain_sdk.cluster.names import volume_name
+from lain_sdk.cluster.session import Cluster
 from lain_sdk.engine import connect
 
 TIMEOUT = "90"
@@ -23,10 +24,8 @@ TIMEOUT = "90"
 
 @pytest.fixture
 def app(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterator[TestApp]:
-    made = TestApp(unique_app_name("lr"), registry.host)
-    added = lain(
-        "cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use"
-    )
+    made = TestApp(unique_app_name("lr"), registry.host, engine=docker_client)
+    added = lain("cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use")
     assert added.exit_code == ExitStatus.OK, added.stderr
     try:
         yield made
@@ -48,8 +47,16 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
 
     # Offline: the secret file comes from a local file; detached, name and address printed.
     started = lain(
-        "-o", "json", "run", "web", "-v", mv, "--app-dir", app_dir,
-        "--secret-file", f"config/app.conf={local}",
+        "-o",
+        "json",
+        "run",
+        "web",
+        "-v",
+        mv,
+        "--app-dir",
+        app_dir,
+        "--secret-file",
+        f"config/app.conf={local}",
     )
     assert started.exit_code == ExitStatus.OK, started.stderr
     result = json.loads(started.stdout)
@@ -93,17 +100,25 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     stored = lain("secret", "add", "web", SECRET_PATH, "-c", "cluster value", "-a", app.name)
     assert stored.exit_code == ExitStatus.OK, stored.stderr
     ran = lain(
-        "run", "--rm", "--replace", "web", "-v", mv, "--app-dir", app_dir,
-        "--", "sh", "-c", f"cat {SECRET_PATH}; echo; echo to-stderr >&2; exit 3",
+        "run",
+        "--rm",
+        "--replace",
+        "web",
+        "-v",
+        mv,
+        "--app-dir",
+        app_dir,
+        "--",
+        "sh",
+        "-c",
+        f"cat {SECRET_PATH}; echo; echo to-stderr >&2; exit 3",
     )
     assert ran.exit_code == 3, ran.stderr
     assert "cluster value\n" in ran.stdout and "to-stderr" in ran.stderr
     assert not docker_client.containers.list(all=True, filters={"name": name})
 
     # -i passes standard input; -i and -t imply --rm.
-    fed = lain(
-        "run", "-i", "web", *offline, "--", "sh", "-c", "cat; exit 2", input="typed input\n"
-    )
+    fed = lain("run", "-i", "web", *offline, "--", "sh", "-c", "cat; exit 2", input="typed input\n")
     assert fed.exit_code == 2, fed.stderr
     assert fed.stdout == "typed input\n"
     assert not docker_client.containers.list(all=True, filters={"name": name})
@@ -118,7 +133,7 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     assert not docker_client.containers.list(all=True, filters={"name": name})
 
     missing = lain("run", "web", "-v", "1600000000-" + "0" * 40, "--app-dir", app_dir)
-    assert missing.exit_code == ExitStatus.NOT_FOUND and "lain build" in missing.stderr
+    assert missing.exit_code == ExitStatus.NOT_FOUND and "`lain build`" in missing.stderr
     assert mv in missing.stderr  # the versions there are
 
 
@@ -130,8 +145,14 @@ def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any)
     assert deployed.exit_code == ExitStatus.OK, deployed.stderr
 
     ran = lain(
-        "exec", "web", "-a", app.name, "--",
-        "sh", "-c", f"echo $LAIN_INSTANCE_NO; cat {SECRET_PATH}; echo oops >&2; exit 4",
+        "exec",
+        "web",
+        "-a",
+        app.name,
+        "--",
+        "sh",
+        "-c",
+        f"echo $LAIN_INSTANCE_NO; cat {SECRET_PATH}; echo oops >&2; exit 4",
     )
     assert ran.exit_code == 4
     assert ran.stdout == "1\nexec value" and ran.stderr == "oops\n"
@@ -145,7 +166,15 @@ def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any)
 
     # -i: standard input goes to the command, and its end is the command's end of file.
     piped = lain(
-        "exec", "-i", "web", "-a", app.name, "--", "sh", "-c", "cat; echo done >&2",
+        "exec",
+        "-i",
+        "web",
+        "-a",
+        app.name,
+        "--",
+        "sh",
+        "-c",
+        "cat; echo done >&2",
         input="first line\nsecond line\n",
     )
     assert piped.exit_code == ExitStatus.OK, piped.stderr
@@ -159,9 +188,8 @@ def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any)
         app.name,
         "web",
         ["sh", "-c", "sleep 3; wc -c"],
-        cluster=app.cluster(),
+        cluster=Cluster(app.settings(), engine=connect(timeout=1)),
         stdin=True,
-        docker_client=connect(timeout=1),
     )
     session.send(b"x" * 8_000_000)
     session.close_input()
@@ -231,4 +259,3 @@ def _in_terminal(
             process.wait()
         os.close(leader)
     return output, status
-

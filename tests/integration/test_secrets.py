@@ -14,7 +14,7 @@ from in_tasks import task_container
 from swarm_apps import CHECK, WEB_CMD, TestApp, cleanup, push_version
 
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.secrets import read_secret
+from lain_sdk import read_secret
 
 TIMEOUT = "90"
 SECRET_PATH = "/lain/app/config/app.conf"
@@ -38,10 +38,8 @@ web:
 
 @pytest.fixture
 def app(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterator[TestApp]:
-    made = TestApp(unique_app_name("ls"), registry.host)
-    added = lain(
-        "cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use"
-    )
+    made = TestApp(unique_app_name("ls"), registry.host, engine=docker_client)
+    added = lain("cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use")
     assert added.exit_code == ExitStatus.OK, added.stderr
     try:
         yield made
@@ -95,9 +93,7 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     assert [(m["File"]["Name"], m["File"]["Mode"]) for m in mounted] == [(SECRET_PATH, 0o400)]
 
     # A new version rolls out to the running proc at once, recorded as a release.
-    rotated = cli(
-        "-o", "json", "secret", "add", "web", SECRET_PATH, "-c", second, "-a", app.name
-    )
+    rotated = cli("-o", "json", "secret", "add", "web", SECRET_PATH, "-c", second, "-a", app.name)
     assert rotated.exit_code == ExitStatus.OK, rotated.stderr
     result = json.loads(rotated.stdout.splitlines()[-1])
     assert result["version"] == 2 and result["rollout"]["release"]["number"] == 2
@@ -122,8 +118,11 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
 
     # Only `secret show` prints a value: exactly, binary included.
     old = read_secret(
-        app.name, "web", "config/app.conf", cluster=app.cluster(), version=1,
-        docker_client=docker_client,
+        app.name,
+        "web",
+        "config/app.conf",
+        cluster=app.cluster(),
+        version=1,
     )
     assert (old.version, old.content) == (1, first) and first not in repr(old).encode()
     shown = lain("secret", "show", "web", "config/app.conf", "-a", app.name)
@@ -196,7 +195,7 @@ def test_missing_secret_fails_before_any_change(
     # Nothing deployed yet: the first deploy fails, creating nothing.
     failed = lain("deploy", "-a", app.name, "-v", needs)
     assert failed.exit_code == ExitStatus.NOT_FOUND, failed.stderr
-    assert f"proc web, path {SECRET_PATH}" in failed.stderr
+    assert f"proc web: {SECRET_PATH}" in failed.stderr
     assert f"secret add -a {app.name} web {SECRET_PATH}" in failed.stderr
     assert docker_client.api.services(filters={"label": f"lain.app={app.name}"}) == []
     assert json.loads(lain("-o", "json", "releases", "-a", app.name).stdout) == []

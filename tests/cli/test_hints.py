@@ -1,0 +1,51 @@
+"""The command lines shown under an error, made from the fields the SDK's errors carry."""
+
+from __future__ import annotations
+
+import pytest
+
+from lain_cli.hints import hints_for
+from lain_sdk.errors import (
+    AppConfigMissing,
+    ClusterNotFound,
+    CredentialsFileError,
+    LainError,
+    RegistryAuthError,
+    VersionNotBuilt,
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "hints"),
+    [
+        (AppConfigMissing("lain.yaml"), ["write a starter lain.yaml with `lain init`"]),
+        (
+            AppConfigMissing("apps/my app/lain.yaml"),
+            ["write a starter lain.yaml with `lain init 'apps/my app'`"],
+        ),
+        (AppConfigMissing("apps/other.yaml"), []),
+        (
+            RegistryAuthError("needs credentials", registry="reg.example.com"),
+            ["log in with `lain login reg.example.com`"],
+        ),
+        (
+            RegistryAuthError("rejected", registry="reg.example.com", username="alice"),
+            ["log in again with `lain login reg.example.com`"],
+        ),
+        (RegistryAuthError("refused, registry unknown"), []),
+        (
+            CredentialsFileError("/home/a/.config/lain/credentials.json", "corrupt"),
+            ["then log in to each registry again: `lain login REGISTRY`"],
+        ),
+        (
+            VersionNotBuilt("hello", "1-" + "a" * 40, "hello:release-1-" + "a" * 40),
+            ["`lain build` builds the version checked out (`lain meta` names it)"],
+        ),
+        (
+            ClusterNotFound("staging", "/home/a/.config/lain/config.yaml", ["local"]),
+            ["lain cluster add staging --docker-host URL --registry HOST"],
+        ),
+    ],
+)
+def test_hints(error: LainError, hints: list[str]) -> None:
+    assert hints_for(error) == hints

@@ -1,0 +1,828 @@
+"""A fake swarm manager: the Swarm part of docker-py's low-level ``APIClient``, in memory.
+
+It answers the calls lain makes with the documents the Engine API returns (services, tasks,
+nodes, networks, volumes, configs, secrets, service logs) and plays the part of Swarm's
+orchestrator on every look at the services or tasks: it starts tasks up to the replicas, rolls
+updates one instance at a time (start first), rolls a failing update back, and replaces failed
+tasks.  Time moves one step each time the services or the tasks are listed, so a task started
+at one look runs at a later one.  How the tasks of an image behave is scripted per image::
+
+    swarm.script("registry.example.com/hello:release-2", Behaviour(fails="exit code 1"))
+
+Engine errors are docker-py's own exceptions (see ``fakes.base.api_error``).  Every call is
+recorded in ``calls`` so tests can count engine round trips.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakes.base import api_error, new_id, stamp
+
+FAKE_NODE = "node-manager-1"
+
+
+@dataclass
+class Behaviour:
+    """How the tasks of an image behave.
+
+    Attributes:
+        starts_after: looks at the swarm before a new task runs.
+        fails: the error a task ends with, instead of running ("" keeps it running).
+        unhealthy: the task runs, then is stopped for failing its healthcheck.
+        exit_code: the exit code of a failing task.
+        completes: the task runs and completes (a oneshot's job).
+        logs: lines the task prints.
+        program: what the task's program prints, from its container spec and the values of
+            the secrets mounted in it (target -> value); the task completes afterwards.  None
+            from it means the task runs some other program: it behaves as the rest says.
+        health_output: what the healthcheck of its containers last printed.
+    """
+
+    starts_after: int = 1
+    fails: str = ""
+    unhealthy: bool = False
+    exit_code: int = 1
+    completes: bool = False
+    logs: tuple[str, ...] = ()
+    program: Callable[[Mapping[str, Any], Mapping[str, bytes]], list[str] | None] | None = None
+    health_output: str = ""
+
+
+@dataclass
+class _Task:
+    doc: dict[str, Any]
+    spec_version: int
+    age: int = 0  # looks since it was made
+    printed: list[str] = field(default_factory=list)  # what its program printed
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["ID"])
+
+    @property
+    def state(self) -> str:
+        return str(self.doc["Status"]["State"])
+
+    def set_state(self, state: str, *, err: str = "", exit_code: int | None = None) -> None:
+        status = self.doc["Status"]
+        status["State"] = state
+        status["Timestamp"] = stamp()
+        status["Message"] = state
+        if err:
+            status["Err"] = err
+        if exit_code is not None:
+            status["ContainerStatus"]["ExitCode"] = exit_code
+
+
+@dataclass
+class _Service:
+    doc: dict[str, Any]
+    previous: dict[str, Any] | None = None  # the spec before the last update
+    updating: bool = False
+    rolling_back: bool = False
+    tasks: list[_Task] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["ID"])
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.doc["Spec"]
+
+    @property
+    def version(self) -> int:
+        return int(self.doc["Version"]["Index"])
+
+    @property
+    def replicas(self) -> int:
+        return int(((self.spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
+
+    @property
+    def image(self) -> str:
+        return str(self.spec["TaskTemplate"]["ContainerSpec"]["Image"])
+
+
+def _labels_match(labels: Mapping[str, str], wanted: Any) -> bool:
+    for item in [wanted] if isinstance(wanted, str) else list(wanted or []):
+        key, sep, value = str(item).partition("=")
+        if key not in labels or (sep and labels[key] != value):
+            return False
+    return True
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _without_replicas(spec: Mapping[str, Any]) -> dict[str, Any]:
+    rest = copy.deepcopy(dict(spec))
+    rest.pop("Mode", None)
+    return rest
+
+
+class FakeSwarmAPI:
+    """The Swarm calls of docker-py's ``APIClient``, backed by an in-memory swarm."""
+
+    base_url = "http+docker://localhost"
+    api_version = "1.41"
+
+    def __init__(self) -> None:
+        self.swarm_services: dict[str, _Service] = {}
+        self.swarm_configs: dict[str, dict[str, Any]] = {}
+        self.swarm_secrets: dict[str, dict[str, Any]] = {}
+        self.swarm_networks: dict[str, dict[str, Any]] = {}
+        self.swarm_volumes: dict[str, dict[str, Any]] = {}
+        self.swarm_nodes: list[dict[str, Any]] = [self._node(FAKE_NODE, "manager-1", "10.0.0.1")]
+        self.swarm_state = "active"
+        self.behaviours: dict[str, Behaviour] = {}
+        self.logged_in: list[tuple[str, str]] = []  # (registry, username)
+        self.calls: list[str] = []
+        self.fail_next: dict[str, Exception] = {}  # method -> error its next call raises
+
+    # -- scripting -----------------------------------------------------------------------------
+
+    def script(self, image_prefix: str, behaviour: Behaviour) -> None:
+        """Tasks of images whose reference starts with ``image_prefix`` behave so."""
+        self.behaviours[image_prefix] = behaviour
+
+    def behaviour(self, image: str) -> Behaviour:
+        matches = [p for p in self.behaviours if image.startswith(p)]
+        return self.behaviours[max(matches, key=len)] if matches else Behaviour()
+
+    def add_node(self, node_id: str, hostname: str, address: str) -> None:
+        """Another node in the swarm (its tasks are reached through its own engine)."""
+        self.swarm_nodes.append(self._node(node_id, hostname, address))
+
+    def add_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self.swarm_volumes[name] = {"Name": name, "Labels": dict(labels), "Driver": "local"}
+
+    def service_named(self, name: str) -> dict[str, Any]:
+        """The engine document of the service called ``name`` (for assertions)."""
+        return copy.deepcopy(self._service(name).doc)
+
+    def _record(self, method: str) -> None:
+        self.calls.append(method)
+        error = self.fail_next.pop(method, None)
+        if error is not None:
+            raise error
+
+    @staticmethod
+    def _node(node_id: str, hostname: str, address: str) -> dict[str, Any]:
+        return {
+            "ID": node_id,
+            "Description": {"Hostname": hostname},
+            "Spec": {"Role": "manager", "Availability": "active", "Labels": {}},
+            "Status": {"State": "ready", "Addr": address},
+        }
+
+    # -- the orchestrator ----------------------------------------------------------------------
+
+    def _orchestrate(self) -> None:
+        for service in list(self.swarm_services.values()):
+            self._step(service)
+
+    def _new_task(self, service: _Service, slot: int) -> _Task:
+        spec = service.spec
+        networks = [
+            {
+                "Network": {"Spec": {"Name": attachment["Target"]}},
+                "Addresses": [f"10.1.{len(service.tasks) % 250}.{slot}/24"],
+            }
+            for attachment in spec["TaskTemplate"].get("Networks") or []
+        ]
+        ports = (spec.get("EndpointSpec") or {}).get("Ports") or []
+        doc = {
+            "ID": new_id("task"),
+            "ServiceID": service.id,
+            "Slot": slot,
+            "NodeID": FAKE_NODE,
+            "CreatedAt": stamp(),
+            "DesiredState": "running",
+            "Spec": copy.deepcopy(spec["TaskTemplate"]),
+            "Status": {
+                "State": "starting",
+                "Timestamp": stamp(),
+                "Message": "starting",
+                "ContainerStatus": {"ContainerID": new_id("ctr")},
+                "PortStatus": {
+                    "Ports": [
+                        {
+                            "TargetPort": p["TargetPort"],
+                            "PublishedPort": 30000 + slot,
+                            "Protocol": p.get("Protocol", "tcp"),
+                        }
+                        for p in ports
+                    ]
+                },
+            },
+            "NetworksAttachments": networks,
+        }
+        task = _Task(doc, service.version)
+        service.tasks.append(task)
+        return task
+
+    def _advance(self, service: _Service, task: _Task) -> None:
+        """One look's worth of a task's life."""
+        if task.doc["DesiredState"] != "running" or task.state not in ("starting", "running"):
+            return
+        task.age += 1
+        container = task.doc["Spec"]["ContainerSpec"]
+        behaviour = self.behaviour(str(container["Image"]))
+        if task.state == "starting" and task.age >= behaviour.starts_after:
+            printed = (
+                behaviour.program(container, self._mounted(container))
+                if behaviour.program
+                else None
+            )
+            if behaviour.fails:
+                task.set_state("failed", err=behaviour.fails, exit_code=behaviour.exit_code)
+                task.doc["DesiredState"] = "shutdown"
+            elif behaviour.completes or printed is not None:
+                task.printed = list(printed or [])
+                task.set_state("complete", exit_code=0)
+                task.doc["DesiredState"] = "shutdown"
+            else:
+                task.set_state("running")
+        elif task.state == "running" and behaviour.unhealthy:
+            task.set_state(
+                "failed",
+                err="task: non-zero exit (137): dockerexec: unhealthy container",
+                exit_code=137,
+            )
+            task.doc["DesiredState"] = "shutdown"
+
+    def _step(self, service: _Service) -> None:
+        for task in list(service.tasks):
+            self._advance(service, task)
+        if service.updating:
+            self._roll(service)
+            return
+        oneshot = (service.spec["TaskTemplate"].get("RestartPolicy") or {}).get(
+            "Condition"
+        ) == "none"
+        live = {t.doc["Slot"]: t for t in service.tasks if t.doc["DesiredState"] == "running"}
+        for slot in range(1, service.replicas + 1):
+            done = any(t.doc["Slot"] == slot and t.state == "complete" for t in service.tasks)
+            if slot not in live and not (oneshot and (done or self._failed_in(service, slot))):
+                self._new_task(service, slot)
+        for slot, task in live.items():
+            if slot > service.replicas:
+                task.doc["DesiredState"] = "shutdown"
+                task.set_state("shutdown")
+
+    @staticmethod
+    def _failed_in(service: _Service, slot: int) -> bool:
+        return any(t.doc["Slot"] == slot and t.state == "failed" for t in service.tasks)
+
+    def _roll(self, service: _Service) -> None:
+        """A rolling update, one slot at a time, start first; roll back when a new task fails
+        and the update's failure action says so."""
+        current = [t for t in service.tasks if t.spec_version == service.version]
+        failed = [t for t in current if t.state == "failed"]
+        if failed:
+            self._failed_update(service, failed[-1])
+            return
+        for slot in range(1, service.replicas + 1):
+            new = [
+                t for t in current if t.doc["Slot"] == slot and t.doc["DesiredState"] == "running"
+            ]
+            if not new:
+                self._new_task(service, slot)
+                return  # one at a time
+            if new[0].state != "running":
+                return  # wait for it
+            for old in service.tasks:
+                stale = old.spec_version != service.version and old.doc["DesiredState"] == "running"
+                if stale and old.doc["Slot"] == slot:
+                    old.doc["DesiredState"] = "shutdown"
+                    old.set_state("shutdown")
+        for old in service.tasks:  # slots above the replicas
+            if old.spec_version != service.version and old.doc["DesiredState"] == "running":
+                old.doc["DesiredState"] = "shutdown"
+                old.set_state("shutdown")
+        service.updating = False
+        state = "rollback_completed" if service.rolling_back else "completed"
+        service.doc["UpdateStatus"].update({"State": state, "CompletedAt": stamp()})
+        service.doc["UpdateStatus"]["Message"] = (
+            "rollback completed" if service.rolling_back else "update completed"
+        )
+        service.rolling_back = False
+
+    def _failed_update(self, service: _Service, task: _Task) -> None:
+        action = (service.spec.get("UpdateConfig") or {}).get("FailureAction", "pause")
+        status = service.doc["UpdateStatus"]
+        if service.rolling_back or action != "rollback" or service.previous is None:
+            service.updating = False
+            status.update(
+                {
+                    "State": "rollback_paused" if service.rolling_back else "paused",
+                    "Message": f"update paused due to failure or early termination of task "
+                    f"{task.id}",
+                }
+            )
+            return
+        status.update(
+            {
+                "State": "rollback_started",
+                "Message": "update rolled back due to failure or early termination of task "
+                f"{task.id}",
+            }
+        )
+        service.doc["Spec"], service.previous = service.previous, service.doc["Spec"]
+        service.doc["Version"]["Index"] += 1
+        for new in service.tasks:
+            if new.doc["DesiredState"] == "running" and new.spec_version != service.version:
+                # tasks of the failed spec go; tasks of the restored spec stay
+                same = new.doc["Spec"] == service.spec["TaskTemplate"]
+                if same:
+                    new.spec_version = service.version
+                else:
+                    new.doc["DesiredState"] = "shutdown"
+                    new.set_state("shutdown")
+        service.rolling_back = True
+
+    # -- services ------------------------------------------------------------------------------
+
+    def _service(self, ref: str) -> _Service:
+        for service in self.swarm_services.values():
+            if ref in (service.id, service.spec["Name"]) or (
+                len(ref) >= 12 and service.id.startswith(ref)
+            ):
+                return service
+        raise api_error(404, f"service {ref} not found")
+
+    def services(
+        self, filters: Mapping[str, Any] | None = None, status: bool | None = None
+    ) -> list[dict[str, Any]]:
+        self._record("services")
+        self._orchestrate()
+        filters = filters or {}
+        found = []
+        for service in self.swarm_services.values():
+            if "id" in filters and service.id not in _as_list(filters["id"]):
+                continue
+            if "name" in filters and service.spec["Name"] not in _as_list(filters["name"]):
+                continue
+            if "label" in filters and not _labels_match(
+                service.spec.get("Labels") or {}, filters["label"]
+            ):
+                continue
+            found.append(copy.deepcopy(service.doc))
+        return found
+
+    def inspect_service(self, service: str, insert_defaults: bool | None = None) -> dict[str, Any]:
+        self._record("inspect_service")
+        return copy.deepcopy(self._service(service).doc)
+
+    def _spec(
+        self,
+        task_template: Mapping[str, Any],
+        name: str | None,
+        labels: Any,
+        mode: Any,
+        update_config: Any,
+        rollback_config: Any,
+        endpoint_spec: Any,
+    ) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "Name": name,
+            "Labels": dict(labels or {}),
+            "TaskTemplate": copy.deepcopy(dict(task_template)),
+        }
+        spec["Mode"] = copy.deepcopy(mode) if mode else {"Replicated": {"Replicas": 1}}
+        for key, value in (
+            ("UpdateConfig", update_config),
+            ("RollbackConfig", rollback_config),
+            ("EndpointSpec", endpoint_spec),
+        ):
+            if value is not None:
+                spec[key] = copy.deepcopy(value)
+        return spec
+
+    def create_service(
+        self,
+        task_template: Mapping[str, Any],
+        name: str | None = None,
+        labels: Any = None,
+        mode: Any = None,
+        update_config: Any = None,
+        networks: Any = None,
+        endpoint_config: Any = None,
+        endpoint_spec: Any = None,
+        rollback_config: Any = None,
+    ) -> dict[str, str]:
+        self._record("create_service")
+        if any(s.spec["Name"] == name for s in self.swarm_services.values()):
+            raise api_error(
+                409,
+                "rpc error: code = AlreadyExists desc = name conflicts with an existing object: "
+                f"service {name} already exists",
+            )
+        spec = self._spec(
+            task_template, name, labels, mode, update_config, rollback_config, endpoint_spec
+        )
+        self._check_references(spec)
+        service_id = new_id("svc")
+        doc = {
+            "ID": service_id,
+            "Version": {"Index": 1},
+            "CreatedAt": stamp(),
+            "UpdatedAt": stamp(),
+            "Spec": spec,
+        }
+        self.swarm_services[service_id] = _Service(doc)
+        return {"ID": service_id}
+
+    def _check_references(self, spec: Mapping[str, Any]) -> None:
+        for attachment in spec["TaskTemplate"].get("Networks") or []:
+            target = attachment["Target"]
+            if not any(target in (n["Id"], n["Name"]) for n in self.swarm_networks.values()):
+                raise api_error(400, f"network {target} not found")
+        for item in spec["TaskTemplate"]["ContainerSpec"].get("Secrets") or []:
+            if item["SecretID"] not in self.swarm_secrets:
+                raise api_error(400, f"secret not found: {item['SecretID']}")
+
+    def update_service(
+        self,
+        service: str,
+        version: int,
+        task_template: Any = None,
+        name: str | None = None,
+        labels: Any = None,
+        mode: Any = None,
+        update_config: Any = None,
+        networks: Any = None,
+        endpoint_config: Any = None,
+        endpoint_spec: Any = None,
+        fetch_current_spec: bool = False,
+        rollback_config: Any = None,
+    ) -> dict[str, Any]:
+        self._record("update_service")
+        found = self._service(service)
+        if int(version) != found.version:
+            raise api_error(500, "rpc error: code = Unknown desc = update out of sequence")
+        new = self._spec(
+            task_template, name, labels, mode, update_config, rollback_config, endpoint_spec
+        )
+        self._check_references(new)
+        old = found.spec
+        found.doc["Version"]["Index"] += 1
+        found.doc["UpdatedAt"] = stamp()
+        found.doc["PreviousSpec"] = old
+        found.doc["Spec"] = new
+        if _without_replicas(old) == _without_replicas(new):
+            for task in found.tasks:  # a scale: the running tasks stay up to date
+                if task.spec_version == found.version - 1:
+                    task.spec_version = found.version
+            return {}
+        found.previous = old
+        found.updating = True
+        found.rolling_back = False
+        found.doc["UpdateStatus"] = {
+            "State": "updating",
+            "StartedAt": stamp(),
+            "Message": "update in progress",
+        }
+        return {}
+
+    def remove_service(self, service: str) -> bool:
+        self._record("remove_service")
+        found = self._service(service)
+        del self.swarm_services[found.id]
+        return True
+
+    # -- tasks and nodes -----------------------------------------------------------------------
+
+    def tasks(self, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        self._record("tasks")
+        self._orchestrate()
+        filters = filters or {}
+        wanted = _as_list(filters.get("service"))
+        up_to_date = str(filters.get("_up-to-date", "")).lower() == "true"
+        found = []
+        for service in self.swarm_services.values():
+            if wanted and service.id not in wanted and service.spec["Name"] not in wanted:
+                continue
+            for task in service.tasks:
+                if up_to_date and task.spec_version != service.version:
+                    continue
+                found.append(copy.deepcopy(task.doc))
+        return found
+
+    def inspect_container(self, container: str) -> dict[str, Any]:
+        """The container of a task (its health), else the image side's containers."""
+        for service in self.swarm_services.values():
+            for task in service.tasks:
+                if task.doc["Status"]["ContainerStatus"]["ContainerID"] == container:
+                    self._record("inspect_container")
+                    output = self.behaviour(service.image).health_output
+                    health = {"Log": [{"Output": output, "ExitCode": 1}]} if output else {}
+                    return {"Id": container, "State": {"Health": health}}
+        other = getattr(super(), "inspect_container", None)
+        if other is not None:
+            return dict(other(container))
+        self._record("inspect_container")
+        raise api_error(404, f"No such container: {container}")
+
+    def nodes(self, filters: Any = None) -> list[dict[str, Any]]:
+        self._record("nodes")
+        return copy.deepcopy(self.swarm_nodes)
+
+    def inspect_node(self, node_id: str) -> dict[str, Any]:
+        self._record("inspect_node")
+        for node in self.swarm_nodes:
+            if node["ID"] == node_id:
+                return copy.deepcopy(node)
+        raise api_error(404, f"node {node_id} not found")
+
+    def info(self) -> dict[str, Any]:
+        self._record("info")
+        return {
+            "SystemTime": stamp(),
+            "Swarm": {
+                "NodeID": FAKE_NODE if self.swarm_state == "active" else "",
+                "LocalNodeState": self.swarm_state,
+                "ControlAvailable": self.swarm_state == "active",
+            },
+        }
+
+    def init_swarm(self, advertise_addr: str | None = None, **kwargs: Any) -> str:
+        self._record("init_swarm")
+        if self.swarm_state == "active":
+            raise api_error(503, "This node is already part of a swarm")
+        self.swarm_state = "active"
+        return FAKE_NODE
+
+    def _mounted(self, container: Mapping[str, Any]) -> dict[str, bytes]:
+        return {
+            item["File"]["Name"]: self.secret_value(item["SecretID"])
+            for item in container.get("Secrets") or []
+            if item["SecretID"] in self.swarm_secrets
+        }
+
+    def service_logs(
+        self,
+        service: str,
+        details: bool = False,
+        follow: bool = False,
+        stdout: bool = False,
+        stderr: bool = False,
+        since: int = 0,
+        timestamps: bool = False,
+        tail: str | int = "all",
+        is_tty: bool | None = None,
+    ) -> Iterator[bytes]:
+        self._record("service_logs")
+        found = self._service(service)
+        lines = []
+        for task in found.tasks:
+            behaviour = self.behaviour(str(task.doc["Spec"]["ContainerSpec"]["Image"]))
+            for text in [*behaviour.logs, *task.printed]:
+                parts = []
+                if timestamps:
+                    parts.append(task.doc["CreatedAt"])
+                if details:
+                    parts.append(
+                        f"com.docker.swarm.node.id={FAKE_NODE},com.docker.swarm.service.id={found.id},com.docker.swarm.task.id={task.id}"
+                    )
+                parts.append(text)
+                lines.append((" ".join(parts) + "\n").encode())
+        if tail != "all":
+            lines = lines[-int(tail) :] if int(tail) else []
+        return iter(lines)
+
+    def login(
+        self,
+        username: str,
+        password: str | None = None,
+        email: str | None = None,
+        registry: str | None = None,
+        reauth: bool = False,
+        dockercfg_path: str | None = None,
+    ) -> dict[str, str]:
+        self._record("login")
+        self.logged_in.append((registry or "", username))
+        return {"Status": "Login Succeeded"}
+
+    # -- networks and volumes ------------------------------------------------------------------
+
+    def networks(
+        self, names: Any = None, ids: Any = None, filters: Any = None
+    ) -> list[dict[str, Any]]:
+        self._record("networks")
+        found = []
+        for network in self.swarm_networks.values():
+            if names and not any(n in network["Name"] for n in _as_list(names)):
+                continue  # the engine's name filter matches substrings
+            if (
+                filters
+                and "label" in filters
+                and not _labels_match(network["Labels"], filters["label"])
+            ):
+                continue
+            found.append(copy.deepcopy(network))
+        return found
+
+    def create_network(
+        self,
+        name: str,
+        driver: str | None = None,
+        options: Any = None,
+        ipam: Any = None,
+        check_duplicate: bool | None = None,
+        internal: bool = False,
+        labels: Any = None,
+        enable_ipv6: bool = False,
+        attachable: bool | None = None,
+        scope: str | None = None,
+        ingress: bool | None = None,
+    ) -> dict[str, str]:
+        self._record("create_network")
+        if any(n["Name"] == name for n in self.swarm_networks.values()):
+            raise api_error(409, f"network with name {name} already exists")
+        network_id = new_id("net")
+        self.swarm_networks[network_id] = {
+            "Name": name,
+            "Id": network_id,
+            "Driver": driver or "overlay",
+            "Scope": scope or "swarm",
+            "Attachable": bool(attachable),
+            "Labels": dict(labels or {}),
+        }
+        return {"Id": network_id}
+
+    def remove_network(self, net_id: str) -> None:
+        self._record("remove_network")
+        for network_id, network in list(self.swarm_networks.items()):
+            if net_id in (network_id, network["Name"]):
+                used = [
+                    s.spec["Name"]
+                    for s in self.swarm_services.values()
+                    if any(
+                        a["Target"] in (network_id, network["Name"])
+                        for a in s.spec["TaskTemplate"].get("Networks") or []
+                    )
+                ]
+                if used:
+                    raise api_error(
+                        403, f"rpc error: network {network['Name']} is in use by service {used[0]}"
+                    )
+                del self.swarm_networks[network_id]
+                return
+        raise api_error(404, f"network {net_id} not found")
+
+    def volumes(self, filters: Any = None) -> dict[str, Any]:
+        self._record("volumes")
+        found = [
+            copy.deepcopy(v)
+            for v in self.swarm_volumes.values()
+            if not (filters and "label" in filters) or _labels_match(v["Labels"], filters["label"])
+        ]
+        return {"Volumes": found, "Warnings": None}
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        self._record("remove_volume")
+        if name not in self.swarm_volumes:
+            raise api_error(404, f"get {name}: no such volume")
+        del self.swarm_volumes[name]
+
+    # -- configs and secrets -------------------------------------------------------------------
+
+    def _object(self, store: dict[str, dict[str, Any]], ref: str, kind: str) -> dict[str, Any]:
+        for object_id, obj in store.items():
+            if ref in (object_id, obj["Spec"]["Name"]):
+                return obj
+        raise api_error(404, f"{kind} {ref} not found")
+
+    def _create_object(
+        self, store: dict[str, dict[str, Any]], kind: str, name: str, data: bytes, labels: Any
+    ) -> dict[str, str]:
+        if any(o["Spec"]["Name"] == name for o in store.values()):
+            raise api_error(
+                409, f"rpc error: code = AlreadyExists desc = {kind} {name} already exists"
+            )
+        object_id = new_id(kind[:3])
+        raw = data if isinstance(data, bytes) else str(data).encode()
+        store[object_id] = {
+            "ID": object_id,
+            "Version": {"Index": 1},
+            "CreatedAt": stamp(),
+            "UpdatedAt": stamp(),
+            "Spec": {
+                "Name": name,
+                "Labels": dict(labels or {}),
+                "Data": base64.b64encode(raw).decode(),
+            },
+        }
+        return {"ID": object_id}
+
+    def _list(self, store: dict[str, dict[str, Any]], filters: Any) -> list[dict[str, Any]]:
+        found = []
+        for obj in store.values():
+            if (
+                filters
+                and "label" in filters
+                and not _labels_match(obj["Spec"]["Labels"], filters["label"])
+            ):
+                continue
+            if (
+                filters
+                and "name" in filters
+                and obj["Spec"]["Name"] not in _as_list(filters["name"])
+            ):
+                continue
+            found.append(copy.deepcopy(obj))
+        return found
+
+    def configs(self, filters: Any = None) -> list[dict[str, Any]]:
+        self._record("configs")
+        return self._list(self.swarm_configs, filters)
+
+    def create_config(
+        self, name: str, data: bytes, labels: Any = None, templating: Any = None
+    ) -> dict[str, str]:
+        self._record("create_config")
+        return self._create_object(self.swarm_configs, "config", name, data, labels)
+
+    def inspect_config(self, id: str) -> dict[str, Any]:
+        self._record("inspect_config")
+        return copy.deepcopy(self._object(self.swarm_configs, id, "config"))
+
+    def remove_config(self, id: str) -> bool:
+        self._record("remove_config")
+        found = self._object(self.swarm_configs, id, "config")
+        del self.swarm_configs[found["ID"]]
+        return True
+
+    # The docker SDK has no config update: lain posts to /configs/{id}/update itself.
+    def _url(self, pathfmt: str, *args: str, **kwargs: Any) -> str:
+        return pathfmt.format(*args)
+
+    def _post_json(
+        self, url: str, data: Any, params: Mapping[str, Any] | None = None
+    ) -> tuple[str, Any, Any]:
+        self._record("update_config")
+        return url, data, params
+
+    def _raise_for_status(self, response: tuple[str, Any, Any]) -> None:
+        url, spec, params = response
+        config_id = url.split("/")[2]
+        found = self._object(self.swarm_configs, config_id, "config")
+        if int((params or {}).get("version", -1)) != found["Version"]["Index"]:
+            raise api_error(500, "rpc error: code = Unknown desc = update out of sequence")
+        if spec.get("Data") != found["Spec"]["Data"]:
+            raise api_error(400, "rpc error: only updates to Labels are allowed")
+        found["Spec"]["Labels"] = dict(spec.get("Labels") or {})
+        found["Version"]["Index"] += 1
+
+    def secrets(self, filters: Any = None) -> list[dict[str, Any]]:
+        self._record("secrets")
+        found = self._list(self.swarm_secrets, filters)
+        for secret in found:
+            del secret["Spec"]["Data"]  # the engine never hands out values
+        return found
+
+    def create_secret(
+        self, name: str, data: bytes, labels: Any = None, driver: Any = None
+    ) -> dict[str, str]:
+        self._record("create_secret")
+        return self._create_object(self.swarm_secrets, "secret", name, data, labels)
+
+    def inspect_secret(self, id: str) -> dict[str, Any]:
+        self._record("inspect_secret")
+        found = copy.deepcopy(self._object(self.swarm_secrets, id, "secret"))
+        del found["Spec"]["Data"]
+        return found
+
+    def remove_secret(self, id: str) -> bool:
+        self._record("remove_secret")
+        found = self._object(self.swarm_secrets, id, "secret")
+        users = [
+            s.spec["Name"]
+            for s in self.swarm_services.values()
+            if any(
+                i["SecretID"] == found["ID"]
+                for i in s.spec["TaskTemplate"]["ContainerSpec"].get("Secrets") or []
+            )
+        ]
+        if users:
+            raise api_error(
+                400,
+                f"rpc error: secret '{found['Spec']['Name']}' is in use by the following "
+                f"service: {users[0]}",
+            )
+        del self.swarm_secrets[found["ID"]]
+        return True
+
+    def secret_value(self, name: str) -> bytes:
+        """A stored secret's value (the fake's own view, for assertions)."""
+        found = self._object(self.swarm_secrets, name, "secret")
+        return base64.b64decode(found["Spec"]["Data"])

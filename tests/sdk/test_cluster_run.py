@@ -1,0 +1,174 @@
+"""A proc of a built release in a local container, as a deploy would run instance 1 of it."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+from fakes.cluster import SETTINGS, mv
+
+from lain_sdk.appconfig.loader import parse_app_config
+from lain_sdk.cluster.run import (
+    container_name,
+    finish_run,
+    local_release_image,
+    run_proc,
+    stop_run,
+)
+from lain_sdk.errors import ContainerExists, InvalidArgument, NotFound
+
+LAIN_YAML = """\
+appname: shop
+build:
+  base: lain-local/busybox:latest
+web:
+  cmd: httpd -f -p 80
+  memory: 64m
+  persistent_dirs: [/data]
+worker.mail:
+  cmd: [send-mail, --all]
+  user: "1000:50"
+  secret_files: [config/db.json, /etc/token]
+portal.front:
+  service_name: web
+"""
+IMAGE = f"shop:release-{mv(1)}"
+
+
+@pytest.fixture
+def config():
+    return parse_app_config(LAIN_YAML, domains=["example.com"])
+
+
+@pytest.fixture
+def release(engine, base_image):
+    """The release image of version 1 on the engine, as a build tags it."""
+    engine.add_image(IMAGE, files={"/www/index.html": b"page"}, parent=base_image)
+    return IMAGE
+
+
+def start(config, fake_docker, proc="web", **kw):
+    return run_proc(
+        config, proc, meta_version=mv(1), image=IMAGE, cluster=SETTINGS, engine=fake_docker, **kw
+    )
+
+
+def test_a_detached_run_gets_what_a_deploy_gives_instance_1(
+    config, fake_docker, engine, release
+) -> None:
+    engine.on_command("httpd -f -p 80", hang=True)
+    result = start(config, fake_docker)
+    assert result.name == "shop.web.web" == container_name("shop", "web", "web")
+    assert result.address == "127.0.0.1:32768"
+    assert result.volumes == (
+        "lain_shop_web_data.run:/data",
+        "lain_shop_web_lain-logs.run:/lain/logs",
+    )
+    inspected = fake_docker.api.inspect_container(result.container)
+    env = dict(e.partition("=")[::2] for e in inspected["Config"]["Env"])
+    assert env["LAIN_INSTANCE_NO"] == "1" and env["LAIN_DOMAIN"] == "example.com"
+    assert env["LAIN_APP_RELEASE_VERSION"] == mv(1)
+    assert inspected["Config"]["Labels"]["lain.run"] == "1"
+    assert inspected["HostConfig"]["Memory"] == 64 << 20
+    assert result.to_dict()["address"] == "127.0.0.1:32768"
+    stop_run(fake_docker, result.container, remove=False)
+    assert fake_docker.api.inspect_container(result.container)["State"]["Status"] == "exited"
+
+
+def test_a_foreground_run_streams_its_output_and_ends_with_its_status(
+    config, fake_docker, engine, release
+) -> None:
+    engine.on_command("echo hi", output="hi\n", exit_code=4)
+    result = start(config, fake_docker, command=["echo", "hi"], follow=True)
+    assert list(result.attached.output()) == [("stdout", b"hi\n")]
+    assert finish_run(fake_docker, result.container, remove=True) == 4
+    assert fake_docker.api.containers(all=True) == []
+
+
+def test_secret_files_go_in_before_the_start_read_only_for_the_procs_user(
+    config, fake_docker, engine, release
+) -> None:
+    result = start(
+        config,
+        fake_docker,
+        proc="mail",
+        secret_files={"/lain/app/config/db.json": b"{}", "/etc/token": b"t"},
+    )
+    assert result.secret_files == ("/etc/token", "/lain/app/config/db.json")
+    (archive,) = engine.calls_to("put_archive")
+    assert archive.details["path"] == "/"
+    container = engine.container(result.container)
+    assert (
+        container.changes["/etc/token"] == b"t"
+        and container.changes["/lain/app/config/db.json"] == b"{}"
+    )
+    (ran,) = [r for r in engine.ran if r.argv == ["send-mail", "--all"]]
+    assert ran.user == "1000:50"
+
+
+def test_a_container_of_the_same_name_is_refused_or_replaced(
+    config, fake_docker, engine, release
+) -> None:
+    engine.on_command("httpd", hang=True)
+    first = start(config, fake_docker)
+    with pytest.raises(ContainerExists) as exists:
+        start(config, fake_docker)
+    assert exists.value.name == "shop.web.web"
+    second = start(config, fake_docker, replace_existing=True)
+    assert second.container != first.container
+    assert [c["Id"] for c in fake_docker.api.containers(all=True)] == [second.container]
+
+
+def test_what_cannot_run(config, fake_docker, release) -> None:
+    with pytest.raises(
+        NotFound, match="proc front of shop is a portal without a program of its own"
+    ):
+        start(config, fake_docker, proc="front")
+    with pytest.raises(NotFound, match="shop has no proc 'cron'"):
+        start(config, fake_docker, proc="cron")
+    with pytest.raises(InvalidArgument, match="command must be a list of strings"):
+        start(config, fake_docker, command="echo hi")
+    with pytest.raises(InvalidArgument, match="config must be an AppConfig"):
+        run_proc(
+            "shop", "web", meta_version=mv(1), image=IMAGE, cluster=SETTINGS, engine=fake_docker
+        )
+
+
+def test_the_release_image_is_found_locally_or_as_pushed(fake_docker, engine, release) -> None:
+    assert local_release_image(fake_docker, "shop", mv(1)) == IMAGE
+    engine.add_image(f"registry.example.com/shop:release-{mv(2)}", files={"/x": b"x"})
+    assert (
+        local_release_image(fake_docker, "shop", mv(2), "registry.example.com")
+        == f"registry.example.com/shop:release-{mv(2)}"
+    )
+    with pytest.raises(
+        NotFound,
+        match=rf"not on this engine; build it first \(release versions here: {mv(1)}",
+    ):
+        local_release_image(fake_docker, "shop", "1-abc")
+
+
+def test_the_secret_tar_holds_only_the_files_read_only_for_the_procs_user(
+    config, fake_docker, engine, release
+) -> None:
+    captured = []
+    original = fake_docker.api.put_archive
+
+    def keep(container, path, data):
+        captured.append(data)
+        return original(container, path, data)
+
+    fake_docker.api.put_archive = keep
+    start(
+        config,
+        fake_docker,
+        proc="mail",
+        secret_files={"/lain/app/config/db.json": b"{}", "/etc/token": b"t"},
+    )
+    with tarfile.open(fileobj=io.BytesIO(captured[0])) as tar:
+        members = [(m.name, m.mode, m.uid, m.gid, m.isfile()) for m in tar.getmembers()]
+    assert members == [
+        ("etc/token", 0o400, 1000, 50, True),
+        ("lain/app/config/db.json", 0o400, 1000, 50, True),
+    ]

@@ -1,0 +1,54 @@
+"""Secret files: their paths, the proc names they belong to, and how a version is mounted."""
+
+from __future__ import annotations
+
+import pytest
+
+from lain_sdk.cluster.names import secret_name
+from lain_sdk.cluster.secret_store import SecretVersion, check_proc_name, secret_path
+from lain_sdk.errors import InvalidArgument
+
+
+def version(proc: str, path: str, number: int) -> SecretVersion:
+    return SecretVersion(
+        "shop",
+        proc,
+        path,
+        number,
+        f"id-{proc}-{number}",
+        secret_name("shop", proc, path, number),
+    )
+
+
+def test_paths_are_normalised_like_secret_files() -> None:
+    assert secret_path("config/db.json") == "/lain/app/config/db.json"
+    assert secret_path(" /etc/token ") == "/etc/token"
+    assert secret_path("../etc/x") == "/lain/etc/x"
+    assert secret_path("a/./b/../c") == "/lain/app/a/c"
+    for bad in ("", "  ", "/", "/lain", "/lain/app", "..", "config/"):
+        with pytest.raises(InvalidArgument) as caught:
+            secret_path(bad)
+        assert isinstance(caught.value, ValueError)  # what callers caught before
+
+
+def test_proc_names() -> None:
+    assert check_proc_name("web") == "web" and check_proc_name("portal-x1") == "portal-x1"
+    for bad in ("", "1web", "web_x", "web--x", "web.mail", "-web"):
+        with pytest.raises(InvalidArgument) as caught:
+            check_proc_name(bad)
+        assert isinstance(caught.value, ValueError)
+
+
+def test_mounts_are_read_only_files_owned_by_root_or_the_numeric_user() -> None:
+    v = version("web", "/etc/token", 2)
+    assert v.mount() == {
+        "SecretID": "id-web-2",
+        "SecretName": v.name,
+        "File": {"Name": "/etc/token", "UID": "0", "GID": "0", "Mode": 0o400},
+    }
+    assert v.mount("1000")["File"]["UID"] == "1000" and v.mount("1000")["File"]["GID"] == "1000"
+    assert (v.mount("1000:50")["File"]["UID"], v.mount("1000:50")["File"]["GID"]) == (
+        "1000",
+        "50",
+    )
+    assert v.mount("nobody")["File"]["UID"] == "0"  # a name cannot be resolved without the image

@@ -1,0 +1,176 @@
+"""Secret files: store versions, roll them out, list, read back through a one-off task, remove."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fakes.cluster import REGISTRY, WEB, mv, publish, run
+from fakes.swarm import Behaviour
+
+from lain_sdk.cluster.deploy import deploy_app
+from lain_sdk.cluster.history import list_releases
+from lain_sdk.cluster.secrets import (
+    SecretValue,
+    add_secret,
+    list_secrets,
+    read_proc_secrets,
+    read_secret,
+    remove_secret,
+)
+from lain_sdk.cluster.swarm import app_services
+from lain_sdk.errors import ClusterError, InvalidArgument, LainTimeout, NotFound, SecretsMissing
+
+WITH_SECRET = WEB.replace("  memory: 64m\n", "  memory: 64m\n  secret_files: [config.json]\n", 1)
+PATH = "/lain/app/config.json"
+
+
+def reader(container, mounted):
+    """What the reader task's shell script prints: each file base64-encoded between markers
+    (None for the app's own program)."""
+    if container.get("Command", [None])[0] != "sh":
+        return None
+    lines = []
+    for path in container["Command"][4:]:
+        lines += [f"--- {path}", base64.b64encode(mounted[path.rsplit("/", 1)[1]]).decode()]
+    return [*lines, "--- lain-secret-end"]
+
+
+@pytest.fixture
+def deployed(cluster, registry):
+    """shop deployed with version 1 of its secret file, read back by a shell-like reader."""
+    cluster.api.script(REGISTRY, Behaviour(program=reader))
+    publish(registry, WITH_SECRET)
+    run(add_secret("shop", "web", "config.json", b'{"db": 1}', cluster=cluster))
+    run(deploy_app("shop", cluster=cluster, timeout=5))
+    return cluster
+
+
+def mounted_version(cluster) -> str:
+    return app_services(cluster, "shop")["web"].container["Secrets"][0]["SecretName"][-3:]
+
+
+def test_a_secret_added_before_the_first_deploy_is_mounted_by_it(deployed) -> None:
+    (mount,) = app_services(deployed, "shop")["web"].container["Secrets"]
+    assert mount["File"] == {"Name": PATH, "UID": "0", "GID": "0", "Mode": 0o400}
+    assert deployed.api.secret_value(mount["SecretID"]) == b'{"db": 1}'
+
+
+def test_a_new_version_rolls_out_to_the_running_proc_as_a_release(deployed) -> None:
+    result, _ = run(
+        add_secret("shop", "web", "config.json", b'{"db": 2}', cluster=deployed, timeout=5)
+    )
+    assert result.secret.version == 2 and result.rollout is not None
+    assert result.rollout.release.kind == "secret" and result.rollout.release.outcome == "succeeded"
+    assert mounted_version(deployed) == "-v2"
+    assert result.to_dict()["rollout"]["release"]["number"] == 2
+    assert [r.kind for r in list_releases("shop", cluster=deployed)] == ["deploy", "secret"]
+
+
+def test_a_version_stored_without_rollout_waits_for_the_next_deploy(deployed) -> None:
+    result, _ = run(add_secret("shop", "web", "config.json", b"x", cluster=deployed, rollout=False))
+    assert result.rollout is None and "the next deploy mounts version 2" in result.note
+    assert mounted_version(deployed) == "-v1"
+
+
+def test_a_path_the_running_proc_does_not_declare_is_only_stored(deployed) -> None:
+    result, _ = run(add_secret("shop", "web", "other.txt", b"x", cluster=deployed))
+    assert result.rollout is None
+    assert "does not declare /lain/app/other.txt in secret_files" in result.note
+    result, _ = run(add_secret("shop", "cron", "token", b"x", cluster=deployed))
+    assert result.note == "cron of shop is not deployed; the next deploy mounts version 1"
+
+
+def test_listing_shows_versions_and_the_one_in_use_never_values(deployed) -> None:
+    run(add_secret("shop", "web", "config.json", b"two", cluster=deployed, rollout=False))
+    (info,) = list_secrets("shop", cluster=deployed)
+    assert (info.proc, info.path, info.in_use, info.newest.version) == ("web", PATH, 1, 2)
+    assert [v.version for v in info.versions] == [1, 2]
+    assert (
+        "two" not in repr(info.to_dict())
+        and list_secrets("shop", cluster=deployed, proc="mail") == []
+    )
+
+
+def test_reading_back_a_value_and_a_version(deployed) -> None:
+    run(
+        add_secret("shop", "web", "config.json", b"\x00binary\xff", cluster=deployed, rollout=False)
+    )
+    assert read_secret("shop", "web", "config.json", cluster=deployed).content == b"\x00binary\xff"
+    value = read_secret("shop", "web", PATH, cluster=deployed, version=1)
+    assert (value.version, value.content) == (1, b'{"db": 1}') and "db" not in repr(value)
+    # The reader service is gone once read.
+    assert sorted(s["Spec"]["Name"] for s in deployed.api.services()) == ["shop__mail", "shop__web"]
+
+
+def test_read_proc_secrets_reads_every_declared_file_at_once(deployed) -> None:
+    from lain_sdk.cluster.source import load_source
+
+    config = load_source(deployed, "shop", None).config
+    values, warnings = read_proc_secrets("shop", config.proc("web"), cluster=deployed)
+    assert values == {PATH: b'{"db": 1}'} and warnings == []
+    assert read_proc_secrets(
+        "shop", config.proc("web"), cluster=deployed, skip=["config.json"]
+    ) == ({}, [])
+    with pytest.raises(SecretsMissing) as missing:
+        read_proc_secrets("other", config.proc("web"), cluster=deployed)
+    assert missing.value.missing == (("web", PATH),)
+
+
+def test_a_reader_image_without_a_shell_fails_clearly(deployed) -> None:
+    deployed.api.script("busybox-less", Behaviour(fails="exec: sh: not found", exit_code=127))
+    with pytest.raises(ClusterError, match=r"exit code 127.*its image needs sh and base64"):
+        read_secret("shop", "web", "config.json", cluster=deployed, image="busybox-less")
+    deployed.api.script("slow", Behaviour(starts_after=10**9))
+    with pytest.raises(LainTimeout, match=r"did not finish within 0\.01s"):
+        read_secret("shop", "web", "config.json", cluster=deployed, image="slow", timeout=0.01)
+
+
+def test_removing_refuses_a_mounted_version_and_removes_the_others(deployed) -> None:
+    run(add_secret("shop", "web", "config.json", b"two", cluster=deployed, rollout=False))
+    with pytest.raises(
+        ClusterError,
+        match=r"version 1 of /lain/app/config\.json of shop web is mounted by service shop__web",
+    ):
+        remove_secret("shop", "web", "config.json", cluster=deployed)
+    removed = remove_secret("shop", "web", "config.json", cluster=deployed, version=2)
+    assert removed.versions == (2,) and removed.to_dict()["removed_versions"] == [2]
+    with pytest.raises(
+        NotFound, match=r"shop web has no version 2 of /lain/app/config.json \(versions: 1\)"
+    ):
+        remove_secret("shop", "web", "config.json", cluster=deployed, version=2)
+
+
+@pytest.mark.parametrize(
+    ("proc", "path", "value", "says"),
+    [
+        ("Web_1", "a", b"x", "is not a proc name"),
+        ("web", "/lain/app", b"x", "is a directory lain needs"),
+        ("web", "dir/", b"x", "names a directory"),
+        ("web", "a", b"", "is empty"),
+        ("web", "a", "text", "must be bytes"),
+        ("web", "a", b"x" * (500 * 1024 + 1), "Swarm stores at most"),
+    ],
+)
+def test_bad_secrets_are_refused_before_anything_is_stored(
+    cluster, proc, path, value, says
+) -> None:
+    with pytest.raises(InvalidArgument, match=says):
+        run(add_secret("shop", proc, path, value, cluster=cluster))
+    assert cluster.api.swarm_secrets == {}
+
+
+def test_a_failed_secret_rollout_keeps_the_previous_version_serving(deployed, registry) -> None:
+    deployed.api.script(
+        f"{REGISTRY}/shop:release-{mv(1)}", Behaviour(program=reader, fails="bad config")
+    )
+    from lain_sdk.errors import DeployFailed
+
+    with pytest.raises(DeployFailed):
+        run(add_secret("shop", "web", "config.json", b"broken", cluster=deployed, timeout=5))
+    assert mounted_version(deployed) == "-v1"
+
+
+def test_values_stay_out_of_reprs() -> None:
+    value = SecretValue("shop", "web", "/etc/token", 1, b"hunter2")
+    assert "hunter2" not in repr(value)

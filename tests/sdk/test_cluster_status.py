@@ -1,0 +1,144 @@
+"""What an app runs, instance by instance, in a constant number of engine calls."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from fakes.cluster import (
+    CLIENT,
+    REDIS,
+    REGISTRY,
+    WEB,
+    fake_cluster,
+    instance_source,
+    release_source,
+    run,
+)
+from fakes.swarm import Behaviour
+
+from lain_sdk.cluster.deploy import deploy_source
+from lain_sdk.cluster.status import InstanceStatus, app_status, instance_statuses
+from lain_sdk.cluster.views import Node, Task
+from lain_sdk.errors import InvalidArgument, NotFound
+
+
+@pytest.fixture
+def cluster():
+    return fake_cluster()
+
+
+def test_status_lists_every_instance_with_its_health_and_address(cluster) -> None:
+    run(deploy_source(cluster, release_source(WEB), timeout=5))
+    status = app_status("shop", cluster=cluster)
+    assert status.healthy and status.release == 1 and status.cluster == "fake"
+    web = {p.proc: p for p in status.procs}["web"]
+    assert (web.proctype, web.desired, web.running, web.release) == ("web", 2, 2, 1)
+    assert [i.instance for i in web.instances] == [1, 2]
+    first = web.instances[0]
+    assert first.state == "running" and first.health == "none" and first.node == "manager-1"
+    assert first.address == "10.0.0.1:30001" and first.ports == ("80/tcp -> 10.0.0.1:30001",)
+    mail = {p.proc: p for p in status.procs}["mail"]
+    assert mail.instances[0].address.startswith("10.1.")  # no published port: its overlay IP
+    assert status.to_dict()["procs"][0]["instances"][0]["instance"] == 1
+
+
+def test_status_costs_the_same_engine_calls_however_many_procs(cluster) -> None:
+    many = WEB + "".join(f"worker.w{i}:\n  cmd: [sleep, '1']\n" for i in range(12))
+    run(deploy_source(cluster, release_source(many), timeout=5))
+    before = len(cluster.api.calls)
+    app_status("shop", cluster=cluster)
+    assert cluster.api.calls[before:] == ["services", "tasks", "nodes"]
+
+
+def test_a_failing_instance_shows_its_last_error_and_age(cluster) -> None:
+    run(deploy_source(cluster, release_source(WEB), timeout=5))
+    cluster.api.script(REGISTRY, Behaviour(unhealthy=True, starts_after=5))
+    status = app_status("shop", cluster=cluster)  # the running tasks fail their checks now
+    assert not status.healthy
+    errors = [i.error for p in status.procs for i in p.instances if i.error]
+    assert errors and "unhealthy container" in errors[0]
+    ages = [i.error_age for p in status.procs for i in p.instances if i.error]
+    assert all(age is not None and age >= 0 for age in ages)
+
+
+def test_a_client_shows_its_resource_instances(cluster) -> None:
+    run(deploy_source(cluster, instance_source(REDIS, "redis", "shop"), timeout=5))
+    run(deploy_source(cluster, release_source(CLIENT), timeout=5))
+    before = len(cluster.api.calls)
+    status = app_status("shop", cluster=cluster)
+    assert cluster.api.calls[before:] == ["services", "services", "tasks", "nodes"]
+    (instance,) = status.resource_instances
+    assert instance.app == "resource.redis.shop" and [p.proc for p in instance.procs] == ["redis"]
+
+
+def test_status_of_what_is_not_there(cluster) -> None:
+    with pytest.raises(NotFound, match="shop is not deployed on cluster fake"):
+        app_status("shop", cluster=cluster)
+    with pytest.raises(InvalidArgument, match="app must be an app name"):
+        app_status("no_such app", cluster=cluster)
+
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()
+NODES = {"n1": Node(id="n1", hostname="node-1", address="")}
+
+
+def stamp(seconds_ago: float) -> str:
+    when = datetime.fromtimestamp(NOW - seconds_ago, tz=timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # the engine prints nanoseconds
+
+
+def task(
+    task_id: str, slot: int, state: str, desired: str, seconds_ago: float, err: str = ""
+) -> Task:
+    status: dict[str, Any] = {"State": state, "Timestamp": stamp(seconds_ago)}
+    if err:
+        status["Err"] = err
+    return Task.from_engine(
+        {
+            "ID": task_id,
+            "Slot": slot,
+            "DesiredState": desired,
+            "CreatedAt": stamp(seconds_ago + 1),
+            "NodeID": "n1",
+            "Status": status,
+        }
+    )
+
+
+def instances(tasks: list[Task]) -> dict[int, InstanceStatus]:
+    found = instance_statuses(tasks, NODES, True, NOW, "lain_shop")
+    return {i.instance: i for i in found}
+
+
+def test_an_old_failure_of_a_replaced_task_is_shown_with_its_age() -> None:
+    found = instances(
+        [
+            task("old", 1, "failed", "shutdown", 2700, err="task: non-zero exit (255)"),
+            task("now", 1, "running", "running", 30),
+            task("clean", 2, "running", "running", 30),
+        ]
+    )
+    assert (found[1].task, found[1].state, found[1].health) == (
+        "now",
+        "running",
+        "healthy",
+    )
+    assert found[1].error == "task: non-zero exit (255)"
+    age = found[1].error_age
+    assert age is not None and 2699 <= age <= 2701
+    assert (found[2].error, found[2].error_age) == ("", None)
+
+
+def test_the_current_tasks_own_error_wins_over_older_ones() -> None:
+    found = instances(
+        [
+            task("first", 1, "failed", "shutdown", 600, err="task: non-zero exit (1)"),
+            task("again", 1, "starting", "running", 5, err="container is unhealthy"),
+        ]
+    )
+    assert found[1].error == "container is unhealthy"
+    age = found[1].error_age
+    assert age is not None and 4 <= age <= 6
+    assert found[1].to_dict()["error_age"] == found[1].error_age

@@ -1,0 +1,131 @@
+"""Settings: where the file is, which cluster is selected, and clear errors for a bad file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lain_sdk.errors import ClusterNotFound, NotFound, SettingsError
+from lain_sdk.settings import (
+    LOCAL_DEFAULT,
+    ClusterSettings,
+    Settings,
+    data_dir,
+    default_settings_path,
+)
+
+
+def test_file_location_order(tmp_path: Path) -> None:
+    assert default_settings_path({"LAIN_CONFIG": str(tmp_path / "x.yaml")}) == tmp_path / "x.yaml"
+    assert default_settings_path({"XDG_CONFIG_HOME": "/cfg", "HOME": "/h"}) == Path(
+        "/cfg/lain/config.yaml"
+    )
+    assert default_settings_path({"HOME": "/h"}) == Path("/h/.config/lain/config.yaml")
+    assert data_dir({"XDG_DATA_HOME": "/d"}) == Path("/d/lain")
+    assert data_dir({"HOME": "/h"}) == Path("/h/.local/share/lain")
+
+
+def test_no_file_means_the_local_default(tmp_path: Path) -> None:
+    settings = Settings.load(tmp_path / "none.yaml", environ={})
+    assert settings.clusters == {}
+    assert settings.cluster() == LOCAL_DEFAULT
+    assert settings.cluster().registry == "127.0.0.1:5000"
+    assert settings.cluster().domain == "lain.local"
+    assert settings.cluster().publish_ports
+    assert settings.names() == ["local"]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+CONFIG = """\
+current: prod
+clusters:
+  prod:
+    docker_host: ssh://deploy@manager1
+    registry: registry.example.com
+    domains: [example.com, example.org]
+  lab:
+    docker_host: tcp://10.0.0.5:2376
+    registry: 10.0.0.5:5000
+    insecure_registry: true
+"""
+
+
+def test_selection_order(tmp_path: Path) -> None:
+    path = _write(tmp_path, CONFIG)
+    settings = Settings.load(path, environ={})
+    assert settings.cluster().name == "prod"  # current
+    assert settings.cluster().domains == ("example.com", "example.org")
+    assert settings.cluster().domain == "example.com"
+    assert settings.cluster("lab").insecure_registry
+    env = Settings.load(path, environ={"LAIN_CLUSTER": "lab"})
+    assert env.cluster().name == "lab"  # LAIN_CLUSTER beats current
+    assert env.cluster("prod").name == "prod"  # the option beats LAIN_CLUSTER
+    assert env.cluster("local") == LOCAL_DEFAULT  # built in, even when not in the file
+    assert env.selected_name() == "lab"
+
+
+def test_unknown_cluster_lists_the_known_ones(tmp_path: Path) -> None:
+    settings = Settings.load(_write(tmp_path, CONFIG), environ={})
+    with pytest.raises(ClusterNotFound) as caught:
+        settings.cluster("staging")
+    assert str(caught.value) == (
+        f"no cluster named 'staging' in {settings.path} (clusters: lab, local, prod); "
+        "add it first"
+    )
+    assert (caught.value.name, caught.value.known) == ("staging", ("lab", "local", "prod"))
+
+
+def test_add_use_remove_and_save_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.yaml"
+    settings = Settings.load(path, environ={})
+    settings.add(ClusterSettings("lab", docker_host="tcp://h:2376", registry="h:5000"))
+    settings.use("lab")
+    settings.save()
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = Settings.load(path, environ={})
+    assert again.current == "lab"
+    assert again.cluster() == ClusterSettings("lab", docker_host="tcp://h:2376", registry="h:5000")
+    again.remove("lab")
+    assert again.current is None
+    again.save()
+    assert Settings.load(path, environ={}).cluster() == LOCAL_DEFAULT
+    with pytest.raises(NotFound):
+        again.remove("lab")
+    with pytest.raises(NotFound):
+        again.use("nope")
+
+
+def test_invalid_names_and_values_are_refused(tmp_path: Path) -> None:
+    settings = Settings.load(tmp_path / "c.yaml", environ={})
+    with pytest.raises(SettingsError):
+        settings.add(ClusterSettings("bad name", registry="r"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("clusters: [\n", "config.yaml:2:1"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("colour: red\n", "unknown key(s) colour"),
+        ("clusters:\n  x: {docker_host: tcp://h}\n", "clusters.x.registry must be"),
+        ("clusters:\n  x: {registry: r, insecure_registry: maybe}\n", "must be true or false"),
+        ("clusters:\n  x: {registry: r, colour: red}\n", "clusters.x: unknown key(s) colour"),
+    ],
+)
+def test_a_corrupt_file_names_itself(tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(path, environ={})
+    assert str(path) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_lain_config_variable_names_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, CONFIG)
+    assert Settings.load(environ={"LAIN_CONFIG": str(path)}).cluster().name == "prod"
