@@ -21,8 +21,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -98,12 +99,12 @@ def preload_sdk() -> None:
     """Import what the SDK loads lazily, so in-process timings leave out import time."""
     import docker  # noqa: F401
 
-    import lain_sdk.appconfig  # noqa: F401
-    import lain_sdk.credentials  # noqa: F401
-    import lain_sdk.engine  # noqa: F401
-    import lain_sdk.git  # noqa: F401
-    import lain_sdk.images.pipeline  # noqa: F401
-    import lain_sdk.images.push  # noqa: F401
+    import lain_sdk.appconfig
+    import lain_sdk.credentials
+    import lain_sdk.engine
+    import lain_sdk.git
+    import lain_sdk.images.pipeline
+    import lain_sdk.images.push
     import lain_sdk.registry  # noqa: F401
 
 
@@ -196,7 +197,7 @@ class Scratch:
             "import lain_cli.main, lain_cli.commands.build, lain_cli.context, lain_cli.progress, "
             "lain_sdk.images.pipeline, lain_sdk.images.push, lain_sdk.images.builder, "
             "lain_sdk.images.context, lain_sdk.appconfig.loader, lain_sdk.git, lain_sdk.engine, "
-            "lain_sdk.credentials, lain_sdk.registry, docker, git, jsonschema, requests, yaml, "
+            "lain_sdk.credentials, lain_sdk.registry, docker, jsonschema, requests, yaml, "
             "keyring; keyring.get_keyring()"
         )
         run([PY, "-c", code], env=self.lain_env)

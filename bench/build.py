@@ -32,8 +32,8 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from _common import (
     LAIN_SHOWN,
@@ -206,7 +206,7 @@ _DOCKER_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 def _durations(marks: list[tuple[float, str]], end: float) -> list[tuple[str, float]]:
     """Each mark's label with the time until the next mark (the last one: until ``end``)."""
     times = [t for t, _ in marks[1:]] + [end]
-    return [(label, nxt - t) for (t, label), nxt in zip(marks, times)]
+    return [(label, nxt - t) for (t, label), nxt in zip(marks, times, strict=True)]
 
 
 def lain_steps(repo: Repo) -> list[tuple[str, float]]:

@@ -47,9 +47,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from _common import (
     LAIN,
@@ -467,10 +468,13 @@ class Bench:
         return timed_lines(["docker", *args], env=env)
 
     def cluster(self) -> Any:
+        """A session with the bench's cluster through the run's own engine client."""
+        from lain_sdk.cluster.session import Cluster
         from lain_sdk.settings import ClusterSettings
 
-        return ClusterSettings(name=self.CLUSTER, registry=self.host, insecure_registry=True,
-                               domains=("lain.local",))
+        settings = ClusterSettings(name=self.CLUSTER, registry=self.host, insecure_registry=True,
+                                   domains=("lain.local",))
+        return Cluster(settings, engine=self.scratch.client)
 
     def teardown(self) -> None:
         from docker.errors import APIError
@@ -768,14 +772,14 @@ def ps_part(bench: Bench, roll: Roll | None, runs: int, procs: int, profile: boo
     client = scratch.client
     counted: dict[str, list[str]] = {}
     with InProcessCounter(client) as counter:
-        status = app_status(app, cluster=cluster, docker_client=client)
+        status = app_status(app, cluster=cluster)
     running = sum(p.running for p in status.procs)
     if len(status.procs) != procs or running != procs:
         print(f"  warning: {len(status.procs)} procs, {running} instances running")
     counted[f"app_status, {procs} procs (in process)"] = counter.calls
     if roll is not None:
         with InProcessCounter(client) as counter:
-            app_status(roll.app, cluster=cluster, docker_client=client)
+            app_status(roll.app, cluster=cluster)
         counted["app_status, 1 proc (in process)"] = counter.calls
     lain_name = f"{LAIN_SHOWN} ps -a APP"
     docker_name = "docker service ls"
@@ -789,8 +793,10 @@ def ps_part(bench: Bench, roll: Roll | None, runs: int, procs: int, profile: boo
     for name, calls in counted.items():
         print(f"    {name:<52} {len(calls):3d}: {calls_text(calls)}")
 
-    results: dict[str, list[float]] = {lain_name: [], docker_name: [],
-                                       "app_status (in process, connected)": []}
+    imports_name = 'python -c "import click, docker"'
+    deploy_name = f"{LAIN_SHOWN} deploy -a APP (nothing to change)"
+    results: dict[str, list[float]] = {lain_name: [], docker_name: [], imports_name: [],
+                                       deploy_name: [], "app_status (in process, connected)": []}
     for round_no in range(runs):
         for name in rotated(list(results), round_no):
             if name == lain_name:
@@ -798,14 +804,25 @@ def ps_part(bench: Bench, roll: Roll | None, runs: int, procs: int, profile: boo
                                       env=bench.env).seconds
             elif name == docker_name:
                 seconds = bench.docker("service", "ls").seconds
+            elif name == imports_name:
+                # What any Python program that talks to the engine pays to start.
+                seconds = timed_lines([sys.executable, "-c", "import click, docker"],
+                                      env=bench.env).seconds
+            elif name == deploy_name:
+                seconds = timed_lines([*LAIN, "-c", Bench.CLUSTER, "deploy", "-a", app, "-v", mv],
+                                      env=bench.env).seconds
             else:
                 start = time.perf_counter()
-                app_status(app, cluster=cluster, docker_client=client)
+                app_status(app, cluster=cluster)
                 seconds = time.perf_counter() - start
             results[name].append(seconds)
     listed = len(client.api.services())
     print_samples(f"  wall time, median of {runs} runs (docker service ls lists all {listed} "
                   "services of the engine)", results)
+    ratio("lain ps / import click, docker (fixed cost)", results[lain_name],
+          results[imports_name], "<= 1.15x")
+    ratio("lain deploy, nothing to change / import click, docker", results[deploy_name],
+          results[imports_name], "no target: the fixed cost of a deploy")
     ratio("lain ps / docker service ls", results[lain_name], results[docker_name],
           "no target: compared")
     if profile:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from _common import (
     LAIN_SHOWN,
