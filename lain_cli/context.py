@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
 
-@dataclass
 class Context:
-    cluster: str | None = None
-    output: str = "text"
-    traceback: bool = False
+    def __init__(
+        self, cluster: str | None = None, output: str = "text", traceback: bool = False
+    ) -> None:
+        self.cluster = cluster
+        self.output = output
+        self.traceback = traceback
 
     @property
     def json(self) -> bool:

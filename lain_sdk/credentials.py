@@ -25,9 +25,8 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_sdk.errors import CredentialsFileError, InvalidArgument, LainError, RegistryError
@@ -39,23 +38,27 @@ STORED_IN_KEYRING = "keyring"
 HELPER_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """A user name and password for one registry.
+class _UserAndPassword(NamedTuple):
+    username: str
+    password: str
+
+
+class Credentials(_UserAndPassword):
+    """A user name and password for one registry (immutable, compared by value).
 
     The password never shows in ``repr()`` or ``str()``, so a credential can be logged or put in
     an error message by mistake without leaking.
     """
 
-    username: str
-    password: str
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        for name in ("username", "password"):
-            if not isinstance(getattr(self, name), str):
+    def __new__(cls, username: str, password: str) -> Credentials:
+        for name, value in (("username", username), ("password", password)):
+            if not isinstance(value, str):
                 # the value is not shown: it may be the password itself
-                kind = type(getattr(self, name)).__name__
+                kind = type(value).__name__
                 raise InvalidArgument(f"Credentials.{name} must be a string, not a {kind}")
+        return super().__new__(cls, username, password)
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password='********')"

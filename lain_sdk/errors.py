@@ -35,7 +35,7 @@ command line turns the fields into the command to run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class LainError(Exception):
@@ -54,8 +54,7 @@ class LainError(Exception):
         return self.message
 
 
-@dataclass(frozen=True, order=True)
-class Problem:
+class Problem(NamedTuple):
     """One problem found in a lain.yaml, at a place a person can find.
 
     ``line`` and ``column`` are 1-based; 0 means "the whole file".  ``key_path`` is the dotted
@@ -312,8 +311,7 @@ class ClusterError(LainError):
     """The cluster could not do what was asked."""
 
 
-@dataclass(frozen=True)
-class ProcFailure:
+class ProcFailure(NamedTuple):
     """Why one proc did not converge.
 
     Attributes:

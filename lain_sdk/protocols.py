@@ -63,3 +63,37 @@ class HttpSession(Protocol):
     ) -> HttpResponse: ...
 
     def close(self) -> None: ...
+
+
+class LoginCredentials(Protocol):
+    """A user name and password (:class:`lain_sdk.credentials.Credentials` is one)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def password(self) -> str: ...
+
+
+class Registry(Protocol):
+    """What the cluster package asks of a registry (:class:`lain_sdk.registry.RegistryClient`
+    is one): its versions, the digest of an image, a file of the meta image, and whether it
+    wants credentials."""
+
+    host: str
+
+    @property
+    def auth_required(self) -> bool: ...
+
+    @property
+    def credentials(self) -> LoginCredentials | None: ...
+
+    def ping(self) -> None: ...
+
+    def app_versions(self, app: str) -> list[str]: ...
+
+    def version_exists(self, app: str, meta_version: str) -> bool: ...
+
+    def manifest_digest(self, repo: str, reference: str) -> str | None: ...
+
+    def read_image_file(self, repo: str, reference: str, path: str) -> bytes | None: ...

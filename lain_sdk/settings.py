@@ -27,11 +27,12 @@ Which cluster a command acts on (first match wins):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_sdk.errors import ClusterNotFound, NotFound, SettingsError
@@ -52,8 +53,7 @@ class EnvVars:
     HOME = "HOME"
 
 
-@dataclass(frozen=True)
-class ClusterSettings:
+class ClusterSettings(NamedTuple):
     """One cluster: where its engine and registry are, and which domains its apps get.
 
     Attributes:
@@ -142,18 +142,46 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(env[EnvVars.HOME]) if env.get(EnvVars.HOME) else Path.home()
 
 
-@dataclass
 class Settings:
     """The user's clusters and the one in use.
 
     Build it with :meth:`load`; change it with :meth:`add`, :meth:`remove`, :meth:`use`, then
     :meth:`save`.
+
+    Attributes:
+        path: the settings file.
+        clusters: the configured clusters by name (the built-in ``local`` only when overridden).
+        current: the cluster marked in use, if any.
+        environ: the environment ``LAIN_CLUSTER`` is read from.
     """
 
-    path: Path
-    clusters: dict[str, ClusterSettings] = field(default_factory=dict)
-    current: str | None = None
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # A plain class rather than a dataclass: every command builds one, and making a dataclass
+    # costs about a millisecond at import (see bench/deploy.py's `lain ps` fixed cost).
+    def __init__(
+        self,
+        path: Path,
+        clusters: dict[str, ClusterSettings] | None = None,
+        current: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = path
+        self.clusters = {} if clusters is None else clusters
+        self.current = current
+        self.environ: Mapping[str, str] = {} if environ is None else environ
+
+    def __repr__(self) -> str:
+        return f"Settings(path={self.path!r}, clusters={self.clusters!r}, current={self.current!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return (self.path, self.clusters, self.current) == (
+            other.path,
+            other.clusters,
+            other.current,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     @classmethod
     def load(
@@ -180,7 +208,7 @@ class Settings:
             return cls(path=file, environ=env)
         except OSError as e:
             raise SettingsError(f"cannot read the lain settings file {file}: {e.strerror}") from e
-        return cls(path=file, environ=env, **_parse(text, file))
+        return cls(path=file, environ=env, **_parse(text, file, env))
 
     def cluster(self, name: str | None = None) -> ClusterSettings:
         """The cluster to act on: ``name``, else ``$LAIN_CLUSTER``, else ``current``, else local.
@@ -226,8 +254,8 @@ class Settings:
             )
         if not cluster.registry:
             raise SettingsError(f"cluster {cluster.name!r} needs a registry (host[:port])")
-        self.clusters[cluster.name] = replace(
-            cluster, domains=tuple(cluster.domains) or (LOCAL_DOMAIN,)
+        self.clusters[cluster.name] = cluster._replace(
+            domains=tuple(cluster.domains) or (LOCAL_DOMAIN,)
         )
 
     def remove(self, name: str) -> None:
@@ -299,7 +327,15 @@ _CLUSTER_KEYS = {
 }
 
 
-def _parse(text: str, file: Path) -> dict[str, Any]:
+def _load_yaml(text: str, file: Path, env: Mapping[str, str]) -> Any:
+    """The settings file's data.  The data of a text seen before is kept as JSON in lain's
+    cache (keyed by the text itself), because importing a YAML parser costs every command
+    about 25 ms, more than the rest of reading the settings."""
+    kept = cache_dir(env) / "settings" / f"{hashlib.sha256(text.encode()).hexdigest()}.json"
+    try:
+        return json.loads(kept.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
     import yaml
 
     try:
@@ -309,6 +345,27 @@ def _parse(text: str, file: Path) -> dict[str, Any]:
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
         problem = getattr(e, "problem", None) or "not valid YAML"
         raise SettingsError(f"{where}: {problem}; fix or remove the lain settings file") from e
+    _keep(kept, data)
+    return data
+
+
+def _keep(path: Path, data: Any) -> None:
+    """Remember ``data`` at ``path`` when JSON says the same (a cache: failures only cost
+    time)."""
+    try:
+        text = json.dumps(data)
+        if json.loads(text) != data:  # YAML that JSON cannot hold as it is (dates, int keys)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        spare = path.with_suffix(f".{os.getpid()}.tmp")
+        spare.write_text(text, encoding="utf-8")
+        os.replace(spare, path)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def _parse(text: str, file: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    data = _load_yaml(text, file, env)
     if data is None:
         return {}
 

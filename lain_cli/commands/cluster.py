@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
 from lain_cli.context import Context
@@ -189,7 +187,7 @@ def up(obj: Context, registry: str | None, timeout: float) -> None:
     if address != LOCAL_REGISTRY:
         # The local cluster with another registry address: remember it.
         settings = Settings.load()
-        settings.add(replace(LOCAL_DEFAULT, registry=address))
+        settings.add(LOCAL_DEFAULT._replace(registry=address))
         settings.save()
     report(
         obj,

@@ -24,8 +24,7 @@ from lain_sdk.cluster.engine_calls import engine_errors, engine_time
 from lain_sdk.credentials import CredentialStore
 from lain_sdk.engine import EngineClient, connect
 from lain_sdk.errors import InvalidArgument, LainError
-from lain_sdk.protocols import EngineAPI
-from lain_sdk.registry import RegistryClient
+from lain_sdk.protocols import EngineAPI, Registry
 from lain_sdk.settings import ClusterSettings, Settings
 
 POLL_INTERVAL = 0.5
@@ -69,7 +68,7 @@ class Cluster:
         settings: ClusterSettings,
         *,
         engine: EngineClient | None = None,
-        registry: RegistryClient | None = None,
+        registry: Registry | None = None,
         credentials: CredentialStore | None = None,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
@@ -166,19 +165,27 @@ class Cluster:
 
     @property
     def credentials(self) -> CredentialStore:
+        """Where registry credentials are looked up (default: the user's store)."""
         if self._credentials is None:
             self._credentials = CredentialStore()
         return self._credentials
 
     @property
-    def registry(self) -> RegistryClient:
+    def registry(self) -> Registry:
         """The client of the cluster's registry."""
         if self._registry is None:
-            self._registry = RegistryClient.from_env(
+            # Imported on first use, not with this module: the registry client and its auth
+            # and HTTP parts cost about 10 ms to import, which commands that never reach the
+            # registry (ps, logs, exec, undeploy) are spared.
+            from lain_sdk.registry import RegistryClient
+
+            client = RegistryClient.from_env(
                 self.settings.registry,
                 store=self.credentials,
                 insecure=True if self.settings.insecure_registry else None,
             )
+            self._registry = client
+            return client
         return self._registry
 
     def login_engine(self) -> bool:

@@ -14,8 +14,7 @@ app stops fitting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lain_sdk.cluster.names import LABEL_YAML_CPU, LABEL_YAML_INSTANCES, LABEL_YAML_MEMORY
 from lain_sdk.errors import InvalidArgument
@@ -24,8 +23,7 @@ from lain_sdk.units import MIN_MEMORY, format_bytes, parse_size
 NANO = 1_000_000_000
 
 
-@dataclass(frozen=True)
-class ProcScale:
+class ProcScale(NamedTuple):
     """Instances and resource limits of one proc.
 
     Attributes:

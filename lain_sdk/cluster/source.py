@@ -26,7 +26,7 @@ from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.swarm import app_services
 from lain_sdk.cluster.views import Service, current_release
 from lain_sdk.errors import ClusterError, InvalidArgument, NotFound, VersionNotFound
-from lain_sdk.registry import RegistryClient
+from lain_sdk.protocols import Registry
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ReleaseSource:
     config: AppConfig
 
 
-def resolve_version(registry: RegistryClient, app: str, version: str | None) -> str:
+def resolve_version(registry: Registry, app: str, version: str | None) -> str:
     """The meta version to deploy: ``version`` if the registry has it, else the newest.
 
     Raises:
@@ -64,7 +64,7 @@ def resolve_version(registry: RegistryClient, app: str, version: str | None) -> 
     return versions[0]
 
 
-def pinned_image(registry: RegistryClient, app: str, meta_version: str) -> str:
+def pinned_image(registry: Registry, app: str, meta_version: str) -> str:
     """``<registry>/<app>:release-<mv>@sha256:...``: the release image pinned to its digest."""
     tag = f"release-{meta_version}"
     digest = registry.manifest_digest(app, tag)
@@ -73,7 +73,7 @@ def pinned_image(registry: RegistryClient, app: str, meta_version: str) -> str:
     return f"{registry.host}/{app}:{tag}@{digest}"
 
 
-def read_meta_lain_yaml(registry: RegistryClient, app: str, meta_version: str) -> str:
+def read_meta_lain_yaml(registry: Registry, app: str, meta_version: str) -> str:
     """The lain.yaml inside ``<app>:meta-<mv>``, read from the registry (no engine pulls the
     meta image or makes a container to copy it out)."""
     tag = f"meta-{meta_version}"

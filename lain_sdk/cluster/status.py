@@ -1,27 +1,25 @@
 """What an app runs on a cluster, proc by proc and instance by instance.
 
-Status costs three engine calls however many procs the app has: the app's services (by label),
-their tasks (one call with every service in the filter) and the nodes; a fourth lists the
-services of its resource instances when it has some.
+Status costs three engine calls however many procs the app has: the app's services, their
+tasks and the nodes, services and tasks both found by the app's label; two more list the
+services and tasks of its resource instances when it has some.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
-from lain_sdk.cluster.names import network_name
+from lain_sdk.cluster.names import LABEL_APP, LABEL_RESOURCE_CLIENT, network_name
 from lain_sdk.cluster.session import Cluster, ClusterLike
-from lain_sdk.cluster.swarm import app_services, instance_services, nodes, tasks_of
+from lain_sdk.cluster.swarm import app_services, instance_services, labelled_tasks, nodes
 from lain_sdk.cluster.views import Node, Service, Task, current_release
 from lain_sdk.errors import NotFound
 
 
-@dataclass(frozen=True)
-class InstanceStatus:
+class InstanceStatus(NamedTuple):
     """One instance (task slot) of a proc.
 
     Attributes:
@@ -70,8 +68,7 @@ class InstanceStatus:
         }
 
 
-@dataclass(frozen=True)
-class ProcStatus:
+class ProcStatus(NamedTuple):
     proc: str
     proctype: str
     service: str
@@ -104,8 +101,7 @@ class ProcStatus:
         }
 
 
-@dataclass(frozen=True)
-class AppStatus:
+class AppStatus(NamedTuple):
     """What an app runs on a cluster, proc by proc and instance by instance.
 
     Attributes:
@@ -120,8 +116,8 @@ class AppStatus:
     app: str
     cluster: str
     release: int | None
-    procs: tuple[ProcStatus, ...] = field(default_factory=tuple)
-    resource_instances: tuple[AppStatus, ...] = field(default_factory=tuple)
+    procs: tuple[ProcStatus, ...] = ()
+    resource_instances: tuple[AppStatus, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -143,7 +139,7 @@ class AppStatus:
 
 def app_status(app: str, *, cluster: ClusterLike) -> AppStatus:
     """Every proc of ``app`` with its instances, and the same for each of its resource
-    instances, in three engine calls however many procs (four with resource instances).
+    instances, in three engine calls however many procs (five with resource instances).
 
     Raises:
         InvalidArgument: an argument of the wrong kind.
@@ -159,8 +155,10 @@ def app_status(app: str, *, cluster: ClusterLike) -> AppStatus:
     instances = (
         instance_services(session, app) if any(s.uses_resources for s in live.values()) else {}
     )
-    services = [*live.values(), *(s for procs in instances.values() for s in procs.values())]
-    tasks = tasks_of(session, [s.id for s in services], f"list the tasks of {app}")
+    doing = f"list the tasks of {app}"
+    tasks = labelled_tasks(session, LABEL_APP, app, doing)
+    if instances:
+        tasks += labelled_tasks(session, LABEL_RESOURCE_CLIENT, app, doing)
     by_service: dict[str, list[Task]] = {}
     for task in tasks:
         by_service.setdefault(task.service_id, []).append(task)
@@ -174,8 +172,7 @@ def app_status(app: str, *, cluster: ClusterLike) -> AppStatus:
         )
         return AppStatus(name, session.name, current_release(procs.values()), statuses)
 
-    return replace(
-        status_of(app, live),
+    return status_of(app, live)._replace(
         resource_instances=tuple(status_of(name, procs) for name, procs in instances.items()),
     )
 

@@ -511,6 +511,11 @@ class FakeSwarmAPI:
         for service in self.swarm_services.values():
             if wanted and service.id not in wanted and service.spec["Name"] not in wanted:
                 continue
+            # As the engine does: a task's labels filter matches its service's labels.
+            if "label" in filters and not _labels_match(
+                service.spec.get("Labels") or {}, filters["label"]
+            ):
+                continue
             for task in service.tasks:
                 if up_to_date and task.spec_version != service.version:
                     continue

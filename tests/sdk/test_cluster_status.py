@@ -68,7 +68,7 @@ def test_a_client_shows_its_resource_instances(cluster) -> None:
     run(deploy_source(cluster, release_source(CLIENT), timeout=5))
     before = len(cluster.api.calls)
     status = app_status("shop", cluster=cluster)
-    assert cluster.api.calls[before:] == ["services", "services", "tasks", "nodes"]
+    assert cluster.api.calls[before:] == ["services", "services", "tasks", "tasks", "nodes"]
     (instance,) = status.resource_instances
     assert instance.app == "resource.redis.shop" and [p.proc for p in instance.procs] == ["redis"]
 

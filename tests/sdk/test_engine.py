@@ -224,3 +224,26 @@ def test_a_failed_connection_remembers_nothing() -> None:
     with pytest.raises(EngineError):
         connect(url, timeout=5)
     assert remembered_api_version(url) is None
+
+
+def test_a_tcp_engine_is_reached_through_the_proxy_of_the_environment(
+    version_engine: VersionEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the docker CLI does: HTTP_PROXY applies to a tcp:// engine (here the proxy answers
+    # for an engine address nothing listens on).
+    monkeypatch.setenv("HTTP_PROXY", version_engine.url.replace("tcp://", "http://"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = connect(f"tcp://127.0.0.1:{_closed_port()}", timeout=5, remember_version=False)
+    client.close()
+    assert version_engine.asked == 1
+
+
+def test_a_socket_engine_does_not_read_the_proxy_environment_on_each_call(
+    tmp_path: Path,
+) -> None:
+    url = f"unix://{tmp_path}/docker.sock"
+    remember_api_version(url, "1.41")
+    client = connect(url, timeout=5)
+    assert client.api.trust_env is False
+    client.close()

@@ -1,5 +1,6 @@
 """Imports run one way: no circle among lain's modules, and lain_sdk imports its own modules at
-the top only (a function may defer a heavy third-party library, never a module of lain)."""
+the top (a function may defer a heavy third-party library; a module of lain only where the
+table below says why)."""
 
 from __future__ import annotations
 
@@ -79,12 +80,20 @@ def test_no_import_circle() -> None:
     assert not circles, "\n".join(" -> ".join(circle) for circle in circles)
 
 
+# (module, what it imports in a function): each defers a part of lain that a command may never
+# need, for the command's start-up time.
+DEFERRED = {
+    # the registry client, its auth and HTTP parts: `lain ps`, `logs`, `exec` never reach it
+    ("lain_sdk.cluster.session", "lain_sdk.registry"),
+}
+
+
 def test_the_sdk_imports_its_own_modules_at_the_top() -> None:
     inside = [
         f"{MODULES[module].relative_to(REPO)}:{node.lineno}: imports {target} in a function"
         for module in sorted(MODULES)
         if module.startswith("lain_sdk")
         for node, target, in_function in _imports(module)
-        if in_function
+        if in_function and (module, target) not in DEFERRED
     ]
     assert not inside, "\n".join(inside)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,8 +78,7 @@ def test_unknown_cluster_lists_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ClusterNotFound) as caught:
         settings.cluster("staging")
     assert str(caught.value) == (
-        f"no cluster named 'staging' in {settings.path} (clusters: lab, local, prod); "
-        "add it first"
+        f"no cluster named 'staging' in {settings.path} (clusters: lab, local, prod); add it first"
     )
     assert (caught.value.name, caught.value.known) == ("staging", ("lab", "local", "prod"))
 
@@ -129,3 +131,44 @@ def test_a_corrupt_file_names_itself(tmp_path: Path, text: str, message: str) ->
 def test_lain_config_variable_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, CONFIG)
     assert Settings.load(environ={"LAIN_CONFIG": str(path)}).cluster().name == "prod"
+
+
+# -- the parsed settings kept in the cache ---------------------------------------------------
+
+
+def _load_in_fresh_process(config: Path, cache: Path) -> tuple[str, bool]:
+    """The registry of the cluster in use, and whether YAML was parsed to find it."""
+    code = (
+        "import sys; from lain_sdk.settings import Settings\n"
+        "print(Settings.load().cluster().registry, 'yaml' in sys.modules)"
+    )
+    env = {**os.environ, "LAIN_CONFIG": str(config), "XDG_CACHE_HOME": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    registry, parsed = done.stdout.split()
+    return registry, parsed == "True"
+
+
+def test_a_settings_text_seen_before_is_read_without_a_yaml_parser(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("current: prod\nclusters:\n  prod:\n    registry: one.example.com\n")
+    assert _load_in_fresh_process(config, tmp_path / "cache") == ("one.example.com", True)
+    assert _load_in_fresh_process(config, tmp_path / "cache") == ("one.example.com", False)
+    config.write_text("current: prod\nclusters:\n  prod:\n    registry: two.example.com\n")
+    assert _load_in_fresh_process(config, tmp_path / "cache") == ("two.example.com", True)
+
+
+def test_an_unwritable_cache_or_yaml_json_cannot_hold_only_costs_time(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache directory should be")
+    config = tmp_path / "config.yaml"
+    config.write_text("current: prod\nclusters:\n  prod:\n    registry: one.example.com\n")
+    env = {"LAIN_CONFIG": str(config), "XDG_CACHE_HOME": str(cache)}
+    assert Settings.load(environ=env).cluster().registry == "one.example.com"
+    # An int cluster name reads back from JSON as a string: such data is never kept.
+    config.write_text("clusters:\n  7:\n    registry: seven.example.com\n")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache2")
+    for _ in range(2):
+        assert Settings.load(environ=env).cluster("7").registry == "seven.example.com"
+    assert not list((tmp_path / "cache2").rglob("*.json"))
