@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -16,6 +19,7 @@ from fakes.images import FakeRegistry, ImageEngine, RegistryTransport
 
 from lain_cli.main import main
 from lain_sdk.cluster.session import Cluster
+from lain_sdk.credentials import Credentials, CredentialStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = REPO_ROOT / "tests" / "data"
@@ -23,6 +27,21 @@ DATA = REPO_ROOT / "tests" / "data"
 CORPUS = DATA / "corpus"
 EXAMPLES = REPO_ROOT / "examples"
 IN_CI = os.environ.get("CI", "") not in ("", "0", "false")
+
+# Libraries whose import costs enough that lain loads them only where needed.
+HEAVY = ["click", "rich", "docker", "git", "requests", "keyring", "jinja2", "yaml", "jsonschema"]
+
+
+def loaded_after(code: str) -> set[str]:
+    """Which of HEAVY a fresh interpreter has imported after running ``code``."""
+    script = (
+        f"import sys\n{code}\nimport json\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +161,18 @@ def cli_cluster(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
     """``cluster``, as the session every ``lain`` command of the test gets."""
     monkeypatch.setattr(Cluster, "from_settings", classmethod(lambda cls, *a, **kw: cluster))
     return cluster
+
+
+@pytest.fixture
+def credential_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The registries whose stored credentials lain looked up, in order (the lookups still
+    happen: the store's ``get`` is only counted)."""
+    lookups: list[str] = []
+    real_get = CredentialStore.get
+
+    def counting_get(self: CredentialStore, host: str) -> Credentials | None:
+        lookups.append(host)
+        return real_get(self, host)
+
+    monkeypatch.setattr(CredentialStore, "get", counting_get)
+    return lookups

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.appconfig import load_app_config, schema
-from tests.conftest import DATA, EXAMPLES, REPO_ROOT
+from tests.conftest import DATA, EXAMPLES, loaded_after
 
 HELLO = EXAMPLES / "hello"
 
@@ -261,19 +259,6 @@ def test_init_help_says_how_to_refresh_the_schema(lain) -> None:
 
 # -- import costs ------------------------------------------------------------------------------
 
-HEAVY = ["click", "rich", "docker", "git", "requests", "keyring", "jinja2", "yaml", "jsonschema"]
-
-
-def loaded_after(code: str) -> set[str]:
-    """Which of HEAVY a fresh interpreter has imported after running ``code``."""
-    script = (
-        f"import sys\n{code}\nimport json\n"
-        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    return set(json.loads(out.splitlines()[-1]))
 
 
 @pytest.mark.parametrize(

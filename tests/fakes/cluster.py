@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from fakes.engine import FakeDockerClient
 
 from lain_sdk.appconfig.loader import parse_app_config, render_resource_instance
+from lain_sdk.cluster.names import secret_name
+from lain_sdk.cluster.secret_store import SecretVersion
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.source import ReleaseSource
 from lain_sdk.events import Event, drain
@@ -127,3 +129,25 @@ CLIENT = WEB.replace(
     "appname: shop",
     "appname: shop\nuse_resources:\n  redis:\n    memory: 64m\n    services: [redis]",
 )
+
+# Procs with secret files (one with a user, so its mounts are owned by that user), and a stored
+# version of one of those files.
+SECRETS_SHOP = """\
+appname: shop
+build:
+  base: lain-local/busybox:latest
+web:
+  cmd: httpd -f -p 80
+  secret_files: [config/db.json, /etc/token]
+worker.mail:
+  cmd: [echo, mail]
+  user: "1000:50"
+  secret_files: [mail.conf]
+"""
+
+
+def secret_version(proc: str, path: str, number: int) -> SecretVersion:
+    """Version ``number`` of the secret file ``path`` of shop's ``proc``."""
+    return SecretVersion(
+        "shop", proc, path, number, f"id-{proc}-{number}", secret_name("shop", proc, path, number)
+    )

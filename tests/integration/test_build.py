@@ -12,6 +12,7 @@ from typing import Any
 import docker.errors
 import pytest
 from apps import make_app, remove_app_images
+from fakes.repos import SIMPLE
 
 from lain_sdk.errors import BuildError, DirtyTreeError, LainTimeout, TestFailed
 from lain_sdk.events import Event, PhaseFinished, PhaseLog, drain
@@ -65,13 +66,6 @@ MULTI_FILES = {
     ".dockerignore": "notes\n",
 }
 
-SIMPLE = """\
-appname: {name}
-build:
-  base: {base}
-  script:
-    - echo built > built.txt
-"""
 
 
 def run(client: Any, image: str, command: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from apps import make_app, remove_app_images
+from fakes.repos import SIMPLE
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.git import GitInfo
@@ -15,16 +16,14 @@ from lain_sdk.registry import RegistryClient
 
 EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "hello"
 
-SIMPLE = """\
-appname: {name}
-build:
-  base: {base}
-  script:
-    - echo built > built.txt
+SIMPLE_TESTED = (
+    SIMPLE
+    + """\
 test:
   script:
     - test -f built.txt
 """
+)
 
 
 @pytest.fixture
@@ -76,7 +75,7 @@ def test_example_app_builds_and_pushes(lain, docker_client, base_image, registry
 
 
 def test_build_json_ends_with_a_summary(lain, docker_client, base_image, tmp_path, cleanup):
-    app = make_app(tmp_path, SIMPLE)
+    app = make_app(tmp_path, SIMPLE_TESTED)
     cleanup(app.name)
     result = lain("-o", "json", "build", "--app-dir", str(app.path))
     assert result.exit_code == ExitStatus.OK, result.stderr
@@ -91,7 +90,7 @@ def test_build_json_ends_with_a_summary(lain, docker_client, base_image, tmp_pat
 
 
 def test_build_volumes_are_reported_as_unused(lain, docker_client, base_image, tmp_path, cleanup):
-    app = make_app(tmp_path, SIMPLE.replace("build:\n", "build:\n  volumes: [/cache]\n", 1))
+    app = make_app(tmp_path, SIMPLE_TESTED.replace("build:\n", "build:\n  volumes: [/cache]\n", 1))
     cleanup(app.name)
     result = lain("-o", "json", "build", "--app-dir", str(app.path))
     assert result.exit_code == ExitStatus.OK, result.stderr
@@ -106,7 +105,9 @@ def test_build_volumes_are_reported_as_unused(lain, docker_client, base_image, t
 
 
 def test_failing_build_line_gives_build_failed(lain, docker_client, base_image, tmp_path, cleanup):
-    app = make_app(tmp_path, SIMPLE.replace("echo built > built.txt", "echo about-to-fail; false"))
+    app = make_app(
+        tmp_path, SIMPLE_TESTED.replace("echo built > built.txt", "echo about-to-fail; false")
+    )
     cleanup(app.name)
     result = lain("build", "--app-dir", str(app.path))
     assert result.exit_code == ExitStatus.BUILD_FAILED
@@ -117,7 +118,7 @@ def test_failing_build_line_gives_build_failed(lain, docker_client, base_image, 
 
 
 def test_test_command_passes_and_fails(lain, docker_client, base_image, tmp_path, cleanup):
-    app = make_app(tmp_path, SIMPLE)
+    app = make_app(tmp_path, SIMPLE_TESTED)
     cleanup(app.name)
     passed = lain("test", "--app-dir", str(app.path))
     assert passed.exit_code == ExitStatus.OK, passed.stderr
@@ -138,7 +139,7 @@ def test_test_command_passes_and_fails(lain, docker_client, base_image, tmp_path
 
 
 def test_dirty_tree_refused_then_allowed(lain, docker_client, base_image, tmp_path, cleanup):
-    app = make_app(tmp_path, SIMPLE)
+    app = make_app(tmp_path, SIMPLE_TESTED)
     cleanup(app.name)
     (app.path / "built.txt").write_text("local edit\n")
     refused = lain("build", "--app-dir", str(app.path))
@@ -188,7 +189,7 @@ def test_unset_build_arg_variable_is_named(lain, docker_client, base_image, tmp_
 
 
 def test_prepare_and_clean_commands(lain, docker_client, base_image, tmp_path, cleanup):
-    app = make_app(tmp_path, SIMPLE)
+    app = make_app(tmp_path, SIMPLE_TESTED)
     cleanup(app.name)
     no_prepare = lain("prepare", "--app-dir", str(app.path))
     assert no_prepare.exit_code == ExitStatus.OK and "nothing to prepare" in no_prepare.stderr

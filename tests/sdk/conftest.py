@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import types
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,10 @@ import keyring.backend
 import keyring.errors
 import pytest
 from fakes.base import FakeClock
-from fakes.engine import BASE_IMAGE
 from fakes.images import ImageEngine
+from fakes.repos import SampleApp
+from fakes.repos import make_app as make_sample_app
 
-FIRST_COMMIT_TIME = 1700000000
 
 @pytest.fixture
 def engine_clock(engine: ImageEngine, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
@@ -28,65 +26,6 @@ def engine_clock(engine: ImageEngine, monkeypatch: pytest.MonkeyPatch) -> FakeCl
     monkeypatch.setattr("lain_sdk.images.builder.time", shim)
     monkeypatch.setattr("lain_sdk.images.push.time", shim)
     return engine.clock
-
-
-@dataclass
-class SampleApp:
-    """An app in a git repository of its own; commits get increasing fixed times."""
-
-    name: str
-    path: Path
-    commit_time: int = FIRST_COMMIT_TIME
-
-    def write(self, relative: str, content: str | bytes) -> Path:
-        target = self.path / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content)
-        return target
-
-    def git(self, *args: str) -> str:
-        stamp = f"{self.commit_time} +0000"
-        env = {
-            **os.environ,
-            "GIT_AUTHOR_NAME": "Test",
-            "GIT_AUTHOR_EMAIL": "test@example.com",
-            "GIT_COMMITTER_NAME": "Test",
-            "GIT_COMMITTER_EMAIL": "test@example.com",
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_DATE": stamp,
-        }
-        done = subprocess.run(
-            ["git", "-c", "commit.gpgsign=false", *args],
-            cwd=self.path,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout.strip()
-
-    def commit(self, message: str = "change") -> str:
-        """Commit everything, one second after the previous commit; return the meta version."""
-        self.commit_time += 1
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.meta_version
-
-    @property
-    def meta_version(self) -> str:
-        return f"{self.commit_time}-{self.git('rev-parse', 'HEAD')}"
-
-    @property
-    def lain_yaml(self) -> str:
-        return (self.path / "lain.yaml").read_text()
-
-    def edit(self, old: str, new: str) -> None:
-        """Replace ``old`` (which must be there) by ``new`` in lain.yaml."""
-        assert old in self.lain_yaml, old
-        self.write("lain.yaml", self.lain_yaml.replace(old, new))
 
 
 @pytest.fixture
@@ -101,16 +40,7 @@ def make_app(tmp_path: Path) -> Callable[..., SampleApp]:
         name: str = "hello",
         commit: bool = True,
     ) -> SampleApp:
-        path = tmp_path / f"repo-{name}"
-        path.mkdir()
-        app = SampleApp(name, path)
-        app.git("init", "-q")
-        app.write("lain.yaml", lain_yaml.replace("{name}", name).replace("{base}", BASE_IMAGE))
-        for relative, content in (files or {}).items():
-            app.write(relative, content)
-        if commit:
-            app.commit("first")
-        return app
+        return make_sample_app(tmp_path, lain_yaml, files, name=name, commit=commit)
 
     return make
 

@@ -4,16 +4,13 @@ cost, and the flat public API."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 import lain_sdk
 from lain_sdk.appconfig import check_app_config, load_app_config, parse_app_config
-from tests.conftest import CORPUS, EXAMPLES, REPO_ROOT, corpus_dir, corpus_names
+from tests.conftest import CORPUS, EXAMPLES, corpus_dir, corpus_names, loaded_after
 
 # -- the corpus (tests/data/corpus) ------------------------------------------------------------
 
@@ -205,19 +202,6 @@ def test_sources_list_every_corpus_file() -> None:
 # -- import costs ------------------------------------------------------------------------------
 
 
-HEAVY = ["click", "rich", "docker", "git", "requests", "keyring", "jinja2", "yaml", "jsonschema"]
-
-
-def loaded_after(code: str) -> set[str]:
-    """Which of HEAVY a fresh interpreter has imported after running ``code``."""
-    script = (
-        f"import sys\n{code}\nimport json\n"
-        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    return set(json.loads(out.splitlines()[-1]))
 
 
 def test_importing_the_model_is_cheap() -> None:

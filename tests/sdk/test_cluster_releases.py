@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes.cluster import fake_cluster
+from fakes.cluster import SECRETS_SHOP, SHOP_MV, fake_cluster, secret_version
 
 from lain_sdk.appconfig import parse_app_config
 from lain_sdk.cluster.desired import desired_state
-from lain_sdk.cluster.names import LABEL_APP, LABEL_RELEASE, secret_name
+from lain_sdk.cluster.names import LABEL_APP, LABEL_RELEASE
 from lain_sdk.cluster.releases import (
     ReleaseProc,
     create_release,
@@ -19,7 +19,6 @@ from lain_sdk.cluster.releases import (
     remove_releases,
     set_outcome,
 )
-from lain_sdk.cluster.secret_store import SecretVersion
 from lain_sdk.errors import ClusterError, InvalidArgument
 from lain_sdk.settings import LOCAL_DEFAULT
 
@@ -120,43 +119,20 @@ def test_removing_the_history(cluster) -> None:
     assert read_releases(cluster, "shop") == [] and len(read_releases(cluster, "other")) == 1
 
 
-MV = "1700000000-" + "a" * 40
-IMAGE = "127.0.0.1:5000/shop:release-" + MV
-
-LAIN_YAML = """\
-appname: shop
-build:
-  base: lain-local/busybox:latest
-web:
-  cmd: httpd -f -p 80
-  secret_files: [config/db.json, /etc/token]
-worker.mail:
-  cmd: [echo, mail]
-  user: "1000:50"
-  secret_files: [mail.conf]
-"""
+IMAGE = "127.0.0.1:5000/shop:release-" + SHOP_MV
 
 
-def version(proc: str, path: str, number: int) -> SecretVersion:
-    return SecretVersion(
-        "shop",
-        proc,
-        path,
-        number,
-        f"id-{proc}-{number}",
-        secret_name("shop", proc, path, number),
-    )
 
 
 def test_release_records_carry_versions_never_values() -> None:
-    config = parse_app_config(LAIN_YAML, domains=["lain.local"])
+    config = parse_app_config(SECRETS_SHOP, domains=["lain.local"])
     state = desired_state(
         config,
-        meta_version=MV,
+        meta_version=SHOP_MV,
         image=IMAGE,
         cluster=LOCAL_DEFAULT,
         release=1,
-        secret_mounts={"mail": [version("mail", "/lain/app/mail.conf", 7).mount("1000:50")]},
+        secret_mounts={"mail": [secret_version("mail", "/lain/app/mail.conf", 7).mount("1000:50")]},
     )
     proc = ReleaseProc.from_spec(state.service("mail").spec)
     assert proc.secrets == {"/lain/app/mail.conf": 7}

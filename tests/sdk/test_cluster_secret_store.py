@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fakes.cluster import secret_version
 
-from lain_sdk.cluster.names import secret_name
-from lain_sdk.cluster.secret_store import SecretVersion, check_proc_name, secret_path
+from lain_sdk.cluster.secret_store import check_proc_name, secret_path
 from lain_sdk.errors import InvalidArgument
-
-
-def version(proc: str, path: str, number: int) -> SecretVersion:
-    return SecretVersion(
-        "shop",
-        proc,
-        path,
-        number,
-        f"id-{proc}-{number}",
-        secret_name("shop", proc, path, number),
-    )
 
 
 def test_paths_are_normalised_like_secret_files() -> None:
@@ -40,7 +29,7 @@ def test_proc_names() -> None:
 
 
 def test_mounts_are_read_only_files_owned_by_root_or_the_numeric_user() -> None:
-    v = version("web", "/etc/token", 2)
+    v = secret_version("web", "/etc/token", 2)
     assert v.mount() == {
         "SecretID": "id-web-2",
         "SecretName": v.name,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fakes.cluster import SHOP, SHOP_IMAGE, SHOP_MV
+from fakes.cluster import SECRETS_SHOP, SHOP, SHOP_IMAGE, SHOP_MV, secret_version
 
 from lain_sdk.appconfig import parse_app_config
-from lain_sdk.cluster.names import LABEL_SPEC_HASH, network_name, secret_name
+from lain_sdk.cluster.names import LABEL_SPEC_HASH, network_name
 from lain_sdk.cluster.plan import describe_changes
-from lain_sdk.cluster.secret_store import SecretVersion
 from lain_sdk.cluster.sizing import NANO, ProcScale, labelled_scale, spec_scale
 from lain_sdk.cluster.spec import (
     ProcSpec,
@@ -21,19 +20,6 @@ from lain_sdk.cluster.spec import (
     yaml_scale,
 )
 from lain_sdk.settings import LOCAL_DEFAULT, ClusterSettings
-
-SECRETS_YAML = """\
-appname: shop
-build:
-  base: lain-local/busybox:latest
-web:
-  cmd: httpd -f -p 80
-  secret_files: [config/db.json, /etc/token]
-worker.mail:
-  cmd: [echo, mail]
-  user: "1000:50"
-  secret_files: [mail.conf]
-"""
 
 
 def built(
@@ -64,11 +50,6 @@ def built(
 def spec_of(proc: str, **kw: Any) -> dict[str, Any]:
     return built(proc, **kw).spec
 
-
-def version(proc: str, path: str, number: int) -> SecretVersion:
-    return SecretVersion(
-        "shop", proc, path, number, f"id-{proc}-{number}", secret_name("shop", proc, path, number)
-    )
 
 
 def test_web_proc_spec() -> None:
@@ -166,19 +147,19 @@ def test_rescale_keeps_yaml_labels_and_rehashes() -> None:
 
 def test_desired_specs_mount_secrets_and_change_with_a_new_version() -> None:
     web_mounts = [
-        version("web", "/lain/app/config/db.json", 1).mount(),
-        version("web", "/etc/token", 4).mount(),
+        secret_version("web", "/lain/app/config/db.json", 1).mount(),
+        secret_version("web", "/etc/token", 4).mount(),
     ]
 
     def web(mounts: list[dict[str, Any]]) -> dict[str, Any]:
-        return spec_of("web", text=SECRETS_YAML, release=1, secret_mounts=mounts)
+        return spec_of("web", text=SECRETS_SHOP, release=1, secret_mounts=mounts)
 
     spec = web(web_mounts)
     mounted = spec["TaskTemplate"]["ContainerSpec"]["Secrets"]
     assert [m["File"]["Name"] for m in mounted] == ["/etc/token", "/lain/app/config/db.json"]
     assert secret_versions(spec) == {"/etc/token": 4, "/lain/app/config/db.json": 1}
 
-    rotated = web([web_mounts[0], version("web", "/etc/token", 5).mount()])
+    rotated = web([web_mounts[0], secret_version("web", "/etc/token", 5).mount()])
     assert spec_hash(rotated) != spec_hash(spec)
     changes = describe_changes(rotated, spec)
     assert changes == {

@@ -6,28 +6,10 @@ from __future__ import annotations
 import pytest
 from fakes.base import engine_error
 from fakes.engine import run_to_end
+from fakes.repos import SIMPLE, WITH_PREPARE
 
 from lain_sdk.errors import EngineError, InvalidArgument
 from lain_sdk.images import CleanResult, build_app, clean_app, prepare_app
-
-SIMPLE = """\
-appname: {name}
-build:
-  base: {base}
-  script:
-    - make
-"""
-
-WITH_PREPARE = """\
-appname: {name}
-build:
-  base: {base}
-  prepare:
-    script:
-      - install-deps
-  script:
-    - make
-"""
 
 SHA = "a" * 40
 
@@ -81,7 +63,7 @@ def test_prepare_images_of_kept_versions_and_the_newest_stay(
 ):
     app = make_app(WITH_PREPARE)
     first = run_to_end(build_app(app.path, engine=fake_docker))[0]
-    app.edit("install-deps", "install-deps --v2")
+    app.edit("echo deps > /deps.txt", "install-deps --v2")
     app.commit("new prepare")
     second = run_to_end(build_app(app.path, engine=fake_docker))[0]
     app.edit("install-deps --v2", "install-deps --v3")

@@ -10,6 +10,7 @@ import re
 import pytest
 from fakes.engine import FakeDockerClient, raise_from, run_to_end
 from fakes.images import CommandRun, FakeRegistry
+from fakes.repos import SIMPLE
 
 from lain_sdk.credentials import ENV_PASSWORD, ENV_USERNAME, Credentials
 from lain_sdk.errors import (
@@ -59,13 +60,6 @@ MULTI_FILES = {
     ".dockerignore": "notes\n",
 }
 
-SIMPLE = """\
-appname: {name}
-build:
-  base: {base}
-  script:
-    - echo built > built.txt
-"""
 
 ENVIRON = {"LAIN_TEST_VERSION": "7"}
 

@@ -12,8 +12,9 @@ import urllib3.exceptions
 from fakes.base import engine_error
 from fakes.engine import run_to_end
 from fakes.images import FakeRegistry
+from fakes.repos import SIMPLE_WITH_RELEASE
 
-from lain_sdk.credentials import ENV_PASSWORD, ENV_USERNAME, Credentials, CredentialStore
+from lain_sdk.credentials import ENV_PASSWORD, ENV_USERNAME, Credentials
 from lain_sdk.errors import (
     EngineError,
     LainTimeout,
@@ -26,26 +27,14 @@ from lain_sdk.images import PushedImage, PushResult, build_app, push_app, push_i
 from lain_sdk.images.push import credentials_for, push_error, registry_host
 from lain_sdk.registry import RegistryClient
 
-SIMPLE = """\
-appname: {name}
-build:
-  base: {base}
-  script:
-    - make
-release:
-  dest_base: {base}
-  copy:
-    - built.txt
-"""
-
 HOST = "registry.example.com"
 
 
 @pytest.fixture
 def app(make_app, fake_docker, engine, base_image):
     """A sample app, built: its release and meta images are on the engine."""
-    app = make_app(SIMPLE)
-    engine.on_command("make", writes={"built.txt": "built\n"})
+    app = make_app(SIMPLE_WITH_RELEASE)
+    engine.on_command("echo built > built.txt", writes={"built.txt": "built\n"})
     run_to_end(build_app(app.path, engine=fake_docker))
     return app
 
@@ -179,27 +168,19 @@ def test_a_registry_that_wants_credentials(app, fake_docker, engine, registries)
 
 
 def test_stored_credentials_are_looked_up_only_when_the_registry_asks(
-    app, fake_docker, engine, registry, registries, monkeypatch
+    app, fake_docker, engine, registry, registries, credential_lookups
 ):
     private = FakeRegistry("private.example.com", username="ci", password="pa55-w0rd")
     registries[private.host] = engine.add_registry(private)
-    lookups: list[str] = []
-    real_get = CredentialStore.get
-
-    def counting_get(self: CredentialStore, host: str):
-        lookups.append(host)
-        return real_get(self, host)
-
-    monkeypatch.setattr(CredentialStore, "get", counting_get)
     environ = {ENV_USERNAME: "ci", ENV_PASSWORD: "pa55-w0rd"}
     # An open registry never asks: the (slow) credential store is not consulted.
     run_to_end(push_app(app.path, registry=HOST, engine=fake_docker, environ=environ))
-    assert lookups == []
+    assert credential_lookups == []
     # One behind auth refuses the first push; the stored credentials are found and used, once.
     result, events = run_to_end(
         push_app(app.path, registry=private.host, engine=fake_docker, environ=environ)
     )
-    assert lookups == [private.host]
+    assert credential_lookups == [private.host]
     assert all(i.digest for i in result.images)
     asks = [e.line for e in events if isinstance(e, PhaseLog) and "asks for credentials" in e.line]
     assert asks == [f"{private.host} asks for credentials: pushing with them"]
@@ -223,7 +204,7 @@ def test_an_unreachable_registry_is_named(app, fake_docker, engine, registry):
 
 
 def test_pushing_before_building_says_so(make_app, fake_docker, engine, base_image, registry):
-    app = make_app(SIMPLE)
+    app = make_app(SIMPLE_WITH_RELEASE)
     with pytest.raises(VersionNotBuilt) as caught:
         run_to_end(push_app(app.path, registry=HOST, engine=fake_docker))
     assert str(caught.value) == (
