@@ -1,27 +1,126 @@
-"""``build.build_arg``: values from the caller's environment, and which ones are secret."""
+"""``build.build_arg``: values from the caller's environment, and which ones are secret.
+
+A value read from the environment (``NAME=$VAR``) is secret whatever its name: lain cannot know
+what it holds, and the reason to keep a value out of lain.yaml is usually that it must not be
+seen.  A value written in lain.yaml is public, unless its name looks secret.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lain_sdk.errors import BuildError
 
-# A name holding any of these words is treated as a secret: its value never goes into an image
-# (layer, history, config, label), an event or an error.
-SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
+# Names are read as words (split at "_", "-", digits and camelCase humps: DB_PASS, dbPass).
+# A false positive costs the phase its layer cache (and a warning from validation); a false
+# negative puts a credential into every image pushed.  So the lists err on the side of secret.
+#
+# Found anywhere in a name, even inside a word (GITHUBTOKEN, DBPASSWORD, MYAPIKEY): long
+# enough not to turn up inside innocent words.
+SECRET_WORDS = (
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+    "APIKEY",
+    "PRIVATEKEY",
+)
+# Found only as a whole word of a name: short ones, which hide inside innocent words as
+# substrings (PAT in PATH, KEY in MONKEY, AUTH in AUTHOR, PASS in BYPASS, CERT in CONCERT).
+# PASS/PWD: passwords; PAT: personal access tokens; CERT/PEM/PRIVATE: TLS and signing keys;
+# DSN: connection strings that carry a password (SENTRY_DSN, DB_DSN); SALT/COOKIE/JWT: keys
+# of their own.
+SECRET_NAME_WORDS = frozenset(
+    {
+        "PASS",
+        "PWD",
+        "PAT",
+        "KEY",
+        "KEYS",
+        "AUTH",
+        "CRED",
+        "CREDS",
+        "CERT",
+        "CERTS",
+        "PEM",
+        "PRIVATE",
+        "DSN",
+        "SALT",
+        "COOKIE",
+        "JWT",
+    }
+)
+# A name holding one of these words says where a secret is, or names a public half, not the
+# secret itself: PASSWORD_FILE, SSH_KEY_PATH, CERT_DIR, PUBLIC_KEY.
+NOT_SECRET_NAME_WORDS = frozenset({"FILE", "PATH", "DIR", "PUBLIC", "PUB"})
+# Shell variables that merely look like a secret word (PWD is the working directory).
+NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
+
 MASK = "********"
+# A line of a multi-line secret value (a PEM key, a JSON credential) shorter than this is not
+# masked on its own: masking every "{" or "-----" would garble the log and hide next to nothing.
+MIN_MASKED_LINE = 4
+
 _VARIABLE = re.compile(
     r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))$"
 )
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a variable name, upper-cased: ``"gh_PAT2"`` -> ``["GH", "PAT"]``,
+    ``"dbPass"`` -> ``["DB", "PASS"]``."""
+    return [word.upper() for word in _NAME_WORDS.findall(name)]
 
 
 def is_secret_name(name: str) -> bool:
-    """True when a build arg called ``name`` must be kept out of images and output."""
+    """True when a value called ``name`` looks like a secret (see :data:`SECRET_WORDS`)."""
     upper = name.upper()
-    return any(word in upper for word in SECRET_WORDS)
+    words = set(name_words(name))
+    if upper in NOT_SECRET_NAMES or words & NOT_SECRET_NAME_WORDS:
+        return False
+    return bool(words & SECRET_NAME_WORDS) or any(word in upper for word in SECRET_WORDS)
+
+
+def environment_source(value: str) -> str | None:
+    """The environment variable a build_arg value reads (``$VAR`` or ``${VAR}``), else None."""
+    match = _VARIABLE.match(value.strip())
+    return (match["braced"] or match["plain"]) if match else None
+
+
+def secret_fragments(value: str) -> set[str]:
+    """What to mask for a secret ``value``: the whole value, and each line of a multi-line one.
+
+    Output comes in lines, so a multi-line value never appears whole in one; and a shell that
+    expands ``$VAR`` unquoted (``echo $PEM``) trims it and joins its lines with single spaces.
+    """
+    whole = {value, value.strip(), " ".join(value.split())}
+    lines = value.splitlines()
+    parts = {form for line in lines for form in (line.strip(), " ".join(line.split()))}
+    long_parts = {p for p in parts if len(p) >= MIN_MASKED_LINE} if len(lines) > 1 else set()
+    return {f for f in whole if f} | long_parts
+
+
+def masker(values: Iterable[str]) -> Callable[[str], str]:
+    """A function that replaces each of the secret ``values`` in a text with :data:`MASK`
+    (see :func:`secret_fragments`)."""
+    fragments = set().union(*(secret_fragments(v) for v in values if v))
+    if not fragments:
+        return _unchanged
+    # Longest first: the alternation takes the first that matches, so a value holding another
+    # one is masked whole.
+    pattern = re.compile("|".join(re.escape(f) for f in sorted(fragments, key=len, reverse=True)))
+    return functools.partial(pattern.sub, MASK)
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True)
@@ -43,13 +142,11 @@ class BuildArgs:
     def names(self) -> tuple[str, ...]:
         return tuple(self.public) + tuple(self.secret)
 
-    def mask(self, text: str) -> str:
-        """Return ``text`` with every secret value replaced by a mask."""
-        # Longest first, so a value containing another one is masked whole.
-        for value in sorted(self.secret.values(), key=len, reverse=True):
-            if value:
-                text = text.replace(value, MASK)
-        return text
+    @functools.cached_property
+    def mask(self) -> Callable[[str], str]:
+        """Return a text with every secret value (and each line of a multi-line one) replaced
+        by :data:`MASK`."""
+        return masker(self.secret.values())
 
 
 def resolve_build_args(
@@ -59,7 +156,8 @@ def resolve_build_args(
 
     Each entry is ``NAME=VALUE``; a value that is exactly ``$VAR`` or ``${VAR}`` is read from
     ``environ``, and a bare ``NAME`` reads ``NAME`` from it (as ``docker build --build-arg NAME``
-    does).  Any other value is used as written.
+    does).  Any other value is used as written.  A value read from ``environ`` is secret, and
+    so is one written out under a name that looks secret (:func:`is_secret_name`).
 
     Raises:
         BuildError: an entry names an environment variable that is not set, or is malformed.
@@ -73,10 +171,7 @@ def resolve_build_args(
             raise BuildError(
                 phase, f"build_arg {entry.split('=')[0]!r} is not a valid variable name"
             )
-        source = name if not sep else None
-        match = _VARIABLE.match(value.strip()) if sep else None
-        if match:
-            source = match["braced"] or match["plain"]
+        source = environment_source(value) if sep else name
         if source is not None:
             if source not in environ:
                 raise BuildError(
@@ -84,5 +179,5 @@ def resolve_build_args(
                     f"build_arg {name} needs the environment variable {source}, which is not set",
                 )
             value = environ[source]
-        (secret if is_secret_name(name) else public)[name] = value
+        (secret if source is not None or is_secret_name(name) else public)[name] = value
     return BuildArgs(MappingProxyType(public), MappingProxyType(secret))

@@ -348,7 +348,7 @@ class Builder:
                 raise LainTimeout(
                     f"{progress.phase}: building took longer than {self.timeout:.0f}s; stopped"
                 ) from e
-            lost = f"lost the engine while building: {e}"
+            lost = self.mask(f"lost the engine while building: {e}")
             raise error_type(progress.phase, lost, list(progress.tail)) from e
         if not progress.complete:
             raise error_type(
@@ -441,7 +441,8 @@ class Builder:
         except transport_errors() as e:
             if time.monotonic() >= deadline:
                 raise LainTimeout(f"{phase} took longer than {self.timeout:.0f}s; stopped") from e
-            raise BuildError(phase, f"lost the engine while running the {phase} script: {e}") from e
+            lost = self.mask(f"lost the engine while running the {phase} script: {e}")
+            raise BuildError(phase, lost) from e
         finally:
             # Also what stops a line still running (past the deadline, or on an interrupt).
             if container_id is not None:
@@ -559,7 +560,7 @@ class Builder:
             err = self.api.logs(container_id, stdout=False, stderr=True).decode("utf-8", "replace")
             return int(status.get("StatusCode", -1)), out, err
         except APIError as e:
-            raise BuildError(phase, str(e.explanation or e)) from e
+            raise BuildError(phase, self.mask(str(e.explanation or e))) from e
         finally:
             if container_id is not None:
                 self._remove_quietly(container_id)

@@ -19,7 +19,7 @@ from lain_sdk.errors import BuildError, LainError, RegistryError, TestFailed
 from lain_sdk.events import Event, Message, PhaseFinished, PhaseLog, PhaseStarted
 from lain_sdk.git import GitInfo
 from lain_sdk.images import dockerfiles as df
-from lain_sdk.images.buildargs import BuildArgs, resolve_build_args
+from lain_sdk.images.buildargs import BuildArgs, masker, resolve_build_args
 from lain_sdk.images.builder import Builder
 from lain_sdk.images.context import BuildContext, archive_of
 from lain_sdk.images.copies import expand_copies, needs_expansion
@@ -78,6 +78,8 @@ class Pipeline:
         self.build_args = resolve_build_args(
             self.config.build.build_arg, self.environ, phase="build"
         )
+        # Applied to every log line and error text of every phase.
+        self._mask = masker([*self.prepare_args.secret.values(), *self.build_args.secret.values()])
         self._engine = options.engine
         self._timeout = options.timeout
         self._builder: Builder | None = None
@@ -101,9 +103,6 @@ class Pipeline:
             engine = connected(self._engine)
             self._builder = Builder(engine, timeout=self._timeout, mask=self._mask)
         return self._builder
-
-    def _mask(self, text: str) -> str:
-        return self.build_args.mask(self.prepare_args.mask(text))
 
     @property
     def context(self) -> BuildContext:

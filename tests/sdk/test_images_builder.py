@@ -18,6 +18,7 @@ from lain_sdk.credentials import Credentials
 from lain_sdk.errors import BuildError, EngineError, LainTimeout, TestFailed
 from lain_sdk.events import Message, PhaseFinished, PhaseLog, PhaseStarted
 from lain_sdk.images import Builder
+from lain_sdk.images.buildargs import masker
 from lain_sdk.images.context import archive_of
 from lain_sdk.images.dockerfiles import (
     DOCKERFILE_NAME,
@@ -544,6 +545,49 @@ def test_a_failing_line_stops_the_lines_and_leaves_nothing(fake_docker, engine, 
     assert error.log == ["leak ********"]
     assert [r.line for r in engine.ran] == ["echo one", "echo leak $TOKEN; exit 4"]
     assert engine.calls_to("commit") == [] and fake_docker.api.containers(all=True) == []
+
+
+def test_a_multi_line_secret_split_across_chunks_is_masked_line_by_line(
+    fake_docker, engine, base_image
+):
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----"
+    # The engine's frames cut the value anywhere: inside a line of it, and between its lines.
+    engine.on_command(
+        "exit 4",
+        output=[
+            "key: -----BEGIN PRIV",
+            "ATE KEY-----\nMIIEvQIB",
+            "ADANBgkqhkiG9w0B\n-----END ",
+            "PRIVATE KEY-----\n",
+            "joined: " + " ".join(pem.split()),
+            " (end)",
+        ],
+        exit_code=4,
+    )
+    builder = Builder(fake_docker, mask=masker([pem]))
+    events: list = []
+    with pytest.raises(BuildError) as caught:
+        raise_from(
+            builder.run_lines(
+                "build",
+                base_image,
+                [("show; exit 4", "show; exit 4")],
+                env={"PEM": pem},
+                labels={},
+                comment="",
+            ),
+            events,
+        )
+    assert logs(events) == [
+        "RUN show; exit 4",
+        "key: ********",
+        "********",
+        "********",
+        "joined: ******** (end)",
+    ]
+    assert caught.value.log == logs(events)[1:]
+    shown = json.dumps([e.to_dict() for e in events]) + str(caught.value)
+    assert not any(line in shown for line in pem.splitlines())
 
 
 def test_exec_output_split_inside_a_character_is_read_whole(fake_docker, engine, base_image):

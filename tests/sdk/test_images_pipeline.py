@@ -36,7 +36,7 @@ build:
   script:
     - make
   build_arg:
-    - VERSION=$LAIN_TEST_VERSION
+    - VERSION=7
 release:
   dest_base: {base}
   copy:
@@ -61,7 +61,8 @@ MULTI_FILES = {
 }
 
 
-ENVIRON = {"LAIN_TEST_VERSION": "7"}
+# The builds see none of the caller's environment (registry credentials included).
+ENVIRON: dict[str, str] = {}
 
 
 def keep_only(*names: str):
@@ -488,13 +489,107 @@ def test_a_failing_secret_line_is_masked(make_app, fake_docker, engine, base_ima
     assert fake_docker.api.containers(all=True) == []
 
 
-def test_a_missing_build_arg_variable_is_reported_before_any_engine_work(
-    multi, fake_docker, engine
+ENV_ARGS_APP = """\
+appname: {name}
+build:
+  base: {base}
+  script:
+    - show-args
+  build_arg:
+    - DB_PASS=$LAIN_TEST_X
+    - GH_PAT=${LAIN_TEST_Y}
+    - PEM=$LAIN_TEST_Z
+    - MODE=fast
+"""
+
+ENV_ARGS = {
+    "LAIN_TEST_X": "db-pass-5f1d",
+    "LAIN_TEST_Y": "ghp_pat_77c2",
+    "LAIN_TEST_Z": (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n"
+    ),
+}
+# What must not show anywhere: each value, and each line of the multi-line one.
+ENV_ARG_SECRETS = {v for value in ENV_ARGS.values() for v in (value, *value.splitlines())}
+
+
+def show_args(run: CommandRun) -> None:
+    """A script line that prints its build args, the PEM quoted and then unquoted, in chunks
+    cut inside the values."""
+    for name in ("DB_PASS", "GH_PAT", "PEM"):
+        value = run.env[name]
+        run.print(f"{name}={value[:5]}")
+        run.print(f"{value[5:]}\n")
+    run.print(" ".join(run.env["PEM"].split()) + "\n")
+    run.print(f"mode {run.env['MODE']}\n")
+
+
+def test_build_args_from_the_environment_are_secret_whatever_their_name(
+    make_app, fake_docker, engine, base_image
 ):
+    app = make_app(ENV_ARGS_APP)
+    engine.on_command("show-args", handler=show_args)
+    result, events = run_to_end(build_app(app.path, engine=fake_docker, environ=ENV_ARGS))
+    ran = next(r for r in engine.ran if r.line == "show-args")
+    assert {name: ran.env[name] for name in ("DB_PASS", "GH_PAT", "MODE")} == {
+        "DB_PASS": "db-pass-5f1d",
+        "GH_PAT": "ghp_pat_77c2",
+        "MODE": "fast",
+    }
+    assert ran.env["PEM"] == ENV_ARGS["LAIN_TEST_Z"]
+    assert logs(events, "build") == [
+        "RUN show-args",
+        "DB_PASS=********",
+        "GH_PAT=********",
+        "PEM=********",
+        "********",
+        "********",
+        "",  # the value's own last newline
+        "********",
+        "mode fast",
+    ]
+    assert (
+        Message(
+            "build: secret build args (DB_PASS, GH_PAT, PEM) are given to the script lines only; "
+            "this phase is not layer-cached"
+        )
+        in events
+    )
+    shown = json.dumps([e.to_dict() for e in events]) + repr(result)
+    requests = json.dumps([b.buildargs for b in engine.builds])
+    for phase, tag in result.images.items():
+        everything = (
+            json.dumps(fake_docker.api.inspect_image(tag))
+            + json.dumps(fake_docker.api.history(tag))
+            + json.dumps(engine.layer_changes(tag), default=repr)
+        )
+        for secret in ENV_ARG_SECRETS:
+            assert secret not in everything + shown + requests, (phase, secret)
+
+
+def test_a_failing_line_hides_every_line_of_a_multi_line_value(
+    make_app, fake_docker, engine, base_image
+):
+    app = make_app(ENV_ARGS_APP)
+    engine.on_command("show-args", handler=show_args, exit_code=3)
+    events: list = []
     with pytest.raises(BuildError) as caught:
-        run_to_end(build_app(multi.path, engine=fake_docker, environ={}))
+        raise_from(build_app(app.path, engine=fake_docker, environ=ENV_ARGS), events)
+    assert caught.value.failed_line == "show-args"
+    assert caught.value.log[-5:] == ["********", "********", "", "********", "mode fast"]
+    shown = str(caught.value) + json.dumps([e.to_dict() for e in events])
+    assert not any(secret in shown for secret in ENV_ARG_SECRETS)
+    assert fake_docker.api.containers(all=True) == []
+
+
+def test_a_missing_build_arg_variable_is_reported_before_any_engine_work(
+    make_app, fake_docker, engine
+):
+    app = make_app(SECRET_APP)
+    with pytest.raises(BuildError) as caught:
+        run_to_end(build_app(app.path, engine=fake_docker, environ={}))
     assert caught.value.reason == (
-        "build_arg VERSION needs the environment variable LAIN_TEST_VERSION, which is not set"
+        "build_arg PREP_TOKEN needs the environment variable LAIN_TEST_PREP_TOKEN, which is not set"
     )
     assert engine.calls == []
 
