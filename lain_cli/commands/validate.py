@@ -71,7 +71,9 @@ def validate(obj: Context, path: str, domains: tuple[str, ...]) -> None:
 
     PATH is a lain.yaml or a directory holding one (default: the current directory). Every
     problem is listed at once, as FILE:LINE:COLUMN: KEY: MESSAGE, and the exit status says the
-    configuration is invalid. With -o json the normalised model is printed instead.
+    configuration is invalid. Warnings (a secret written out in the file) are listed the same
+    way and leave the exit status alone. With -o json the normalised model is printed instead,
+    with the warnings as a list.
     """
 
     try:
@@ -82,7 +84,11 @@ def validate(obj: Context, path: str, domains: tuple[str, ...]) -> None:
                 {"path": e.path, "valid": False, "problems": [_problem(p) for p in e.problems]}
             )
         raise
-    obj.emit(app.to_dict(), lambda: summary(app))
+    for warning in app.warnings:
+        obj.warn(str(warning))
+    obj.emit(
+        {**app.to_dict(), "warnings": [_problem(w) for w in app.warnings]}, lambda: summary(app)
+    )
 
 
 def _problem(problem: Problem) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from lain_sdk.appconfig.keypath import KeyPath
 from lain_sdk.appconfig.model import APP_DIR, LOGS_DIR
 from lain_sdk.appconfig.render import template_error
 from lain_sdk.appconfig.validation import Found, is_template, parse_section
+from lain_sdk.images.buildargs import environment_source, is_secret_name
 
 RESERVED_APPNAMES = ("service", "resource", "portal")
 RESERVED_VOLUMES = ("/", "/lain", APP_DIR)
@@ -410,3 +411,61 @@ def semantic_problems(
         templates: a resource template: Jinja expressions stand for values not known yet.
     """
     return _Checker(data, bad, position, templates).run()
+
+
+# -- warnings: a valid file that still gives a secret away ----------------------------------------
+
+_WRITTEN_OUT = "{name} looks like a secret, and its value is written in lain.yaml, which "
+_SECRET_ENV = (
+    _WRITTEN_OUT + "the repository, the images and the service's settings hold; keep it in a "
+    "file listed in secret_files instead"
+)
+_SECRET_BUILD_ARG = (
+    _WRITTEN_OUT + "the repository and the images hold; read it from the build's environment "
+    "instead: {name}=${name}"
+)
+
+
+def secret_warnings(data: dict[str, Any]) -> list[Found]:
+    """Values written in lain.yaml under names that look secret (see
+    :func:`lain_sdk.images.buildargs.is_secret_name`), in build args and in ``env``.
+
+    Not problems: the file works, but whoever reads the repository or pulls an image reads the
+    value.  Checked on a file the schema accepted.
+    """
+    found: list[Found] = []
+    for path, entries in _build_arg_lists(data):
+        for where, name in _written_secrets(path, entries, build_args=True):
+            found.append(Found(where, _SECRET_BUILD_ARG.format(name=name)))
+    for _, _, _, path, body in proc_sections(data):
+        for where, name in _written_secrets((*path, "env"), body.get("env"), build_args=False):
+            found.append(Found(where, _SECRET_ENV.format(name=name)))
+    return found
+
+
+def _build_arg_lists(data: dict[str, Any]) -> Iterator[tuple[KeyPath, Any]]:
+    build = data.get("build")
+    if not isinstance(build, dict):
+        return
+    yield ("build", "build_arg"), build.get("build_arg")
+    prepare = build.get("prepare")
+    if isinstance(prepare, dict):
+        yield ("build", "prepare", "build_arg"), prepare.get("build_arg")
+
+
+def _written_secrets(
+    path: KeyPath, entries: Any, *, build_args: bool
+) -> Iterator[tuple[KeyPath, str]]:
+    """``(path, name)`` of each ``NAME=VALUE`` entry whose value is written out under a
+    secret-looking name.  Nothing to hide: an empty value, a template (a resource's parameter),
+    and in build args a ``$VAR`` (read from the environment when building)."""
+    if not isinstance(entries, list):
+        return
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str) or is_template(entry):
+            continue
+        name, _, value = entry.partition("=")
+        if not value.strip() or (build_args and environment_source(value) is not None):
+            continue
+        if is_secret_name(name.strip()):
+            yield (*path, i), name.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.builder import build_app_config
-from lain_sdk.appconfig.checks import semantic_problems
+from lain_sdk.appconfig.checks import secret_warnings, semantic_problems
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.appconfig.render import drop_paths, render_data
 from lain_sdk.appconfig.validation import Found, structural_problems
@@ -83,7 +84,10 @@ def _analyse(
         data, found = _preview(doc)
         if found:
             return None, sorted(set(_place(doc, found)))
-    return build_app_config(data, source=text, path=path, domains=domains), []
+    config = build_app_config(data, source=text, path=path, domains=domains)
+    # On the file as written: a resource template's parameters are not secrets written out.
+    warnings = tuple(sorted(_place(doc, secret_warnings(doc.data))))
+    return dataclasses.replace(config, warnings=warnings), []
 
 
 def _preview(doc: Document) -> tuple[Any, list[Found]]:
@@ -239,3 +243,31 @@ def render_resource_instance(
         raise AppConfigError(problems, instance)
     source = yaml.safe_dump({**data, "appname": instance}, sort_keys=False, allow_unicode=True)
     return build_app_config(data, source=source, path=instance, domains=domains, appname=instance)
+
+
+def parse_instance_config(
+    text: str, *, instance: str, domains: Sequence[str] | None = None
+) -> AppConfig:
+    """The lain.yaml of a resource instance as its releases record it: already rendered, and
+    named after the instance (``resource.<res>.<client>``, which no lain.yaml may be called).
+
+    Raises:
+        AppConfigError: the text is not a valid rendered instance.
+        InvalidArgument: an argument of the wrong kind.
+    """
+    text = arguments.string(text, "text")
+    parts = arguments.app_name(instance, "instance").split(".")
+    if len(parts) != 3:
+        raise AppConfigError(
+            [Problem(0, 0, "", f"{instance} is not a resource instance name", instance)], instance
+        )
+    domains = arguments.optional_texts(domains, "domains")
+    doc = load_yaml(text, instance)
+    if doc.data is None:
+        raise AppConfigError(doc.problems, instance)
+    # Checked under the resource's own name, which the schema accepts.
+    data = {**doc.data, "appname": parts[1]}
+    problems = list(doc.problems) + _place(doc, _validate(doc, data, templates=False))
+    if problems:
+        raise AppConfigError(problems, instance)
+    return build_app_config(data, source=text, path=instance, domains=domains, appname=instance)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 import lain_sdk.arguments as arguments
-from lain_sdk.errors import NotFound
+from lain_sdk.errors import NotFound, Problem
 
 APP_DIR = "/lain/app"
 LOGS_DIR = "/lain/logs"
@@ -183,6 +183,9 @@ class AppConfig:
     domains: tuple[str, ...] = (DEFAULT_DOMAIN,)
     source: str = ""  # the lain.yaml text it was loaded from (the meta image carries it)
     path: str = "lain.yaml"
+    # What is valid but unwise (a secret written out in it), sorted by position; not part of
+    # what the file means, so not in to_dict().
+    warnings: tuple[Problem, ...] = ()
 
     def proc(self, name: str) -> Proc:
         """Return the proc called ``name``.
@@ -207,6 +210,7 @@ class AppConfig:
         """The normalised model as plain JSON-ready data (what ``lain validate -o json`` prints)."""
         data: dict[str, Any] = _plain(self)
         data.pop("source", None)
+        data.pop("warnings", None)
         data["procs"] = [proc.to_dict() for proc in self.procs]
         return data
 

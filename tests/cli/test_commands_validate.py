@@ -116,7 +116,7 @@ def test_validate_json(lain) -> None:
     result = lain("-o", "json", "validate", str(HELLO))
     assert result.exit_code == ExitStatus.OK
     data = json.loads(result.stdout)
-    assert data == load_app_config(HELLO).to_dict()
+    assert data == {**load_app_config(HELLO).to_dict(), "warnings": []}
     assert (data["appname"], data["apptype"]) == ("hello", "app")
     assert data["use_services"] == {} and data["use_resources"] == {}
     web, greeter, portal = data["procs"]
@@ -158,6 +158,53 @@ def test_validate_json_of_an_invalid_file(lain, tmp_path: Path) -> None:
         ],
     }
     assert result.stderr.startswith(f"lain: error: {tmp_path}/lain.yaml: 1 problem\n")
+
+
+SECRETS_WRITTEN_OUT = """\
+appname: shop
+build:
+  base: x
+  build_arg:
+    - GH_PAT=ghp_abc123
+    - DB_PASS=$DB_PASS
+web:
+  env: [DB_PASSWORD=hunter2]
+"""
+
+
+def test_secrets_written_out_are_warnings(lain, tmp_path: Path) -> None:
+    (tmp_path / "lain.yaml").write_text(SECRETS_WRITTEN_OUT)
+    result = lain("validate", str(tmp_path))
+    assert result.exit_code == ExitStatus.OK
+    assert result.stdout.startswith(f"{tmp_path}/lain.yaml: valid\n")
+    written = "looks like a secret, and its value is written in lain.yaml, which the repository"
+    assert result.stderr.splitlines() == [
+        (
+            f"lain: warning: {tmp_path}/lain.yaml:5:7: build.build_arg[0]: GH_PAT {written} and "
+            "the images hold; read it from the build's environment instead: GH_PAT=$GH_PAT"
+        ),
+        (
+            f"lain: warning: {tmp_path}/lain.yaml:8:9: web.env[0]: DB_PASSWORD {written}, the "
+            "images and the service's settings hold; keep it in a file listed in secret_files "
+            "instead"
+        ),
+    ]
+
+
+def test_secrets_written_out_are_listed_in_json(lain, tmp_path: Path) -> None:
+    (tmp_path / "lain.yaml").write_text(SECRETS_WRITTEN_OUT)
+    result = lain("-o", "json", "validate", str(tmp_path))
+    assert result.exit_code == ExitStatus.OK
+    data = json.loads(result.stdout)
+    assert data["appname"] == "shop"
+    assert [(w["line"], w["column"], w["key"]) for w in data["warnings"]] == [
+        (5, 7, "build.build_arg[0]"),
+        (8, 9, "web.env[0]"),
+    ]
+    assert data["warnings"][0]["path"] == f"{tmp_path}/lain.yaml"
+    assert data["warnings"][0]["message"].startswith("GH_PAT looks like a secret")
+    assert len(result.stderr.splitlines()) == 2  # and on stderr, as without -o json
+    assert "ghp_abc123" not in result.stderr and "hunter2" not in result.stderr
 
 
 def test_validate_for_cluster_domains(lain) -> None:

@@ -242,3 +242,70 @@ def test_a_resource_template_must_be_valid_jinja() -> None:
         "lain.yaml:5:37: worker.cmd: invalid template: Expected an expression, got 'end of "
         "statement block'",
     ]
+
+
+# -- warnings: secrets written out ---------------------------------------------------------------
+
+
+def warnings(text: str) -> list[str]:
+    return [str(w) for w in parse_app_config(text).warnings]
+
+
+def test_secret_looking_values_written_out_are_warnings_not_problems() -> None:
+    text = HEAD + (
+        "  prepare:\n"
+        "    script: [make deps]\n"
+        "    build_arg: [NPM_TOKEN=npm_abc123]\n"
+        "  build_arg:\n"
+        "    - DB_PASS=hunter2\n"
+        "    - VERSION=1.0\n"
+        "web:\n"
+        "  env: [DB_PASSWORD=hunter2, MODE=prod]\n"
+        "service.s:\n"
+        "  portal: {env: [SECRET_KEY=abc]}\n"
+    )
+    written = "looks like a secret, and its value is written in lain.yaml, which the repository"
+    assert warnings(text) == [
+        (
+            f"lain.yaml:6:17: build.prepare.build_arg[0]: NPM_TOKEN {written} and the images "
+            "hold; read it from the build's environment instead: NPM_TOKEN=$NPM_TOKEN"
+        ),
+        (
+            f"lain.yaml:8:7: build.build_arg[0]: DB_PASS {written} and the images hold; read "
+            "it from the build's environment instead: DB_PASS=$DB_PASS"
+        ),
+        (
+            f"lain.yaml:11:9: web.env[0]: DB_PASSWORD {written}, the images and the service's "
+            "settings hold; keep it in a file listed in secret_files instead"
+        ),
+        (
+            f"lain.yaml:13:18: service.s.portal.env[0]: SECRET_KEY {written}, the images and "
+            "the service's settings hold; keep it in a file listed in secret_files instead"
+        ),
+    ]
+
+
+def test_no_warning_where_nothing_secret_is_written() -> None:
+    text = HEAD + (
+        "  build_arg:\n"
+        "    - DB_PASS=$DB_PASS\n"  # read from the environment when building
+        "    - GH_PAT=${GH_PAT}\n"
+        "    - PATH=/usr/bin\n"  # not a secret word: PAT only counts as a word of its own
+        "web:\n"
+        "  env:\n"
+        "    - DB_PASSWORD=\n"  # nothing written
+        "    - PASSWORD_FILE=/lain/app/db-password\n"  # where the secret is, not the secret
+        "    - PUBLIC_KEY=ssh-ed25519 AAAA\n"
+        "    - PWD=/lain/app\n"
+    )
+    assert warnings(text) == []
+
+
+def test_no_warning_for_a_resource_parameter() -> None:
+    text = HEAD + "apptype: resource\nworker:\n  env: ['PASSWORD={{ password }}']\n"
+    assert warnings(text) == []
+
+
+def test_warnings_are_not_part_of_the_model() -> None:
+    config = parse_app_config(HEAD + "web: {env: [API_TOKEN=abc]}\n")
+    assert len(config.warnings) == 1 and "warnings" not in config.to_dict()
