@@ -56,6 +56,10 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.history import rollback_app as rollback_app
     from lain_sdk.cluster.local import cluster_down as cluster_down
     from lain_sdk.cluster.local import cluster_up as cluster_up
+    from lain_sdk.cluster.lock import LockInfo as LockInfo
+    from lain_sdk.cluster.lock import LockStatus as LockStatus
+    from lain_sdk.cluster.lock import break_lock as break_lock
+    from lain_sdk.cluster.lock import lock_status as lock_status
     from lain_sdk.cluster.logs import LogLine as LogLine
     from lain_sdk.cluster.logs import app_logs as app_logs
     from lain_sdk.cluster.logs import parse_since as parse_since
@@ -91,6 +95,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.errors import AppConfigError as AppConfigError
     from lain_sdk.errors import AppConfigMissing as AppConfigMissing
     from lain_sdk.errors import BuildError as BuildError
+    from lain_sdk.errors import ClientNotAllowed as ClientNotAllowed
     from lain_sdk.errors import ClusterError as ClusterError
     from lain_sdk.errors import ClusterNotFound as ClusterNotFound
     from lain_sdk.errors import ContainerExists as ContainerExists
@@ -105,6 +110,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.errors import LainError as LainError
     from lain_sdk.errors import LainTimeout as LainTimeout
     from lain_sdk.errors import LockHeld as LockHeld
+    from lain_sdk.errors import LockLost as LockLost
     from lain_sdk.errors import NotFound as NotFound
     from lain_sdk.errors import Problem as Problem
     from lain_sdk.errors import ProcFailure as ProcFailure
@@ -170,6 +176,7 @@ _EXPORTS = {
     "AppConfigError": "lain_sdk.errors",
     "AppConfigMissing": "lain_sdk.errors",
     "BuildError": "lain_sdk.errors",
+    "ClientNotAllowed": "lain_sdk.errors",
     "ClusterError": "lain_sdk.errors",
     "ClusterNotFound": "lain_sdk.errors",
     "ContainerExists": "lain_sdk.errors",
@@ -184,6 +191,7 @@ _EXPORTS = {
     "LainError": "lain_sdk.errors",
     "LainTimeout": "lain_sdk.errors",
     "LockHeld": "lain_sdk.errors",
+    "LockLost": "lain_sdk.errors",
     "NotFound": "lain_sdk.errors",
     "Problem": "lain_sdk.errors",
     "ProcFailure": "lain_sdk.errors",
@@ -221,6 +229,8 @@ _EXPORTS = {
     "ClusterLike": "lain_sdk.cluster.session",
     "ClusterSettings": "lain_sdk.settings",
     "DeployResult": "lain_sdk.cluster.deploy",
+    "LockInfo": "lain_sdk.cluster.lock",
+    "LockStatus": "lain_sdk.cluster.lock",
     "LogLine": "lain_sdk.cluster.logs",
     "Plan": "lain_sdk.cluster.plan",
     "ProcScale": "lain_sdk.cluster.sizing",
@@ -231,11 +241,13 @@ _EXPORTS = {
     "UndeployResult": "lain_sdk.cluster.undeploy",
     "app_logs": "lain_sdk.cluster.logs",
     "app_status": "lain_sdk.cluster.status",
+    "break_lock": "lain_sdk.cluster.lock",
     "cluster_down": "lain_sdk.cluster.local",
     "cluster_up": "lain_sdk.cluster.local",
     "deploy_app": "lain_sdk.cluster.deploy",
     "desired_state": "lain_sdk.cluster.desired",
     "list_releases": "lain_sdk.cluster.history",
+    "lock_status": "lain_sdk.cluster.lock",
     "parse_resource_instance": "lain_sdk.cluster.names",
     "parse_since": "lain_sdk.cluster.logs",
     "plan_deploy": "lain_sdk.cluster.deploy",

@@ -20,9 +20,12 @@
      │    ├── ClusterNotFound  no cluster of that name in the settings (carries the name)
      │    └── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
      ├── ClusterError          the cluster refused or could not do what was asked
+     │    ├── ClientNotAllowed a provider's allow_clients leaves this client out (carries the rule)
      │    ├── DeployFailed     a deploy did not converge (carries the release and why each proc
      │    │                    failed); the previous release keeps serving
      │    ├── LockHeld         another deploy of the app holds its lock (carries the holder)
+     │    ├── LockLost         an operation lost the app's lock while it ran (carries who
+     │    │                    broke or took it)
      │    └── ContainerExists  a container of that name is there already (carries its name)
      ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
@@ -311,6 +314,30 @@ class ClusterError(LainError):
     """The cluster could not do what was asked."""
 
 
+class ClientNotAllowed(ClusterError):
+    """A provider's portal does not allow this client (its ``allow_clients`` rule).
+
+    Attributes:
+        client: the app that uses the service.
+        provider: the app that provides it.
+        service: the service name.
+        portal: the portal proc that declares it.
+        rule: the portal's ``allow_clients``.
+    """
+
+    def __init__(self, client: str, provider: str, service: str, portal: str, rule: str) -> None:
+        self.client = client
+        self.provider = provider
+        self.service = service
+        self.portal = portal
+        self.rule = rule
+        super().__init__(
+            f"{client} uses service {service} of {provider}, but {provider}'s portal {portal} "
+            f"allows only clients matching {rule!r} (allow_clients); add {client} to that rule "
+            f"in {provider}'s lain.yaml and deploy {provider}, or stop using the service"
+        )
+
+
 class ProcFailure(NamedTuple):
     """Why one proc did not converge.
 
@@ -385,18 +412,76 @@ class LockHeld(ClusterError):
 
     Attributes:
         app: the app.
-        holder: who holds it, as the lock says (user@host, pid, operation, since when).
+        holder: who holds it, as the lock says (user@host, pid, operation, since when, lease
+            left).
+        operation: what the holder does (``deploy``, ``scale``, ...).
         waited: how many seconds this call waited for it.
+        owner: the holder's user@host ("" when the lock does not say).
+        pid: the holder's process id (0 when the lock does not say).
+        since: when the holder took it (ISO 8601, the manager's clock; "" when unknown).
+        lease_left: seconds until the holder's lease runs out unless it renews it (None when
+            unknown).
+        cluster: the cluster's name ("" when unknown).
     """
 
-    def __init__(self, app: str, holder: str, operation: str, waited: float, expires: str) -> None:
+    def __init__(
+        self,
+        app: str,
+        holder: str,
+        operation: str,
+        waited: float,
+        expires: str,
+        *,
+        owner: str = "",
+        pid: int = 0,
+        since: str = "",
+        lease_left: float | None = None,
+        cluster: str = "",
+    ) -> None:
         self.app = app
         self.holder = holder
         self.operation = operation
         self.waited = waited
+        self.owner = owner
+        self.pid = pid
+        self.since = since
+        self.lease_left = lease_left
+        self.cluster = cluster
         super().__init__(
             f"another {operation} of {app} is in progress: the lock is held by {holder}; "
             f"waited {waited:g}s. Try again when it is done ({expires})"
+        )
+
+
+class LockLost(ClusterError):
+    """An operation lost the app's lock while it ran: someone broke it, or took it over after
+    the operation could not renew its lease in time.  What the operation did up to then is
+    done; another operation may have changed the app meanwhile.
+
+    Attributes:
+        app: the app.
+        operation: what the operation was (``deploy``, ``scale``, ...).
+        how: ``broken`` (someone broke it), ``taken`` (another operation holds it now) or
+            ``gone`` (it was removed).
+        by: who broke or took it, user@host ("" when unknown).
+        at: when it was broken (ISO 8601, the manager's clock; "" when unknown).
+    """
+
+    def __init__(self, app: str, operation: str, how: str, by: str = "", at: str = "") -> None:
+        self.app = app
+        self.operation = operation
+        self.how = how
+        self.by = by
+        self.at = at
+        if how == "broken":
+            detail = f"it was broken by {by or 'someone'}" + (f" at {at}" if at else "")
+        elif how == "taken":
+            detail = f"{by or 'another operation'} holds it now (its lease had run out)"
+        else:
+            detail = "it was removed (its lease had run out, or it was broken)"
+        super().__init__(
+            f"the {operation} of {app} lost the app's lock while it ran: {detail}; another "
+            "operation may have changed the app meanwhile"
         )
 
 
