@@ -12,12 +12,13 @@ previous release keeps serving.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.cluster.desired import DesiredState, desired_state
+from lain_sdk.cluster.links import join_providers, provider_links, prune_link_networks
 from lain_sdk.cluster.lock import app_lock
 from lain_sdk.cluster.plan import Plan, plan_changes
 from lain_sdk.cluster.releases import (
@@ -99,9 +100,17 @@ class Prepared:
     warnings: tuple[str, ...] = ()  # declared secret files left out (secret_files_bypass)
 
 
-def prepare(cluster: Cluster, source: ReleaseSource, procs: list[str] | None) -> Prepared:
+def prepare(
+    cluster: Cluster,
+    source: ReleaseSource,
+    procs: list[str] | None,
+    pending: Mapping[str, list[str]] | None = None,
+) -> Prepared:
     """Work out what deploying ``source`` changes (the scale-wins rule, the newest secret
-    versions), changing nothing.
+    versions, the clients it serves), changing nothing.
+
+    ``pending`` names clients to serve that have no services yet (client -> the service names
+    it uses): the client deploying a resource instance before itself.
 
     Raises:
         SecretsMissing: a declared secret file is not stored.
@@ -119,6 +128,8 @@ def prepare(cluster: Cluster, source: ReleaseSource, procs: list[str] | None) ->
     }
     # Before anything changes: a declared secret file that is not stored fails here.
     secret_mounts, warnings = resolve_secret_mounts(cluster, config, procs=procs)
+    links, refused = provider_links(cluster, config, pending)
+    warnings = [*warnings, *(f"{line}: it is no longer served" for line in refused)]
     desired = desired_state(
         config,
         meta_version=source.meta_version,
@@ -128,6 +139,7 @@ def prepare(cluster: Cluster, source: ReleaseSource, procs: list[str] | None) ->
         scale=scale,
         procs=procs,
         secret_mounts=secret_mounts,
+        links=links,
     )
     plan = plan_changes(
         desired,
@@ -234,7 +246,13 @@ def deploy_app(
             f"resource instance {instance.app}: {resource} {instance.meta_version}, "
             f"deployed before {app}"
         )
-        done.append((yield from deploy_source(session, instance, timeout=timeout, wait=wait)))
+        pending = {app: list(source.config.use_resources[resource].services)}
+        deployed = yield from deploy_source(
+            session, instance, timeout=timeout, wait=wait, pending=pending
+        )
+        done.append(deployed)
+    # The providers' procs join the client's link networks before the client's services do.
+    yield from join_providers(session, source.config, timeout=timeout)
     result = yield from deploy_source(session, source, procs=wanted, timeout=timeout, wait=wait)
     return replace(result, resource_instances=tuple(done))
 
@@ -247,15 +265,16 @@ def deploy_source(
     timeout: float = DEFAULT_TIMEOUT,
     wait: bool = True,
     kind: str = "deploy",
+    pending: Mapping[str, list[str]] | None = None,
 ) -> Generator[Event, None, DeployResult]:
     """Deploy a loaded version under the app's lock: the part of :func:`deploy_app` after the
     version, its lain.yaml and what it depends on were found.
 
     ``kind`` is what the release record calls the change (``secret`` when a new secret
-    version rolls out)."""
+    version rolls out); ``pending`` as for :func:`prepare`."""
     app, meta_version = source.app, source.meta_version
     with (yield from app_lock(cluster, app, operation="deploy", timeout=timeout)):
-        prepared = prepare(cluster, source, procs)
+        prepared = prepare(cluster, source, procs, pending)
         plan, desired, live = prepared.plan, prepared.desired, prepared.live
         for warning in prepared.warnings:
             yield Message(f"warning: {warning}")
@@ -304,10 +323,14 @@ def deploy_source(
                 removals=tuple(c.proc for c in plan.procs if c.action == "remove"),
                 live=live,
                 network=desired.network,
+                link_networks=desired.link_networks,
                 previous=current,
                 also_wait=unchanged,
             ),
             timeout=timeout,
             wait=wait,
         )
+        if procs is None:
+            keep = [n.name for n in desired.link_networks]
+            yield from prune_link_networks(cluster, app, keep)
         return DeployResult(app, meta_version, plan, final, waited=wait)

@@ -2,7 +2,8 @@
 
 :func:`desired_state` turns an :class:`~lain_sdk.appconfig.model.AppConfig`, the release's image
 and the cluster's settings into one overlay network, one Swarm service per proc (built by
-:mod:`lain_sdk.cluster.spec`) and the named volumes those services mount.  Nothing here talks to
+:mod:`lain_sdk.cluster.spec`), the named volumes those services mount and the link networks
+they join (see :mod:`lain_sdk.cluster.discovery`).  Nothing here talks to
 Docker; :mod:`lain_sdk.cluster.plan` compares the result with what runs.
 """
 
@@ -14,9 +15,26 @@ from typing import Any
 
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster import discovery
-from lain_sdk.cluster.names import LABEL_APP, LABEL_RELEASE, LABEL_SPEC_HASH, network_name
+from lain_sdk.cluster.names import (
+    DISCOVERY_LABELS,
+    LABEL_APP,
+    LABEL_LINK_CLIENT,
+    LABEL_LINK_PROVIDER,
+    LABEL_RELEASE,
+    LABEL_SPEC_HASH,
+    USE_LABEL_PREFIX,
+    link_network_name,
+    network_name,
+)
 from lain_sdk.cluster.sizing import ProcScale
-from lain_sdk.cluster.spec import DesiredVolume, image_of, service_spec, yaml_scale
+from lain_sdk.cluster.spec import (
+    DesiredVolume,
+    copy_spec,
+    image_of,
+    service_spec,
+    with_links,
+    yaml_scale,
+)
 from lain_sdk.settings import ClusterSettings
 
 
@@ -54,6 +72,25 @@ def app_network(app: str, release: int) -> DesiredNetwork:
     )
 
 
+def link_network(provider: str, client: str) -> DesiredNetwork:
+    """The network that joins ``client`` to the services of ``provider`` it uses."""
+    return DesiredNetwork(
+        name=link_network_name(provider, client),
+        labels={LABEL_LINK_PROVIDER: provider, LABEL_LINK_CLIENT: client},
+    )
+
+
+def link_networks(
+    app: AppConfig, links: Mapping[str, Mapping[str, Iterable[str]]] | None
+) -> tuple[DesiredNetwork, ...]:
+    """The link networks ``app``'s services join: as a client of every app it uses, and as
+    the provider of the clients in ``links``."""
+    wanted = [link_network(used, app.appname) for used in discovery.used_services(app)]
+    clients = {client for by_client in (links or {}).values() for client in by_client}
+    wanted += [link_network(app.appname, client) for client in sorted(clients)]
+    return tuple({n.name: n for n in wanted}.values())
+
+
 @dataclass(frozen=True)
 class DesiredState:
     """Everything one release of an app should have on the cluster."""
@@ -64,6 +101,7 @@ class DesiredState:
     network: DesiredNetwork
     services: tuple[DesiredService, ...]
     volumes: tuple[DesiredVolume, ...] = ()
+    link_networks: tuple[DesiredNetwork, ...] = ()
 
     def service(self, proc: str) -> DesiredService:
         for s in self.services:
@@ -82,6 +120,7 @@ def desired_state(
     scale: Mapping[str, ProcScale] | None = None,
     procs: Iterable[str] | None = None,
     secret_mounts: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+    links: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
 ) -> DesiredState:
     """The network, services and volumes one release of ``app`` should have.
 
@@ -98,6 +137,8 @@ def desired_state(
         secret_mounts: proc -> its ``ContainerSpec.Secrets`` entries, as
             :func:`lain_sdk.cluster.secret_store.resolve_secret_mounts` finds them (the secret
             IDs enter the spec, so a new secret version changes the spec and rolls the proc).
+        links: proc -> client -> the service names the proc answers to on that client's link
+            network (see :func:`lain_sdk.cluster.discovery.provider_links`).
 
     Raises:
         NotFound: ``procs`` names a proc the app does not have.
@@ -125,9 +166,8 @@ def desired_state(
             network=network.name,
             secret_mounts=(secret_mounts or {}).get(proc.name, ()),
         )
-        services.append(
-            DesiredService(proc.name, proc.type, built.spec["Name"], built.spec, proc_scale)
-        )
+        spec = with_links(built.spec, (links or {}).get(proc.name, {}))
+        services.append(DesiredService(proc.name, proc.type, spec["Name"], spec, proc_scale))
         volumes.extend(built.volumes)
     return DesiredState(
         app=app.appname,
@@ -136,4 +176,26 @@ def desired_state(
         network=network,
         services=tuple(services),
         volumes=tuple(volumes),
+        link_networks=link_networks(app, links),
     )
+
+
+def rediscovered(
+    spec: Mapping[str, Any], app: AppConfig, proc: str, links: Mapping[str, Iterable[str]]
+) -> dict[str, Any]:
+    """A recorded spec of ``proc`` with the networks and discovery labels ``app`` (the
+    release's lain.yaml) and today's ``links`` give it, not those recorded: putting back a
+    release made before a rule changed cannot put a proc on a network it should not be on.
+    The spec hash is left to the caller (see :func:`~lain_sdk.cluster.spec.relabel_spec`).
+    """
+    found = app.proc(proc)
+    new = copy_spec(spec)
+    labels = {
+        k: v
+        for k, v in new["Labels"].items()
+        if k not in DISCOVERY_LABELS and not k.startswith(USE_LABEL_PREFIX)
+    }
+    new["Labels"] = {**labels, **discovery.service_labels(app, found)}
+    network = network_name(app.appname)
+    new["TaskTemplate"]["Networks"] = discovery.network_attachments(app, found, network)
+    return with_links(new, links)

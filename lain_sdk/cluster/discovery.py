@@ -1,13 +1,19 @@
-"""Who may find whom on the cluster: app networks, service names and resource instances.
+"""Who may find whom on the cluster: app networks, link networks, service names.
 
-Isolation.  Every app has its own overlay network.  A service of an app attaches to that network
-and also to the networks of the apps its lain.yaml names in ``use_services`` and of its
-resource instances (``use_resources``), and to no other.  An app that declares nothing is on
-no other app's network: it can neither resolve another app's names nor reach its instances.
+Isolation.  Every app has its own overlay network, where each of its procs answers to its proc
+name.  An app reaches another app only through a *link network*, one per provider and client
+(``lain_<provider>--<client>``): the client's services join it, and so do the provider's procs
+behind the services the client names in ``use_services`` (or, for a resource instance, in
+``use_resources.<res>.services``), answering there to those service names and nothing else.
+So a client resolves and reaches the services it declares and no other proc of the provider,
+two clients of one provider share no network, and a client's own proc names always lead to
+its own procs.  A portal's ``allow_clients`` (globs over client app names, comma-separated;
+default ``**``) decides which clients a provider links to: a client it leaves out fails its
+deploy before anything changes, and a provider deployed with a narrower rule leaves the link
+networks of the clients it no longer allows.
 
-Discovery.  On its app's network every proc answers to its proc name.  A service (the
-``service_name`` of a portal, ``X`` for ``service.X``) answers to its service name, which is what
-consumers resolve:
+Discovery.  A service (the ``service_name`` of a portal, ``X`` for ``service.X``) answers to its
+service name:
 
 - A portal without a program of its own (no ``cmd`` and no ``image``) does not run: Swarm's
   DNS already does what lain v2's portal proxy did, so the proc named ``service_name`` answers
@@ -19,31 +25,36 @@ consumers resolve:
 
 Every service uses endpoint mode ``dnsrr``, so a name resolves to the addresses of the running
 instances themselves (there is no virtual IP).  lain v2 also answered to
-``<service_name>.<client>.lain``; here that would need one alias per consumer on the provider's
-services, so a provider would have to be redeployed whenever a consumer appears: left out.
+``<service_name>.<client>.lain``: left out, the plain service name is what clients resolve.
 
-Everything here is pure: the checks against the live providers are in
-:mod:`lain_sdk.cluster.source`.
+Everything here is pure: the engine side is in :mod:`lain_sdk.cluster.links` and the checks
+against the live providers in :mod:`lain_sdk.cluster.source`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from lain_sdk.appconfig.model import AppConfig, Proc
 from lain_sdk.cluster.names import (
+    LABEL_ALLOW_CLIENTS,
     LABEL_RESOURCE,
     LABEL_RESOURCE_CLIENT,
     LABEL_SERVICES,
     LABEL_USES_RESOURCES,
-    network_name,
+    link_network_name,
     parse_resource_instance,
     resource_instance_name,
     service_name,
+    use_label,
 )
-from lain_sdk.errors import ClusterError
+from lain_sdk.errors import ClientNotAllowed, ClusterError
+
+DEFAULT_ALLOW_CLIENTS = "**"
 
 # -- service names -----------------------------------------------------------------------------
 
@@ -131,11 +142,20 @@ def answered_services(app: AppConfig, proc: Proc) -> list[str]:
 
 
 def service_labels(app: AppConfig, proc: Proc) -> dict[str, str]:
-    """Labels that tell other deploys what a proc's service offers and whose instance it is."""
+    """Labels that tell other deploys what a proc's service offers, to whom, what the app uses
+    and whose instance it is."""
     labels = {}
     served = answered_services(app, proc)
     if served:
         labels[LABEL_SERVICES] = ",".join(served)
+        rules = {
+            r.name: {"portal": r.portal, "allow_clients": allow_rule(app.proc(r.portal))}
+            for r in service_routes(app).values()
+            if r.name in served
+        }
+        labels[LABEL_ALLOW_CLIENTS] = json.dumps(rules, sort_keys=True, separators=(",", ":"))
+    for used, names in used_services(app).items():
+        labels[use_label(used)] = ",".join(names)
     instance = parse_resource_instance(app.appname)
     if instance is not None:
         labels[LABEL_RESOURCE], labels[LABEL_RESOURCE_CLIENT] = instance
@@ -155,23 +175,89 @@ def portal_env(app: AppConfig, proc: Proc) -> dict[str, str]:
 # -- networks ----------------------------------------------------------------------------------
 
 
-def used_apps(app: AppConfig) -> list[str]:
-    """The apps whose networks ``app``'s services join: providers, then resource instances."""
-    used = list(app.use_services)
-    used += [resource_instance_name(resource, app.appname) for resource in app.use_resources]
-    return list(dict.fromkeys(u for u in used if u != app.appname))
+def used_services(app: AppConfig) -> dict[str, list[str]]:
+    """The apps ``app`` uses, each with the service names it uses of it: its providers
+    (``use_services``), then its resource instances (``use_resources``)."""
+    used = {p: list(names) for p, names in app.use_services.items() if p != app.appname}
+    for resource, use in app.use_resources.items():
+        used[resource_instance_name(resource, app.appname)] = list(use.services)
+    return used
 
 
 def network_attachments(app: AppConfig, proc: Proc, network: str) -> list[dict[str, Any]]:
-    """The ``TaskTemplate.Networks`` of a proc's service.
+    """The ``TaskTemplate.Networks`` of a proc's service: its app's network, where it answers
+    to its names, and the link network of every app ``app`` uses, where it answers to none.
 
-    Other apps' networks are named, not referenced by ID, so that the spec (and its hash) stays
-    the same when a provider is redeployed; no aliases are given there, so a consumer adds no
-    names to its provider's network.
+    Link networks are named, not referenced by ID, so that the spec (and its hash) stays the
+    same when a provider is redeployed.
     """
     attachments: list[dict[str, Any]] = [{"Target": network, "Aliases": aliases(app, proc)}]
-    attachments += [{"Target": network_name(other)} for other in used_apps(app)]
+    attachments += [
+        {"Target": link_network_name(other, app.appname)} for other in used_services(app)
+    ]
     return attachments
+
+
+# -- who a provider serves ---------------------------------------------------------------------
+
+
+def allow_rule(portal: Proc) -> str:
+    return portal.allow_clients or DEFAULT_ALLOW_CLIENTS
+
+
+def allows(rule: str, client: str) -> bool:
+    """Whether ``rule`` (globs over app names, comma-separated; ``**`` for any) lets ``client``
+    in."""
+    patterns = [p.strip() for p in rule.split(",") if p.strip()] or [DEFAULT_ALLOW_CLIENTS]
+    return any(fnmatchcase(client, p.replace("**", "*")) for p in patterns)
+
+
+# proc -> client -> the service names the proc answers to on that client's link network
+Links = dict[str, dict[str, list[str]]]
+
+
+def provider_links(
+    app: AppConfig, clients: Mapping[str, Iterable[str]]
+) -> tuple[Links, list[ClientNotAllowed]]:
+    """Which of ``app``'s procs join which client's link network, answering to which names.
+
+    Args:
+        app: the provider's lain.yaml.
+        clients: client app -> the service names of ``app`` it uses.
+
+    Returns:
+        The links, and the clients that ``allow_clients`` leaves out (one refusal per service).
+    """
+    routes = service_routes(app)
+    links: Links = {}
+    refused = []
+    for client, names in sorted(clients.items()):
+        for name in sorted(set(names)):
+            route = routes.get(name)
+            if route is None:
+                continue  # no longer offered: the client's own deploy says so
+            rule = allow_rule(app.proc(route.portal))
+            if not allows(rule, client):
+                refused.append(ClientNotAllowed(client, app.appname, name, route.portal, rule))
+                continue
+            links.setdefault(route.proc, {}).setdefault(client, []).append(name)
+    return links, refused
+
+
+def refusal(client: str, provider: str, service: str, label: str | None) -> ClientNotAllowed | None:
+    """The refusal a live provider's ``lain.allow-clients`` label gives ``client`` for
+    ``service``, or None when it is allowed (or the label says nothing of the service)."""
+    try:
+        rules = json.loads(label) if label else {}
+        entry = rules.get(service) if isinstance(rules, dict) else None
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict):
+        return None
+    rule = str(entry.get("allow_clients") or DEFAULT_ALLOW_CLIENTS)
+    if allows(rule, client):
+        return None
+    return ClientNotAllowed(client, provider, service, str(entry.get("portal") or service), rule)
 
 
 # -- checks ------------------------------------------------------------------------------------

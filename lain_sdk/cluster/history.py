@@ -10,9 +10,13 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 import lain_sdk.arguments as arguments
+from lain_sdk.appconfig.loader import parse_app_config, parse_instance_config
+from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult
-from lain_sdk.cluster.desired import app_network
+from lain_sdk.cluster.desired import app_network, rediscovered
+from lain_sdk.cluster.links import provider_links
 from lain_sdk.cluster.lock import app_lock
+from lain_sdk.cluster.names import parse_resource_instance
 from lain_sdk.cluster.plan import Plan, ProcChange, proc_change
 from lain_sdk.cluster.releases import (
     Release,
@@ -67,6 +71,30 @@ def _target(app: str, history: list[Release], number: int | None, running: int |
     if not found.procs or not all(p.spec for p in found.procs.values()):
         raise ClusterError(f"release {found.number} of {app} has no service specs to restore")
     return found
+
+
+def _release_config(cluster: Cluster, app: str, release: Release) -> AppConfig:
+    """The lain.yaml a release ran, loaded."""
+    domains = list(cluster.settings.domains)
+    if parse_resource_instance(app) is not None:
+        return parse_instance_config(release.lain_yaml, instance=app, domains=domains)
+    path = f"{app} release {release.number}/lain.yaml"
+    return parse_app_config(release.lain_yaml, path=path, domains=domains)
+
+
+def _restored_specs(
+    cluster: Cluster, app: str, target: Release, number: int
+) -> dict[str, dict[str, Any]]:
+    """The specs release ``target`` ran, as release ``number``: its images, scale and secrets,
+    with the networks its lain.yaml and today's clients give (not those recorded then)."""
+    config = _release_config(cluster, app, target)
+    links, _refused = provider_links(cluster, config)
+    return {
+        proc: relabel_spec(
+            rediscovered(recorded.spec, config, proc, links.get(proc, {})), release=number
+        )
+        for proc, recorded in target.procs.items()
+    }
 
 
 def _restore_plan(
@@ -141,7 +169,7 @@ def rollback_app(
         running = current_release(live.values())
         target = _target(app, history, number, running)
         new_number = next_number(history)
-        specs = {p: relabel_spec(rp.spec, release=new_number) for p, rp in target.procs.items()}
+        specs = _restored_specs(session, app, target, new_number)
         network = app_network(app, new_number)
         plan, changes, removals = _restore_plan(
             app, target, specs, live, running, find_network(session, network.name) is None

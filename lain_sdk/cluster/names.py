@@ -31,6 +31,27 @@ LABEL_RESOURCE_CLIENT = "lain.resource-client"
 # On the services of a client: the resources it has instances of, so that status looks for
 # instances only when there are some.
 LABEL_USES_RESOURCES = "lain.use-resources"
+# On the services that answer to service names: the allow_clients rule of each, as JSON
+# ({"greeter": "c1,c2"}), so a client's deploy checks it before changing anything.
+LABEL_ALLOW_CLIENTS = "lain.allow-clients"
+# On a client's services, one per app it uses (a provider or a resource instance):
+# ``lain.use.<app>=<service>,...``; a provider's deploy finds its clients by these.
+USE_LABEL_PREFIX = "lain.use."
+# On a provider's services: the link networks they are on (comma-separated names).  Which
+# clients a provider serves is decided at each deploy, so it is kept out of the spec hash.
+LABEL_LINKS = "lain.links"
+# On a link network: the provider and the client it joins.
+LABEL_LINK_PROVIDER = "lain.link.provider"
+LABEL_LINK_CLIENT = "lain.link.client"
+# What discovery decides from a lain.yaml (besides the ``lain.use.*`` labels).
+DISCOVERY_LABELS = (
+    LABEL_SERVICES,
+    LABEL_ALLOW_CLIENTS,
+    LABEL_LINKS,
+    LABEL_RESOURCE,
+    LABEL_RESOURCE_CLIENT,
+    LABEL_USES_RESOURCES,
+)
 # On release records (Swarm configs).
 LABEL_OUTCOME = "lain.outcome"
 LABEL_KIND = "lain.kind"
@@ -77,6 +98,17 @@ def service_name(app: str, proc: str) -> str:
 def network_name(app: str) -> str:
     """The app's overlay network: ``lain_<app>``."""
     return fit_name(f"lain_{app_slug(app)}")
+
+
+def link_network_name(provider: str, client: str) -> str:
+    """The network that joins ``client`` to the services of ``provider`` it uses:
+    ``lain_<provider>--<client>`` (app names never contain ``--``)."""
+    return fit_name(f"lain_{app_slug(provider)}--{app_slug(client)}")
+
+
+def use_label(provider: str) -> str:
+    """The label a client's services carry for ``provider``: ``lain.use.<provider>``."""
+    return f"{USE_LABEL_PREFIX}{provider}"
 
 
 def path_slug(path: str) -> str:

@@ -13,7 +13,14 @@ from typing import Any
 
 from lain_sdk.cluster.desired import DesiredState
 from lain_sdk.cluster.sizing import format_number, spec_scale
-from lain_sdk.cluster.spec import container_of, env_of, image_of, same_spec, secret_versions
+from lain_sdk.cluster.spec import (
+    container_of,
+    env_of,
+    image_of,
+    links_of,
+    same_spec,
+    secret_versions,
+)
 from lain_sdk.units import format_bytes
 
 SCALE_FIELDS = ("instances", "cpu", "memory")
@@ -28,7 +35,8 @@ class ProcChange:
         action: ``create``, ``update``, ``remove`` or ``unchanged``.
         service: the Swarm service name.
         changes: field -> ``{"from": old, "to": new}`` for image, instances, cpu, memory,
-            command, healthcheck, ports, volumes, secrets; ``env`` -> ``{"added": [...],
+            command, healthcheck, ports, volumes, secrets, clients (the apps whose link
+            networks a provider's proc joins); ``env`` -> ``{"added": [...],
             "removed": [...], "changed": [...]}`` (names only: values may be secret);
             ``settings`` when something else in the spec changed.
     """
@@ -185,6 +193,7 @@ def _fields(spec: Mapping[str, Any]) -> dict[str, Any]:
         "ports": sorted(f"{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}" for p in ports),
         "volumes": sorted(m.get("Target", "") for m in container.get("Mounts") or []),
         "secrets": secret_versions(spec),
+        "clients": sorted(links_of(spec)),
     }
 
 

@@ -54,6 +54,7 @@ class Rollout:
         removals: procs whose services go once the others run.
         live: the app's services before the rollout, by proc.
         network: the app's network, made first when missing (None: leave networks alone).
+        link_networks: the link networks its services join, made first when missing.
         previous: the release running before (named in the error when this one fails).
         also_wait: procs not changed but waited for too (an earlier rollout that was cut short
             may have left them starting).
@@ -65,6 +66,7 @@ class Rollout:
     removals: tuple[str, ...]
     live: Mapping[str, Service]
     network: DesiredNetwork | None = None
+    link_networks: tuple[DesiredNetwork, ...] = ()
     previous: Release | None = None
     also_wait: tuple[Target, ...] = ()
 
@@ -85,9 +87,10 @@ def rollout(
     since = cluster.clock()
     targets: list[Target] = []
     try:
-        network = plan.network
-        if network is not None and ensure_network(cluster, network.name, network.labels):
-            yield Message(f"created network {network.name}")
+        networks = [plan.network] if plan.network is not None else []
+        for network in [*networks, *plan.link_networks]:
+            if ensure_network(cluster, network.name, network.labels):
+                yield Message(f"created network {network.name}")
         for change in plan.changes:
             targets.append((yield from _apply(cluster, plan, change, since)))
     except LainError as e:

@@ -13,19 +13,29 @@ the parameters of the client (see :mod:`lain_sdk.cluster.resources`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lain_sdk.appconfig.loader import parse_app_config, render_resource_instance
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster import discovery
-from lain_sdk.cluster.names import parse_resource_instance, resource_instance_name
+from lain_sdk.cluster.names import (
+    LABEL_ALLOW_CLIENTS,
+    parse_resource_instance,
+    resource_instance_name,
+)
 from lain_sdk.cluster.releases import find_release, read_releases
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.swarm import app_services
 from lain_sdk.cluster.views import Service, current_release
-from lain_sdk.errors import ClusterError, InvalidArgument, NotFound, VersionNotFound
+from lain_sdk.errors import (
+    ClientNotAllowed,
+    ClusterError,
+    InvalidArgument,
+    NotFound,
+    VersionNotFound,
+)
 from lain_sdk.protocols import Registry
 
 
@@ -126,11 +136,13 @@ def provided_services(services: Mapping[str, Service]) -> set[str]:
 
 
 def check_use_services(cluster: Cluster, app: AppConfig) -> None:
-    """Check that every app named in ``use_services`` runs and provides the services used.
+    """Check that every app named in ``use_services`` runs, provides the services used and
+    lets this app use them (``allow_clients``).
 
     Raises:
         NotFound: a provider is not deployed, or does not provide a service; one message names
             every such problem, the consumer and the providers.
+        ClientNotAllowed: a provider's portal does not allow this app.
         ClusterError: a used service has the name of one of the consumer's own procs.
     """
     clashes = discovery.name_clashes(app)
@@ -150,8 +162,29 @@ def check_use_services(cluster: Cluster, app: AppConfig) -> None:
         why = discovery.unprovided(app.appname, provider, wanted, provided_services(live), key=key)
         if why:
             problems.append(why)
+            continue
+        refused = refusals(app.appname, provider, wanted, live)
+        if refused:
+            raise refused[0]
     if problems:
         raise NotFound("\n".join(problems))
+
+
+def refusals(
+    client: str, provider: str, wanted: Iterable[str], live: Mapping[str, Service]
+) -> list[ClientNotAllowed]:
+    """What the ``allow_clients`` rules of ``provider``'s live services refuse ``client``."""
+    found = []
+    for name in wanted:
+        for service in live.values():
+            if name in service.offered_services:
+                refused = discovery.refusal(
+                    client, provider, name, service.label(LABEL_ALLOW_CLIENTS)
+                )
+                if refused is not None:
+                    found.append(refused)
+                break
+    return found
 
 
 # -- resource instances ------------------------------------------------------------------------

@@ -32,11 +32,13 @@ from lain_sdk.appconfig.model import AppConfig, Healthcheck, Proc
 from lain_sdk.cluster import discovery
 from lain_sdk.cluster.names import (
     LABEL_APP,
+    LABEL_LINKS,
     LABEL_PROC,
     LABEL_PROCTYPE,
     LABEL_RELEASE,
     LABEL_SPEC_HASH,
     LABEL_VERSION,
+    link_network_name,
     secret_version,
     service_name,
     volume_name,
@@ -48,7 +50,7 @@ from lain_sdk.settings import ClusterSettings
 # counts as completed): long enough to catch a crash right after the healthcheck passed.
 UPDATE_MONITOR_SECONDS = 3
 # Labels left out of the spec hash: they say where a spec came from, not what it runs.
-_UNHASHED_LABELS = (LABEL_RELEASE, LABEL_SPEC_HASH)
+_UNHASHED_LABELS = (LABEL_RELEASE, LABEL_SPEC_HASH, LABEL_LINKS)
 SLOT_TEMPLATE = "{{.Task.Slot}}"  # a Swarm template: the instance number, 1..replicas
 
 
@@ -236,13 +238,88 @@ def _endpoint(proc: Proc, cluster: ClusterSettings) -> dict[str, Any]:
 
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
-    """A short hash of a service spec, leaving out the labels that only say where it came from.
+    """A short hash of a service spec, leaving out the labels that only say where it came from
+    and the link networks of its clients (those are compared on their own: see
+    :func:`links_of`).
 
     Two specs with the same hash run the same thing, so a deploy leaves such a service alone.
     """
     labels = {k: v for k, v in (spec.get("Labels") or {}).items() if k not in _UNHASHED_LABELS}
-    canonical = json.dumps({**spec, "Labels": labels}, sort_keys=True, separators=(",", ":"))
+    linked = set(link_networks(spec))
+    template = dict(spec.get("TaskTemplate") or {})
+    if "Networks" in template:
+        template["Networks"] = [n for n in template["Networks"] if n.get("Target") not in linked]
+    canonical = json.dumps(
+        {**spec, "Labels": labels, "TaskTemplate": template}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def links_of(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Client -> the service names a provider's service answers to on that client's link
+    network, as its ``lain.links`` label records them."""
+    raw = (spec.get("Labels") or {}).get(LABEL_LINKS)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(c): sorted(str(n) for n in names) for c, names in data.items() if names}
+
+
+def link_networks(spec: Mapping[str, Any]) -> list[str]:
+    """The names of the link networks a provider's service joins for its clients."""
+    provider = str((spec.get("Labels") or {}).get(LABEL_APP, ""))
+    return [link_network_name(provider, client) for client in links_of(spec)]
+
+
+def with_links(spec: Mapping[str, Any], links: Mapping[str, Iterable[str]]) -> dict[str, Any]:
+    """A copy of a desired (or recorded) spec on the link networks of ``links`` (client -> the
+    names to answer to there) instead of those it named; the spec hash stays as it was."""
+    new = copy_spec(spec)
+    old = set(link_networks(spec))
+    wanted = {client: sorted(set(names)) for client, names in sorted(links.items()) if names}
+    template = new["TaskTemplate"]
+    networks = [n for n in template.get("Networks") or [] if n.get("Target") not in old]
+    provider = str(new["Labels"][LABEL_APP])
+    networks += [
+        {"Target": link_network_name(provider, client), "Aliases": names}
+        for client, names in wanted.items()
+    ]
+    template["Networks"] = networks
+    _set_links_label(new, wanted)
+    return new
+
+
+def with_link(
+    live: Mapping[str, Any], client: str, names: Iterable[str], network_id: str
+) -> dict[str, Any]:
+    """A copy of a live spec (whose networks the engine names by ID) answering to ``names`` on
+    ``client``'s link network (network ``network_id``), or leaving it when ``names`` is
+    empty; its other links stay."""
+    new = copy_spec(live)
+    network = link_network_name(str(new["Labels"][LABEL_APP]), client)
+    template = new["TaskTemplate"]
+    networks = [
+        n for n in template.get("Networks") or [] if n.get("Target") not in (network, network_id)
+    ]
+    wanted = sorted(set(names))
+    if wanted:
+        networks.append({"Target": network, "Aliases": wanted})
+    template["Networks"] = networks
+    links = {c: n for c, n in links_of(live).items() if c != client}
+    if wanted:
+        links[client] = wanted
+    _set_links_label(new, dict(sorted(links.items())))
+    return new
+
+
+def _set_links_label(spec: dict[str, Any], links: Mapping[str, list[str]]) -> None:
+    if links:
+        spec["Labels"][LABEL_LINKS] = json.dumps(links, sort_keys=True, separators=(",", ":"))
+    else:
+        spec["Labels"].pop(LABEL_LINKS, None)
 
 
 def copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -316,12 +393,15 @@ def secret_versions(spec: Mapping[str, Any]) -> dict[str, int]:
 
 
 def same_spec(live: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
-    """The live spec came from this desired spec (same hash label) and still runs its image.
+    """The live spec came from this desired spec (same hash label), still runs its image and
+    serves the same clients.
 
     The image is compared too because a hand-made ``docker service update --image`` keeps
     lain's labels; the next deploy then puts the release's image back.
     """
     wanted = (spec.get("Labels") or {}).get(LABEL_SPEC_HASH)
-    return (live.get("Labels") or {}).get(LABEL_SPEC_HASH) == wanted and image_of(live) == image_of(
-        spec
+    return (
+        (live.get("Labels") or {}).get(LABEL_SPEC_HASH) == wanted
+        and image_of(live) == image_of(spec)
+        and links_of(live) == links_of(spec)
     )

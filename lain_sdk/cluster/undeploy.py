@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import lain_sdk.arguments as arguments
+from lain_sdk.cluster.links import prune_link_networks
 from lain_sdk.cluster.lock import app_lock
 from lain_sdk.cluster.names import network_name
 from lain_sdk.cluster.releases import remove_releases
@@ -94,6 +95,8 @@ def undeploy_app(
                 yield Message(f"removed network {network}")
             else:
                 yield Message(f"network {network} is still in use; it was left in place")
+        if whole:
+            yield from prune_link_networks(session, app)
         result = UndeployResult(app, tuple(wanted), network_removed)
         if purge:
             result = yield from _purge(session, result, None if whole else wanted, timeout)

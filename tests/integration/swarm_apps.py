@@ -135,8 +135,14 @@ def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
     for secret in api.secrets(filters={"label": label}):
         with contextlib.suppress(APIError):
             api.remove_secret(secret["ID"])
+    # A client's link networks go with their provider (cleaned up after its clients); a
+    # provider's go with it, once its clients are gone.
+    for network in api.networks(filters={"label": f"lain.link.client={app}"}):
+        with contextlib.suppress(APIError):
+            api.remove_network(network["Id"])
     deadline = time.monotonic() + 60
     networks = [n["Id"] for n in api.networks(filters={"label": label})]
+    networks += [n["Id"] for n in api.networks(filters={"label": f"lain.link.provider={app}"})]
     volumes = [v["Name"] for v in api.volumes(filters={"label": label}).get("Volumes") or []]
     while (networks or volumes) and time.monotonic() < deadline:
         for network in list(networks):

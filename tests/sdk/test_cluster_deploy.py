@@ -11,6 +11,7 @@ from fakes.swarm import Behaviour
 from lain_sdk.cluster.deploy import deploy_app, deploy_source, plan_deploy
 from lain_sdk.cluster.history import list_releases
 from lain_sdk.cluster.scale import scale_proc
+from lain_sdk.cluster.spec import links_of
 from lain_sdk.cluster.swarm import app_services
 from lain_sdk.errors import (
     ClusterError,
@@ -241,8 +242,19 @@ def test_a_client_deploys_its_resource_instance_first(cluster, registry) -> None
         for e in events[:first_client_event]
         if isinstance(e, ProcChanged)
     )
+    # The client joins the instance's link network, where the instance's redis answers to
+    # its service name (and nothing else of the instance is).
     networks = cluster.api.service_named("shop__web")["Spec"]["TaskTemplate"]["Networks"]
-    assert [n["Target"] for n in networks] == ["lain_shop", "lain_resource_redis_shop"]
+    assert [n["Target"] for n in networks] == ["lain_shop", "lain_resource_redis_shop--shop"]
+    redis = cluster.api.service_named("resource_redis_shop__redis")["Spec"]
+    assert redis["TaskTemplate"]["Networks"] == [
+        {"Target": "lain_resource_redis_shop", "Aliases": ["redis"]},
+        {"Target": "lain_resource_redis_shop--shop", "Aliases": ["redis"]},
+    ]
+    assert links_of(redis) == {"shop": ["redis"]}
+    # Deployed again, nothing changes: the instance finds its client by its labels now.
+    again, _ = run(deploy_app("shop", cluster=cluster, timeout=TIMEOUT))
+    assert again.release is None and again.resource_instances[0].release is None
 
 
 def test_deploying_a_resource_app_records_the_version_new_instances_get(cluster, registry) -> None:

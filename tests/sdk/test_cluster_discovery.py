@@ -19,6 +19,7 @@ from lain_sdk.cluster.names import (
     LABEL_SPEC_HASH,
     LABEL_USES_RESOURCES,
 )
+from lain_sdk.cluster.spec import links_of, same_spec, spec_hash, with_links
 from lain_sdk.errors import ClusterError
 from lain_sdk.settings import LOCAL_DEFAULT
 
@@ -137,25 +138,107 @@ def test_portal_with_a_program_runs_under_the_service_name() -> None:
     )
 
 
-def test_consumer_joins_exactly_the_networks_it_declares() -> None:
+def test_consumer_joins_one_link_network_per_app_it_uses_and_nothing_else() -> None:
     consumer = load(CONSUMER)
-    assert discovery.used_apps(consumer) == ["echo-app", "gw-app", "resource.redis.shop"]
+    assert discovery.used_services(consumer) == {
+        "echo-app": ["echo"],
+        "gw-app": ["kv", "admin"],
+        "resource.redis.shop": ["redis"],
+    }
     for proc in ("web", "mail"):
-        networks = spec_of(CONSUMER, proc)["TaskTemplate"]["Networks"]
-        assert networks == [
+        spec = spec_of(CONSUMER, proc)
+        assert spec["TaskTemplate"]["Networks"] == [
             {"Target": "lain_shop", "Aliases": [proc]},
             # Named, not by ID: a provider's redeploy leaves the consumer's spec alone; and
-            # no aliases there, so a consumer adds no names to its provider's network.
-            {"Target": "lain_echo-app"},
-            {"Target": "lain_gw-app"},
-            {"Target": "lain_resource_redis_shop"},
+            # no aliases there: the consumer adds no names to what its providers see.
+            {"Target": "lain_echo-app--shop"},
+            {"Target": "lain_gw-app--shop"},
+            {"Target": "lain_resource_redis_shop--shop"},
         ]
+        # How a provider's deploy finds this client and what it uses.
+        assert spec["Labels"]["lain.use.echo-app"] == "echo"
+        assert spec["Labels"]["lain.use.gw-app"] == "kv,admin"
+        assert spec["Labels"]["lain.use.resource.redis.shop"] == "redis"
     # `lain ps` of the client looks for resource instances only when this label is there.
     assert spec_of(CONSUMER, "web")["Labels"][LABEL_USES_RESOURCES] == "redis"
     assert LABEL_USES_RESOURCES not in spec_of(PROVIDER, "jobs")["Labels"]
     # An app that declares nothing is on its own network only.
     networks = spec_of(PROVIDER, "jobs")["TaskTemplate"]["Networks"]
     assert [n["Target"] for n in networks] == ["lain_echo-app"]
+
+
+def test_allow_clients_globs() -> None:
+    assert discovery.allows("**", "anything.at-all")
+    assert discovery.allows("c1", "c1") and not discovery.allows("c1", "c10")
+    assert discovery.allows("c*, shop", "c10") and discovery.allows("c*, shop", "shop")
+    assert not discovery.allows("c*, shop", "shop2")
+    assert discovery.allows("resource.*.shop", "resource.redis.shop")
+    assert discovery.allows("", "x")  # an empty rule is the default
+
+
+PROVIDER_ALLOWING = """\
+appname: a
+build:
+  base: lain-local/busybox:latest
+service.greeter:
+  cmd: httpd -f -p 80
+  portal:
+    allow_clients: "c1, trusted-*"
+service.open:
+  cmd: httpd -f -p 80
+  portal: {}
+worker.hidden:
+  cmd: httpd -f -p 80
+"""
+
+
+def test_a_provider_links_only_the_procs_behind_used_services_of_allowed_clients() -> None:
+    app = load(PROVIDER_ALLOWING)
+    clients = {"c1": ["greeter", "open"], "c2": ["greeter", "open"], "gone": ["nothing"]}
+    links, refused = discovery.provider_links(app, clients)
+    assert links == {"greeter": {"c1": ["greeter"]}, "open": {"c1": ["open"], "c2": ["open"]}}
+    assert [(r.client, r.service, r.portal, r.rule) for r in refused] == [
+        ("c2", "greeter", "portal-greeter", "c1, trusted-*")
+    ]
+    assert "a's portal portal-greeter allows only clients matching 'c1, trusted-*'" in str(
+        refused[0]
+    )
+    # The rules travel with the services, so a client's deploy can check them.
+    state = desired_state(app, meta_version=MV, image=IMAGE, cluster=LOCAL_DEFAULT, release=1)
+    label = state.service("greeter").spec["Labels"]["lain.allow-clients"]
+    assert discovery.refusal("c1", "a", "greeter", label) is None
+    refusal = discovery.refusal("c2", "a", "greeter", label)
+    assert refusal is not None and refusal.portal == "portal-greeter"
+    assert discovery.refusal("c2", "a", "other", label) is None
+    assert discovery.refusal("c2", "a", "greeter", "not json") is None
+    assert "lain.allow-clients" not in state.service("hidden").spec["Labels"]
+
+
+def test_links_join_the_client_networks_without_changing_the_spec_hash() -> None:
+    app = load(PROVIDER_ALLOWING)
+    plain = desired_state(app, meta_version=MV, image=IMAGE, cluster=LOCAL_DEFAULT, release=1)
+    links = {"greeter": {"c1": ["greeter"], "trusted-x": ["greeter"]}}
+    linked = desired_state(
+        app, meta_version=MV, image=IMAGE, cluster=LOCAL_DEFAULT, release=1, links=links
+    )
+    spec = linked.service("greeter").spec
+    assert spec["TaskTemplate"]["Networks"] == [
+        {"Target": "lain_a", "Aliases": ["greeter"]},
+        {"Target": "lain_a--c1", "Aliases": ["greeter"]},
+        {"Target": "lain_a--trusted-x", "Aliases": ["greeter"]},
+    ]
+    assert links_of(spec) == {"c1": ["greeter"], "trusted-x": ["greeter"]}
+    # Which clients a provider serves is not part of what it runs...
+    assert (
+        spec_hash(spec) == plain.service("greeter").spec_hash == linked.service("greeter").spec_hash
+    )
+    # ...but a live service on other link networks is not the same spec.
+    assert not same_spec(plain.service("greeter").spec, spec)
+    assert same_spec(spec, spec)
+    # Links replace links: a recorded spec put back serves today's clients.
+    again = with_links(spec, {"c2": ["greeter"]})
+    assert [n["Target"] for n in again["TaskTemplate"]["Networks"]] == ["lain_a", "lain_a--c2"]
+    assert "lain.links" not in with_links(spec, {})["Labels"]
 
 
 def test_declarations_do_not_change_an_apps_specs_otherwise() -> None:
