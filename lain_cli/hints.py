@@ -15,6 +15,7 @@ from lain_sdk.errors import (
     ImageNotFound,
     LainError,
     LockHeld,
+    LockLost,
     RegistryAuthError,
     SecretsMissing,
     VersionNotBuilt,
@@ -40,7 +41,14 @@ def hints_for(error: LainError) -> list[str]:
             return ["build and push a version first: `lain build --push`"]
         return [f"see the versions there are: `lain versions --registry {error.registry}`"]
     if isinstance(error, LockHeld):
-        return ["try again when it is done, or wait longer with --timeout SECONDS"]
+        where = f"-c {shlex.quote(error.cluster)} " if error.cluster else ""
+        return [
+            "try again when it is done, or wait longer with --timeout SECONDS",
+            f"see who holds it with `lain {where}unlock -a {error.app}`; if that holder is gone "
+            "for good, add --force to break the lock",
+        ]
+    if isinstance(error, LockLost):
+        return [f"see what runs with `lain ps -a {error.app}` and `lain releases -a {error.app}`"]
     if isinstance(error, ContainerExists):
         return [f"remove it with `docker rm -f {error.name}`, or run again with --replace"]
     if isinstance(error, AppConfigMissing):

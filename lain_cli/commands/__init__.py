@@ -62,6 +62,7 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "undeploy": Entry(
             "deploy", "undeploy", "Remove the app's services and network from the cluster."
         ),
+        "unlock": Entry("lock", "unlock", "Show who holds the app's lock; --force breaks it."),
         "cluster": Entry("cluster", "cluster", "Manage the clusters lain deploys to."),
     },
     "Secrets and local helpers": {
