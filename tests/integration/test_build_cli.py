@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from apps import make_app, remove_app_images
 from fakes.repos import SIMPLE
+from leaks import FAILING_LINE, LEAKY_APP, app_images, failing, leaks, leaky_values, secret_pieces
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.git import GitInfo
@@ -176,6 +177,41 @@ def test_secret_build_arg_never_shows(lain, docker_client, base_image, tmp_path,
     assert "shown ********" in result.stdout + result.stderr
     image = f"{app.name}:build-{app.meta_version}"
     assert docker_client.containers.run(image, ["cat", "mode.txt"], remove=True) == b"quick\n"
+
+
+def test_build_arg_values_never_show_in_lain_build_output_or_images(
+    lain, docker_client, base_image, tmp_path, cleanup
+):
+    app = make_app(tmp_path, LEAKY_APP)
+    cleanup(app.name)
+    env = leaky_values(app.name)
+    pieces = secret_pieces(env.values())
+
+    def build(*output: str) -> Any:
+        result = lain(*output, "build", "--app-dir", str(app.path), env=env)
+        shown = result.stdout + result.stderr
+        assert [piece for piece in pieces if piece in shown] == [], (output, shown)
+        return result
+
+    passed = build()
+    assert passed.exit_code == ExitStatus.OK, passed.stderr
+    assert "db ******** pat ********" in passed.stderr
+    assert build("-o", "json").exit_code == ExitStatus.OK
+
+    app.write("lain.yaml", failing((app.path / "lain.yaml").read_text()))
+    app.commit("fail")
+    failed = build()
+    assert failed.exit_code == ExitStatus.BUILD_FAILED
+    assert f"failing line: {FAILING_LINE}" in failed.stderr
+    assert "last words: ********" in failed.stderr.split("last lines of the log:")[1]
+    failed_json = build("-o", "json")
+    assert failed_json.exit_code == ExitStatus.BUILD_FAILED
+    logged = [line["line"] for line in json_lines(failed_json.stdout) if "line" in line]
+    assert "last words: ********" in logged
+
+    images = app_images(docker_client, app.name)
+    assert {image["Id"] for image in docker_client.api.images(name=app.name)} <= images
+    assert leaks(docker_client, images, env.values()) == []
 
 
 def test_unset_build_arg_variable_is_named(lain, docker_client, base_image, tmp_path, cleanup):
