@@ -13,7 +13,7 @@ from swarm_apps import CHECK, WEB_CMD, TestApp, cleanup, push_version
 import lain_sdk
 from lain_cli.exit import ExitStatus
 from lain_sdk import app_status, deploy_app, list_releases
-from lain_sdk.cluster.names import network_name, service_name
+from lain_sdk.cluster.names import link_network_name, service_name
 from lain_sdk.errors import NotFound
 
 TIMEOUT = 90
@@ -135,7 +135,6 @@ def test_declared_consumer_reaches_the_provider_and_an_undeclared_app_cannot(
     ip = task_ip(docker_client, provider, "echo")
     code, answer = fetch(docker_client, outsider.name, "worker", f"http://{ip}/index.html")
     assert "provider page" not in answer
-    wait_fetch(docker_client, consumer.name, "worker", f"http://{ip}/index.html", "provider page")
     outsider_networks = docker_client.api.inspect_service(service_name(outsider.name, "worker"))
     targets = outsider_networks["Spec"]["TaskTemplate"]["Networks"]
     assert len(targets) == 1  # its own network only
@@ -148,8 +147,8 @@ def test_declared_consumer_reaches_the_provider_and_an_undeclared_app_cannot(
     wait_fetch(docker_client, consumer.name, "worker", "http://echo/index.html", "provider page v2")
     after = docker_client.api.inspect_service(service_name(consumer.name, "worker"))
     assert after["Version"]["Index"] == consumer_service["Version"]["Index"]
-    provider_net = docker_client.api.inspect_network(network_name(provider.name))
-    assert provider_net["Id"] in [n["Target"] for n in after["Spec"]["TaskTemplate"]["Networks"]]
+    link = docker_client.api.inspect_network(link_network_name(provider.name, consumer.name))
+    assert link["Id"] in [n["Target"] for n in after["Spec"]["TaskTemplate"]["Networks"]]
 
     # A consumer version that uses a service the provider does not have fails before any
     # change, naming both apps and the missing service.
