@@ -467,16 +467,14 @@ class DeployLock:
                 return
             self.check()
             with engine_errors(self.api, f"renew the deploy lock of {self.info.app}"):
-                config = self._config()
-                self._fail_if_lost(config)
-                assert config is not None  # _fail_if_lost raised otherwise
+                config = self._ours_now()
                 labels = dict(config["Spec"].get("Labels") or {})
                 labels[LABEL_RENEWED] = _iso(engine_time(self.api))
                 try:
                     update_config_labels(self.api, config, labels)
                 except Exception as e:
                     if is_refusal(e):  # changed since we looked: broken or removed meanwhile?
-                        self._fail_if_lost(self._config())
+                        self._ours_now()
                     raise
                 self.renewals += 1
 
@@ -489,40 +487,37 @@ class DeployLock:
                 return
             self._held = False
             with engine_errors(self.api, f"release the deploy lock of {self.info.app}"):
-                config = self._config()
                 try:
-                    self._fail_if_lost(config)
+                    self._ours_now()
                 except LockLost:
                     return  # kept in self.lost
                 unless_missing(self.api.remove_config, self.info.config_id)
 
-    def _config(self) -> dict[str, Any] | None:
-        """Our lock config as it is now; None when it is gone."""
+    def _ours_now(self) -> dict[str, Any]:
+        """Our lock config as it is now.
+
+        Raises:
+            LockLost: it was broken, taken over or removed (kept in ``lost``).
+        """
+        app, operation = self.info.app, self.info.operation
         try:
             config: dict[str, Any] = self.api.inspect_config(self.info.config_id)
         except Exception as e:
-            if is_not_found(e):
-                return None
-            raise
-        return config
-
-    def _fail_if_lost(self, config: Mapping[str, Any] | None) -> None:
-        """Raise (and keep) LockLost when ``config``, our lock as it is now, is not ours."""
-        info = LockInfo.from_config(config) if config is not None else None
-        app, operation = self.info.app, self.info.operation
-        if info is not None and info.ended == "broken":
-            self._lost = LockLost(app, operation, "broken", info.ended_by, info.ended_at)
-        elif info is not None and info.ended:
-            self._lost = LockLost(app, operation, "taken", info.ended_by, info.ended_at)
-        elif config is None:
-            seen = _look(self.api, app)
+            if not is_not_found(e):
+                raise
+            seen = _look(self.api, app)  # by name: whose is it now?
             other = seen.info if seen is not None else None
             if other is not None and other.token != self.info.token:
                 self._lost = LockLost(app, operation, "taken", other.owner, other.since)
             else:
                 self._lost = LockLost(app, operation, "gone")
-        if self._lost is not None:
+            raise self._lost from None
+        info = LockInfo.from_config(config)
+        if info is not None and info.ended:
+            how = "broken" if info.ended == "broken" else "taken"
+            self._lost = LockLost(app, operation, how, info.ended_by, info.ended_at)
             raise self._lost
+        return config
 
     def __enter__(self) -> DeployLock:
         return self
