@@ -64,7 +64,7 @@ NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
 
 MASK = "********"
 # A line of a multi-line secret value (a PEM key, a JSON credential) shorter than this is not
-# masked on its own: masking every "{" or "-----" would garble the log and hide next to nothing.
+# masked on its own: masking every "{", "}," or "==" would garble the log and hide next to nothing.
 MIN_MASKED_LINE = 4
 
 _VARIABLE = re.compile(
@@ -80,7 +80,8 @@ def name_words(name: str) -> list[str]:
 
 
 def is_secret_name(name: str) -> bool:
-    """True when a value called ``name`` looks like a secret (see :data:`SECRET_WORDS`)."""
+    """True when a value called ``name`` looks like a secret: a word of :data:`SECRET_NAME_WORDS`
+    or a part of :data:`SECRET_WORDS` in it, and no word of :data:`NOT_SECRET_NAME_WORDS`."""
     upper = name.upper()
     words = set(name_words(name))
     if upper in NOT_SECRET_NAMES or words & NOT_SECRET_NAME_WORDS:
