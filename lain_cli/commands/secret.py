@@ -229,7 +229,7 @@ def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
 @click.option(
     "--image",
     metavar="IMAGE",
-    help="Image of the task that reads it; needs sh and base64 (default: the proc's image).",
+    help="Image of the task that reads it; needs sleep and cat (default: the proc's image).",
 )
 @timeout_option(60, "How long the reading task may take.")
 @app_options

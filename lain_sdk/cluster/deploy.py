@@ -32,6 +32,7 @@ from lain_sdk.cluster.releases import (
 )
 from lain_sdk.cluster.resources import record_resource, resource_plan
 from lain_sdk.cluster.rollout import Change, Rollout, rollout, settle_unchanged
+from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import resolve_secret_mounts
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.sizing import effective_scale
@@ -274,6 +275,8 @@ def deploy_source(
     version rolls out); ``pending`` as for :func:`prepare`."""
     app, meta_version = source.app, source.meta_version
     with (yield from app_lock(cluster, app, operation="deploy", timeout=timeout)):
+        for reader in remove_stale_readers(cluster, app):
+            yield Message(f"removed secret reader {reader}, left by a command that was stopped")
         prepared = prepare(cluster, source, procs, pending)
         plan, desired, live = prepared.plan, prepared.desired, prepared.live
         for warning in prepared.warnings:

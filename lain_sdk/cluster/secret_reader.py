@@ -1,36 +1,37 @@
 """Reading secret values back out of the cluster.
 
 The Engine API never returns a secret's value.  :func:`read_values` reads values the way a proc
-does: a one-off service (restart policy none) mounts the secrets and prints them
-base64-encoded with ``sh`` and ``base64``; lain reads the task's log through the manager and
-removes the service right away (which deletes the task's container and its log).  Its image is
-the proc's own image when deployed, else one of the app's release images (:func:`reader_image`);
-any image with ``sh`` and ``base64`` (busybox) can be given instead.
+does: a one-off service mounts the secrets (in a tmpfs, as for any proc) and only sleeps; lain
+runs ``cat`` in its container through the engine's exec API and reads the output from the
+stream, so a value never passes through a container log or any file on a node.  The task is
+placed on the node of the manager lain talks to (which it can always exec on), has no log
+driver at all, and sleeps at most the read's timeout: a reader left behind by a killed command
+holds nothing once it has stopped, and :func:`remove_stale_readers` removes it at the next
+command that touches the app.  Its image is the proc's own image when deployed, else one of the
+app's release images (:func:`reader_image`); any image with ``sleep`` and ``cat`` (busybox) can
+be given instead.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets as token
 import time
 from collections.abc import Sequence
 
-from lain_sdk.cluster.engine_calls import unless_missing
+from lain_sdk.cluster.engine_calls import is_not_found, unless_missing
 from lain_sdk.cluster.names import LABEL_APP, LABEL_SECRET_READER
 from lain_sdk.cluster.releases import read_releases
 from lain_sdk.cluster.secret_store import SecretVersion
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.source import pinned_image, resolve_version
 from lain_sdk.cluster.swarm import app_services, tasks_of
+from lain_sdk.cluster.views import Service, Task
 from lain_sdk.errors import ClusterError, LainError, LainTimeout, NotFound
 
 READ_TIMEOUT = 60.0
-# How long the task's log may take to reach the manager after the task ended.
-LOG_TIMEOUT = 10.0
-_END = "--- lain-secret-end"
-# Prints each file given as an argument, base64-encoded (logs are text: binary values would
-# not survive them), between markers, so a cut-off log is noticed instead of read as a value.
-_READER_SCRIPT = 'for f in "$@"; do echo "--- $f"; base64 "$f" || exit 3; done; echo "' + _END + '"'
+# A reader's longest life past its timeout, before another command may remove it as stale.
+STALE_MARGIN = 5.0
+READER_PREFIX = "lain-secret-read-"
 
 
 def reader_image(cluster: Cluster, app: str, proc: str) -> str:
@@ -71,29 +72,33 @@ def read_values(
 ) -> dict[str, bytes]:
     """Read stored versions through one one-off reader service; path -> value.
 
-    The service is removed whatever happens (its container and log go with it).
+    The service is removed whatever happens (a reader left by a killed process is removed by
+    the next read, deploy, status or undeploy of the app).
 
     Raises:
-        ClusterError: the reader task failed, or printed something lain cannot read.
-        LainTimeout: it did not finish within ``timeout``.
+        ClusterError: the reader task failed, or could not read a file.
+        LainTimeout: it did not start within ``timeout``.
     """
-    cluster.login_engine()  # so a node can pull the reader image
+    cluster.login_engine()  # so the node can pull the reader image
+    remove_stale_readers(cluster, app)
     targets = [f"lain-secret-{i}" for i in range(len(versions))]
-    labels = {LABEL_APP: app, LABEL_SECRET_READER: "1"}
+    # The label says until when the reader may live (engine time): past it, it is stale.
+    labels = {LABEL_APP: app, LABEL_SECRET_READER: str(int(cluster.clock() + timeout))}
     task_template = {
         "ContainerSpec": {
             "Image": image,
             # Command replaces the image's entrypoint; the files are under /run/secrets.
-            "Command": ["sh", "-c", _READER_SCRIPT, "sh", *(f"/run/secrets/{t}" for t in targets)],
+            "Command": ["sleep", str(max(1, int(timeout)))],
             "Secrets": [v.mount(target=t) for v, t in zip(versions, targets, strict=True)],
             "Labels": labels,
         },
         "RestartPolicy": {"Condition": "none"},
-        # Readable whatever the daemon's default driver is (some drivers cannot be read back).
-        "LogDriver": {"Name": "json-file"},
+        "Placement": {"Constraints": [f"node.id=={manager_node(cluster)}"]},
+        # Nothing it does is logged anywhere: values travel only in exec output.
+        "LogDriver": {"Name": "none"},
     }
     what = f"read secret file(s) {', '.join(v.path for v in versions)} of {app}"
-    name = f"lain-secret-read-{token.token_hex(6)}"
+    name = f"{READER_PREFIX}{token.token_hex(6)}"
     with cluster.errors(what):
         created = cluster.api.create_service(
             task_template,
@@ -104,78 +109,84 @@ def read_values(
         )
     service_id = str(created["ID"])
     try:
-        _wait_reader(cluster, service_id, image, what, timeout)
-        decoded = _reader_output(cluster, service_id, len(versions), what, timeout)
+        task = _wait_reader(cluster, service_id, image, what, timeout)
+        values = [_cat(cluster, task, f"/run/secrets/{t}", what) for t in targets]
     finally:
         with cluster.errors(f"remove the reader service {name}"):
             unless_missing(cluster.api.remove_service, service_id)
-    return {v.path: value for v, value in zip(versions, decoded, strict=True)}
+    return {v.path: value for v, value in zip(versions, values, strict=True)}
 
 
-def _wait_reader(cluster: Cluster, service_id: str, image: str, what: str, timeout: float) -> None:
+def manager_node(cluster: Cluster) -> str:
+    """The node ID of the manager lain talks to: the one node whose containers it can exec
+    in, whatever the cluster's other nodes allow."""
+    with cluster.errors("ask the manager for its node ID"):
+        node = str((cluster.api.info().get("Swarm") or {}).get("NodeID") or "")
+    if not node:
+        raise ClusterError("the engine is not a node of a swarm, so it cannot read secrets")
+    return node
+
+
+def remove_stale_readers(cluster: Cluster, app: str, *, every: bool = False) -> list[str]:
+    """Remove ``app``'s reader services that outlived their time (``every``: all of them);
+    the names of those removed."""
+    with cluster.errors(f"list the secret readers of {app}"):
+        found = cluster.api.services(filters={"label": f"{LABEL_APP}={app}"})
+    now = cluster.clock()
+    removed = []
+    for document in found:
+        reader = Service.from_engine(document)
+        until = reader.label(LABEL_SECRET_READER)
+        if not until or reader.app != app:
+            continue
+        if every or not until.isdigit() or float(until) + STALE_MARGIN < now:
+            with cluster.errors(f"remove the reader service {reader.name}"):
+                unless_missing(cluster.api.remove_service, reader.id)
+            removed.append(reader.name)
+    return removed
+
+
+def _wait_reader(cluster: Cluster, service_id: str, image: str, what: str, timeout: float) -> Task:
     deadline = time.monotonic() + timeout
     last = ""
     while True:
         for task in tasks_of(cluster, [service_id], what):
             last = task.state
-            if task.state == "complete":
-                return
-            if task.state in ("failed", "rejected", "shutdown", "orphaned"):
+            if task.state == "running" and task.container_id:
+                return task
+            if task.state in ("complete", "failed", "rejected", "shutdown", "orphaned"):
                 detail = task.error or task.message or task.state
-                if task.state == "failed" and task.exit_code:
-                    # It ran: the image lacks what the script needs (or the file is unreadable).
-                    detail = f"exit code {task.exit_code}, {detail}"
-                    hint = "its image needs sh and base64: give one that has them (busybox)"
-                else:
-                    hint = "can the nodes pull and start it? give another image"
                 raise ClusterError(
-                    f"could not {what}: the reader task ({image}) {task.state}: {detail}; {hint}"
+                    f"could not {what}: the reader task ({image}) {task.state}: {detail}; can "
+                    "this node pull and start it, and does it have sleep and cat (busybox "
+                    "has them)? give another image"
                 )
         if time.monotonic() >= deadline:
             raise LainTimeout(
-                f"could not {what}: the reader task ({image}) did not finish within "
-                f"{timeout:g}s (last state: {last or 'not scheduled'}); can the nodes pull it?"
+                f"could not {what}: the reader task ({image}) did not start within "
+                f"{timeout:g}s (last state: {last or 'not scheduled'}); can this node pull it, "
+                "and is it available (not drained)?"
             )
         time.sleep(min(cluster.poll_interval, 0.2))
 
 
-def _reader_output(
-    cluster: Cluster, service_id: str, count: int, what: str, timeout: float
-) -> list[bytes]:
-    # A log may reach the manager a moment after the task ended: read until the end marker.
-    deadline = time.monotonic() + min(timeout, LOG_TIMEOUT)
-    while True:
-        with cluster.errors(what):
-            chunks = cluster.api.service_logs(
-                service_id, stdout=True, stderr=False, follow=False, is_tty=False
-            )
-            text = b"".join(chunks).decode("ascii", "replace")
+def _cat(cluster: Cluster, task: Task, path: str, what: str) -> bytes:
+    """The content of ``path`` in the reader's container, read through exec."""
+    api = cluster.api
+    with cluster.errors(what):
         try:
-            return parse_reader_log(text, count)
-        except ValueError as e:
-            if time.monotonic() >= deadline:
-                raise ClusterError(f"could not {what}: {e}") from None
-        time.sleep(min(cluster.poll_interval, 0.3))
+            created = api.exec_create(task.container_id, ["cat", path], stdout=True, stderr=True)
+        except Exception as e:
+            if is_not_found(e):
+                raise ClusterError(f"could not {what}: the reader container is gone") from None
+            raise
+        exec_id = str(created["Id"])
+        out, err = api.exec_start(exec_id, demux=True)
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    if code != 0:
+        # cat's own complaint names the path only, never a value.
+        reason = (err or b"").decode("utf-8", "replace").strip()[:200] or f"exit code {code}"
+        raise ClusterError(f"could not {what}: cat {path} in the reader failed: {reason}")
+    return bytes(out or b"")
 
 
-def parse_reader_log(text: str, count: int) -> list[bytes]:
-    """The values in a reader task's log, in the order its files were given.
-
-    Raises:
-        ValueError: the log is cut off or malformed (the message never quotes it).
-    """
-    lines = [line.strip() for line in text.splitlines()]
-    if _END not in lines:
-        raise ValueError("the reader task's log ended early")
-    values: list[list[str]] = []
-    for line in lines[: lines.index(_END)]:
-        if line.startswith("--- "):
-            values.append([])
-        elif values and line:
-            values[-1].append(line)
-    if len(values) != count:
-        raise ValueError(f"the reader task printed {len(values)} values instead of {count}")
-    try:
-        return [base64.b64decode("".join(parts), validate=True) for parts in values]
-    except ValueError:
-        raise ValueError("the reader task printed something that is not base64") from None

@@ -373,13 +373,18 @@ def remove_versions(cluster: Cluster, app: str, versions: Iterable[SecretVersion
     return removed
 
 
-def remove_app_secrets(cluster: Cluster, app: str, procs: Iterable[str] | None = None) -> int:
-    """Remove every stored secret of ``app`` (or of ``procs``); return how many versions.
+def remove_app_secrets(
+    cluster: Cluster, app: str, procs: Iterable[str] | None = None
+) -> tuple[int, list[str]]:
+    """Remove every stored secret of ``app`` (or of ``procs``).
 
-    Versions still mounted by a service (of another deploy in progress) are left.
+    Returns:
+        How many versions were removed, and one line per version left because a service
+        still mounts it (saying which, as the engine does).
     """
     wanted = set(procs) if procs is not None else None
     removed = 0
+    left = []
     for v in stored_secrets(cluster, app):
         if wanted is not None and v.proc not in wanted:
             continue
@@ -388,9 +393,13 @@ def remove_app_secrets(cluster: Cluster, app: str, procs: Iterable[str] | None =
                 cluster.api.remove_secret(v.secret_id)
                 removed += 1
             except Exception as e:
-                if not (is_not_found(e) or _in_use(e)):
+                if is_not_found(e):
+                    continue
+                if not _in_use(e):
                     raise
-    return removed
+                why = str(getattr(e, "explanation", "") or "in use").split("desc = ")[-1]
+                left.append(f"{v.proc} {v.path} version {v.version} ({v.name}): {why}")
+    return removed, left
 
 
 def _in_use(error: BaseException) -> bool:

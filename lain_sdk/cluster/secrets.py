@@ -292,14 +292,14 @@ def read_secret(
         path: absolute, or relative to /lain/app.
         cluster: the cluster (a session, its settings, or its name).
         version: which version (default: the newest).
-        image: the image of the one-off reader task (needs ``sh`` and ``base64``; default:
+        image: the image of the one-off reader task (needs ``sleep`` and ``cat``; default:
             the proc's deployed image, else another of the app's release images).
         timeout: seconds for the reader task to run.
 
     Raises:
         InvalidArgument: a bad proc name, path or version.
         NotFound: no such secret file or version.
-        ClusterError: the reader task failed (e.g. its image has no ``sh``/``base64``).
+        ClusterError: the reader task failed (e.g. its image has no ``sleep``/``cat``).
         LainTimeout: it did not finish within ``timeout``.
     """
     app = arguments.app_name(app)

@@ -11,6 +11,7 @@ from lain_sdk.cluster.links import prune_link_networks
 from lain_sdk.cluster.lock import app_lock
 from lain_sdk.cluster.names import network_name
 from lain_sdk.cluster.releases import remove_releases
+from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import remove_app_secrets
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import (
@@ -39,6 +40,7 @@ class UndeployResult:
     volumes_removed: tuple[str, ...] = ()
     volumes_left: tuple[str, ...] = ()
     secrets_removed: int = 0  # secret versions removed by a purge
+    secrets_left: tuple[str, ...] = ()  # versions a purge could not remove, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class UndeployResult:
             "volumes_removed": list(self.volumes_removed),
             "volumes_left": list(self.volumes_left),
             "secrets_removed": self.secrets_removed,
+            "secrets_left": list(self.secrets_left),
         }
 
 
@@ -88,6 +91,9 @@ def undeploy_app(
             service = live[proc]
             remove_service(session, service.id, service.name)
             yield ProcChanged(app, proc, "removed", service.name or proc, "undeployed")
+        if whole:
+            for reader in remove_stale_readers(session, app, every=True):
+                yield Message(f"removed secret reader {reader}")
         network_removed = False
         if whole and network_there:
             network_removed = remove_network(session, network, timeout)
@@ -120,9 +126,11 @@ def _purge(
             left.append(volume)
     if removed:
         yield Message(f"removed volume(s) {', '.join(removed)}")
-    secrets = remove_app_secrets(cluster, app, procs)
+    secrets, secrets_left = remove_app_secrets(cluster, app, procs)
     if secrets:
         yield Message(f"removed {secrets} secret version(s)")
+    for line in secrets_left:
+        yield Message(f"warning: secret {line}; it was left in place")
     return UndeployResult(
         app,
         result.removed_procs,
@@ -131,4 +139,5 @@ def _purge(
         tuple(removed),
         tuple(left),
         secrets,
+        tuple(secrets_left),
     )

@@ -41,6 +41,8 @@ class Behaviour:
             the secrets mounted in it (target -> value); the task completes afterwards.  None
             from it means the task runs some other program: it behaves as the rest says.
         health_output: what the healthcheck of its containers last printed.
+        commands: the programs an exec in its running containers finds (``cat PATH`` prints a
+            mounted secret file); others fail as the engine says "executable file not found".
     """
 
     starts_after: int = 1
@@ -51,6 +53,7 @@ class Behaviour:
     logs: tuple[str, ...] = ()
     program: Callable[[Mapping[str, Any], Mapping[str, bytes]], list[str] | None] | None = None
     health_output: str = ""
+    commands: tuple[str, ...] = ("sleep", "cat")  # what an exec in its containers can run
 
 
 @dataclass
@@ -146,6 +149,9 @@ class FakeSwarmAPI:
         self.logged_in: list[tuple[str, str]] = []  # (registry, username)
         self.calls: list[str] = []
         self.fail_next: dict[str, Exception] = {}  # method -> error its next call raises
+        self.task_execs: dict[str, tuple[_Service, _Task, list[str]]] = {}
+        self.created_services: list[dict[str, Any]] = []  # every spec created, removed or not
+        self.exec_codes: dict[str, int] = {}
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -430,6 +436,7 @@ class FakeSwarmAPI:
             task_template, name, labels, mode, update_config, rollback_config, endpoint_spec
         )
         self._check_references(spec)
+        self.created_services.append(copy.deepcopy(spec))
         service_id = new_id("svc")
         doc = {
             "ID": service_id,
@@ -536,6 +543,53 @@ class FakeSwarmAPI:
             return dict(other(container))
         self._record("inspect_container")
         raise api_error(404, f"No such container: {container}")
+
+    # -- exec in task containers ----------------------------------------------------------------
+
+    def _task_of_container(self, container: str) -> tuple[_Service, _Task] | None:
+        for service in self.swarm_services.values():
+            for task in service.tasks:
+                if task.doc["Status"]["ContainerStatus"]["ContainerID"] == container:
+                    return service, task
+        return None
+
+    def exec_create(self, container: str, cmd: Any, **kwargs: Any) -> dict[str, str]:
+        """An exec in a running task's container, else one on the image side's containers."""
+        found = self._task_of_container(container)
+        if found is None:
+            return dict(super().exec_create(container, cmd, **kwargs))  # type: ignore[misc]
+        self._record("exec_create")
+        service, task = found
+        if task.state != "running":
+            raise api_error(409, f"Container {container} is not running")
+        exec_id = new_id("exec")
+        self.task_execs[exec_id] = (service, task, list(cmd))
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id: str, **kwargs: Any) -> Any:
+        if exec_id not in self.task_execs:
+            return super().exec_start(exec_id, **kwargs)  # type: ignore[misc]
+        self._record("exec_start")
+        _service, task, argv = self.task_execs[exec_id]
+        behaviour = self.behaviour(str(task.doc["Spec"]["ContainerSpec"]["Image"]))
+        out, err, code = b"", b"", 0
+        if argv[0] not in behaviour.commands:
+            err, code = f"exec: {argv[0]}: executable file not found in $PATH".encode(), 127
+        elif argv[0] == "cat":
+            mounted = self._mounted(task.doc["Spec"]["ContainerSpec"])
+            target = argv[1].removeprefix("/run/secrets/")
+            if target in mounted:
+                out = mounted[target]
+            else:
+                err, code = f"cat: can't open '{argv[1]}': No such file".encode(), 1
+        self.exec_codes[exec_id] = code
+        return (out or None, err or None) if kwargs.get("demux") else out + err
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        if exec_id not in self.task_execs:
+            return dict(super().exec_inspect(exec_id))  # type: ignore[misc]
+        self._record("exec_inspect")
+        return {"ID": exec_id, "Running": False, "ExitCode": self.exec_codes.get(exec_id)}
 
     def nodes(self, filters: Any = None) -> list[dict[str, Any]]:
         self._record("nodes")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -231,3 +234,74 @@ def test_missing_secret_fails_before_any_change(
     assert empty.exit_code == ExitStatus.USAGE
     unknown = lain("secret", "show", "web", "nope.conf", "-a", app.name)
     assert unknown.exit_code == ExitStatus.NOT_FOUND and "/lain/app/nope.conf" in unknown.stderr
+
+
+def readers(client: Any, app: TestApp) -> list[dict[str, Any]]:
+    label = {"label": f"lain.app={app.name}"}
+    return [
+        s
+        for s in client.api.services(filters=label)
+        if s["Spec"]["Name"].startswith("lain-secret-read-")
+    ]
+
+
+def test_a_killed_read_leaves_no_value_anywhere_and_the_next_read_cleans_up(
+    docker_client: Any, app: TestApp, lain: Any
+) -> None:
+    value = "killed-read-" + secrets.token_hex(8)
+    push_version(docker_client, app, secret_app(app.name), "page")
+    added = lain("secret", "add", "web", "config/app.conf", "-a", app.name, "-c", value)
+    assert added.exit_code == ExitStatus.OK, added.stderr
+
+    # A read killed while its reader task runs (a CI job's timeout does this).
+    show = ["secret", "show", "web", "config/app.conf", "-a", app.name, "--timeout", "3"]
+    reading = subprocess.Popen([sys.executable, "-m", "lain_cli", *show], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any(
+        t["Status"]["State"] == "running"
+        for r in readers(docker_client, app)
+        for t in docker_client.api.tasks(filters={"service": r["ID"]})
+    ):
+        assert time.monotonic() < deadline and reading.poll() is None, "no reader ran"
+        time.sleep(0.05)
+    reading.kill()
+    reading.wait(timeout=10)
+    (left,) = readers(docker_client, app)
+
+    # What it left holds no value: no log at all, and no file under the engine's data dir.
+    for task in docker_client.api.tasks(filters={"service": left["ID"]}):
+        container = task["Status"]["ContainerStatus"]["ContainerID"]
+        inspected = docker_client.api.inspect_container(container)
+        assert inspected["HostConfig"]["LogConfig"]["Type"] == "none"
+        assert not inspected["LogPath"]
+    root = docker_client.info()["DockerRootDir"]
+    # While the reader runs, only its secrets tmpfs holds the value, as for any proc (and no
+    # file holds it encoded, as a log of base64 lines would).
+    encoded = base64.b64encode(value.encode()).decode()
+    for path in files_holding(value, f"{root}/containers"):
+        assert filesystem_of(path) == "tmpfs", path
+    assert files_holding(encoded, f"{root}/containers") == []
+
+    # Once it outlived its time it has stopped (nothing holds the value any more), and the
+    # next command that reads the app's secrets removes it.
+    time.sleep(3 + 5 + 1)
+    assert files_holding(value, root) == [] and files_holding(encoded, root) == []
+    again = lain("secret", "show", "web", "config/app.conf", "-a", app.name)
+    assert again.exit_code == ExitStatus.OK, again.stderr
+    assert value in again.stdout
+    assert readers(docker_client, app) == []
+
+
+def files_holding(text: str, directory: str) -> list[str]:
+    found = subprocess.run(
+        ["grep", "-rl", "--binary-files=text", text, directory], capture_output=True, text=True
+    )
+    assert found.returncode in (0, 1), found.stderr  # 1: no file holds it
+    return found.stdout.split()
+
+
+def filesystem_of(path: str) -> str:
+    found = subprocess.run(
+        ["findmnt", "-n", "-o", "FSTYPE", "--target", path], capture_output=True, text=True
+    )
+    return found.stdout.strip()

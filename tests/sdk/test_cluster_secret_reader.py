@@ -1,34 +1,48 @@
-"""The log of a reader task: the secret values it printed, or why it cannot be read."""
+"""Secret readers: how they are made (no log, on the manager's node, short-lived) and how one
+left behind by a stopped command is removed."""
 
 from __future__ import annotations
 
-import base64
+import time
+from typing import Any
 
-import pytest
+from lain_sdk.cluster.names import LABEL_APP, LABEL_SECRET_READER
+from lain_sdk.cluster.secret_reader import STALE_MARGIN, manager_node, remove_stale_readers
 
-from lain_sdk.cluster.secret_reader import parse_reader_log
 
-
-def test_reader_log_is_parsed_or_refused() -> None:
-    one, two = b"\x00\xffbinary\n", b"x" * 100
-    wrapped = base64.b64encode(two).decode()  # a long value, wrapped like base64(1) does
-    log = "\n".join(
-        [
-            "--- /run/secrets/lain-secret-0",
-            base64.b64encode(one).decode(),
-            "--- /run/secrets/lain-secret-1",
-            wrapped[:76],
-            wrapped[76:],
-            "--- lain-secret-end",
-            "",
-        ]
+def add_reader(cluster: Any, app: str, until: float | str, name: str) -> None:
+    labels = {LABEL_APP: app, LABEL_SECRET_READER: str(until)}
+    cluster.api.create_service(
+        {"ContainerSpec": {"Image": "busybox", "Command": ["sleep", "60"]}},
+        name=name,
+        labels=labels,
     )
-    assert parse_reader_log(log, 2) == [one, two]
-    cut = log.split("--- lain-secret-end")[0]
-    with pytest.raises(ValueError, match="ended early"):
-        parse_reader_log(cut, 2)
-    with pytest.raises(ValueError, match="1 values instead of 2"):
-        parse_reader_log("--- a\nAAAA\n--- lain-secret-end\n", 2)
-    with pytest.raises(ValueError) as caught:
-        parse_reader_log("--- a\nnot base64!\n--- lain-secret-end\n", 1)
-    assert "not base64!" not in str(caught.value)
+
+
+def names(cluster: Any) -> set[str]:
+    return {s["Spec"]["Name"] for s in cluster.api.services()}
+
+
+def test_only_readers_past_their_time_are_stale(cluster: Any) -> None:
+    now = time.time()
+    add_reader(cluster, "shop", int(now - STALE_MARGIN - 5), "lain-secret-read-old")
+    add_reader(cluster, "shop", int(now + 60), "lain-secret-read-busy")  # another read, running
+    add_reader(cluster, "shop", "garbled", "lain-secret-read-odd")
+    add_reader(cluster, "other", int(now - 3600), "lain-secret-read-other")
+    cluster.api.create_service(
+        {"ContainerSpec": {"Image": "busybox"}}, name="shop__web", labels={LABEL_APP: "shop"}
+    )
+
+    assert sorted(remove_stale_readers(cluster, "shop")) == [
+        "lain-secret-read-odd",
+        "lain-secret-read-old",
+    ]
+    assert names(cluster) == {"lain-secret-read-busy", "lain-secret-read-other", "shop__web"}
+    # An undeploy takes every reader of the app, busy or not, and nothing else.
+    assert remove_stale_readers(cluster, "shop", every=True) == ["lain-secret-read-busy"]
+    assert names(cluster) == {"lain-secret-read-other", "shop__web"}
+
+
+def test_the_reader_runs_on_the_managers_own_node(cluster: Any) -> None:
+    node = manager_node(cluster)
+    assert node and node == cluster.api.info()["Swarm"]["NodeID"]

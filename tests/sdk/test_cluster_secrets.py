@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from fakes.cluster import REGISTRY, WEB, mv, publish, run
 from fakes.swarm import Behaviour
@@ -25,21 +23,9 @@ WITH_SECRET = WEB.replace("  memory: 64m\n", "  memory: 64m\n  secret_files: [co
 PATH = "/lain/app/config.json"
 
 
-def reader(container, mounted):
-    """What the reader task's shell script prints: each file base64-encoded between markers
-    (None for the app's own program)."""
-    if container.get("Command", [None])[0] != "sh":
-        return None
-    lines = []
-    for path in container["Command"][4:]:
-        lines += [f"--- {path}", base64.b64encode(mounted[path.rsplit("/", 1)[1]]).decode()]
-    return [*lines, "--- lain-secret-end"]
-
-
 @pytest.fixture
 def deployed(cluster, registry):
-    """shop deployed with version 1 of its secret file, read back by a shell-like reader."""
-    cluster.api.script(REGISTRY, Behaviour(program=reader))
+    """shop deployed with version 1 of its secret file."""
     publish(registry, WITH_SECRET)
     run(add_secret("shop", "web", "config.json", b'{"db": 1}', cluster=cluster))
     run(deploy_app("shop", cluster=cluster, timeout=5))
@@ -117,13 +103,31 @@ def test_read_proc_secrets_reads_every_declared_file_at_once(deployed) -> None:
     assert missing.value.missing == (("web", PATH),)
 
 
-def test_a_reader_image_without_a_shell_fails_clearly(deployed) -> None:
-    deployed.api.script("busybox-less", Behaviour(fails="exec: sh: not found", exit_code=127))
-    with pytest.raises(ClusterError, match=r"exit code 127.*its image needs sh and base64"):
-        read_secret("shop", "web", "config.json", cluster=deployed, image="busybox-less")
+def test_values_are_read_through_exec_never_through_a_log(deployed) -> None:
+    value = read_secret("shop", "web", "config.json", cluster=deployed)
+    assert value.content == b'{"db": 1}'
+    (reader,) = [
+        c for c in deployed.api.created_services if c["Name"].startswith("lain-secret-read-")
+    ]
+    task = reader["TaskTemplate"]
+    assert task["LogDriver"] == {"Name": "none"}  # whatever it printed would go nowhere
+    assert task["ContainerSpec"]["Command"][0] == "sleep"  # it only waits to be read
+    assert task["Placement"]["Constraints"] == ["node.id==node-manager-1"]
+    assert "service_logs" not in deployed.api.calls
+
+
+def test_a_reader_image_without_cat_or_that_never_starts_fails_clearly(deployed) -> None:
+    deployed.api.script("no-cat", Behaviour(commands=("sleep",)))
+    with pytest.raises(ClusterError, match=r"cat .* failed: exec: cat: executable file not found"):
+        read_secret("shop", "web", "config.json", cluster=deployed, image="no-cat")
+    deployed.api.script("broken", Behaviour(fails="exec: sleep: not found", exit_code=127))
+    with pytest.raises(ClusterError, match=r"does it have sleep and cat"):
+        read_secret("shop", "web", "config.json", cluster=deployed, image="broken")
     deployed.api.script("slow", Behaviour(starts_after=10**9))
-    with pytest.raises(LainTimeout, match=r"did not finish within 0\.01s"):
+    with pytest.raises(LainTimeout, match=r"did not start within 0\.01s"):
         read_secret("shop", "web", "config.json", cluster=deployed, image="slow", timeout=0.01)
+    # Each reader went, whatever happened to it.
+    assert not [s for s in deployed.api.services() if "secret-read" in s["Spec"]["Name"]]
 
 
 def test_removing_refuses_a_mounted_version_and_removes_the_others(deployed) -> None:
@@ -162,7 +166,7 @@ def test_bad_secrets_are_refused_before_anything_is_stored(
 
 def test_a_failed_secret_rollout_keeps_the_previous_version_serving(deployed, registry) -> None:
     deployed.api.script(
-        f"{REGISTRY}/shop:release-{mv(1)}", Behaviour(program=reader, fails="bad config")
+        f"{REGISTRY}/shop:release-{mv(1)}", Behaviour(fails="bad config")
     )
     from lain_sdk.errors import DeployFailed
 
