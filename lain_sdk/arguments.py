@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
@@ -59,15 +59,42 @@ def optional_text(value: object, what: str) -> str | None:
 
 def seconds(value: object, what: str = "timeout") -> float:
     """A positive, finite number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise InvalidArgument(f"{what} must be a positive number of seconds, not {value!r}")
+    # Compared with the largest float, not with infinity: a bigger int has no float value.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= sys.float_info.max
+    ):
+        raise InvalidArgument(f"{what} must be a positive number of seconds, not {short(value)}")
     return float(value)
 
 
-def whole(value: object, what: str, minimum: int = 0) -> int:
+def whole(value: object, what: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """A whole number >= ``minimum`` (and <= ``maximum`` when given)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgument(f"{what} must be a whole number >= {minimum}, not {value!r}")
+        raise InvalidArgument(f"{what} must be a whole number >= {minimum}, not {short(value)}")
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(
+            f"{what} must be a whole number from {minimum} to {maximum}, not {short(value)}"
+        )
     return value
+
+
+def number(
+    value: object, what: str, minimum: float, maximum: float, kind: str = "a number"
+) -> float:
+    """A finite number from ``minimum`` to ``maximum`` (NaN and infinity are refused); ``kind``
+    says what it counts in the message (``a number of CPUs``)."""
+    # NaN compares false with everything, and the bounds are finite: inf and NaN fail here.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not minimum <= value <= maximum
+    ):
+        raise InvalidArgument(
+            f"{what} must be {kind} from {minimum:g} to {maximum:g}, not {short(value)}"
+        )
+    return float(value)
 
 
 def flag(value: object, what: str) -> bool:
@@ -192,6 +219,15 @@ def optional_function(value: T | None, what: str) -> T | None:
     if value is not None and not callable(value):
         raise InvalidArgument(f"{what} must be a function or None, not {_kind(value)}")
     return value
+
+
+def short(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message quotes a huge number or string
+    without repeating all of it."""
+    if isinstance(value, int) and value.bit_length() > 10_000:
+        return "a number of thousands of digits"  # too long for repr() to write out
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 3]}..."
 
 
 def _kind(value: object) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, TypeVar
 
 import click
 
@@ -23,9 +25,18 @@ from lain_sdk.cluster.deploy import DeployResult, deploy_app, plan_deploy
 from lain_sdk.cluster.history import list_releases, rollback_app
 from lain_sdk.cluster.plan import Plan
 from lain_sdk.cluster.scale import restart_app, scale_proc
-from lain_sdk.cluster.sizing import parse_memory
+from lain_sdk.cluster.sizing import (
+    MAX_CPU,
+    MAX_INSTANCES,
+    MIN_CPU,
+    check_cpu,
+    check_instances,
+    parse_memory,
+)
 from lain_sdk.cluster.undeploy import undeploy_app
 from lain_sdk.errors import InvalidArgument
+
+T = TypeVar("T")
 
 # -- deploy ------------------------------------------------------------------------------------
 
@@ -128,32 +139,46 @@ def deploy(
     report(obj, result.to_dict(), lambda: _result_text(result))
 
 
-def _memory(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """``--memory`` in bytes, checked as lain.yaml's memory is."""
-    if value is None:
-        return None
-    try:
-        return parse_memory(value)
-    except InvalidArgument as e:
-        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+def _checked(
+    check: Callable[[Any], T],
+) -> Callable[[click.Context, click.Parameter, Any], T | None]:
+    """A click callback that checks an option with the SDK's own check (the same bounds as
+    ``scale_proc`` and lain.yaml), so a value out of bounds is a usage error before anything
+    is sent."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> T | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except InvalidArgument as e:
+            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+    return callback
 
 
 @click.command()
 @click.argument("proc")
 @click.option(
-    "-n", "--instances", type=click.IntRange(min=0), metavar="N", help="Number of instances."
+    "-n",
+    "--instances",
+    type=int,
+    callback=_checked(check_instances),
+    metavar="N",
+    help=f"Number of instances, 0 to {MAX_INSTANCES}.",
 )
 @click.option(
     "--cpu",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
+    callback=_checked(check_cpu),
     metavar="CPUS",
-    help="CPU limit in CPUs, decimals allowed (0.5 = half a CPU).",
+    help=f"CPU limit in CPUs, {MIN_CPU:g} to {MAX_CPU}, decimals allowed (0.5 = half a CPU).",
 )
 @click.option(
     "--memory",
-    callback=_memory,
+    callback=_checked(parse_memory),
     metavar="SIZE",
-    help="Memory limit with Docker's units (64m, 1g), at least 6m.",
+    help="Memory limit with Docker's units (64m, 1g), from 6m to 1024g.",
 )
 @wait_options
 @app_options

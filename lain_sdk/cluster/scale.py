@@ -28,7 +28,7 @@ from lain_sdk.cluster.releases import (
 )
 from lain_sdk.cluster.rollout import Change, Rollout, deploy_failed, rollout
 from lain_sdk.cluster.session import Cluster, ClusterLike
-from lain_sdk.cluster.sizing import ProcScale, parse_memory
+from lain_sdk.cluster.sizing import ProcScale, check_cpu, check_instances, parse_memory
 from lain_sdk.cluster.spec import force_restart, rescale_spec
 from lain_sdk.cluster.swarm import app_services, deployed_procs, update_service
 from lain_sdk.cluster.views import current_release
@@ -59,21 +59,26 @@ def _new_scale(
     )
 
 
-def _check_scale(instances: int | None, cpu: float | None, memory: int | str | None) -> int | None:
-    """Check the values of a scale; the memory in bytes (None: unchanged).
+def _check_scale(
+    instances: int | None, cpu: float | None, memory: int | str | None
+) -> tuple[int | None, float | None, int | None]:
+    """The values of a scale, checked against lain's bounds; memory in bytes (None: unchanged).
+
+    Called before the lock is taken and before any release is recorded: a value out of bounds
+    never reaches the engine and leaves no trace in the app's history.
 
     Raises:
-        InvalidArgument: no value, or one that is not a count, a CPU number or a size.
+        InvalidArgument: no value, or one that is not a count, a CPU number or a size within
+            :data:`~lain_sdk.cluster.sizing.MAX_INSTANCES`, ``MIN_CPU``..``MAX_CPU`` and
+            6m..1 TiB.
     """
     if instances is None and cpu is None and memory is None:
         raise InvalidArgument("give at least one of instances, cpu and memory")
-    if instances is not None:
-        arguments.whole(instances, "instances")
-    if cpu is not None and (
-        isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not cpu > 0
-    ):
-        raise InvalidArgument(f"cpu must be a number of CPUs > 0, not {cpu!r}")
-    return parse_memory(memory) if memory is not None else None
+    return (
+        None if instances is None else check_instances(instances),
+        None if cpu is None else check_cpu(cpu),
+        None if memory is None else parse_memory(memory),
+    )
 
 
 def _scale_plan(
@@ -125,9 +130,9 @@ def scale_proc(
         app: the app.
         proc: the proc.
         cluster: the cluster (a session, its settings, or its name).
-        instances: replicas (>= 0).
-        cpu: CPUs (> 0, decimals allowed).
-        memory: bytes, or a size like ``128m`` (>= 6m).
+        instances: replicas, 0 to 1000 (:data:`~lain_sdk.cluster.sizing.MAX_INSTANCES`).
+        cpu: CPUs, 0.01 to 1024, decimals allowed.
+        memory: bytes, or a size like ``128m``, 6m to 1 TiB.
         timeout: seconds to wait for the lock and for the rollout.
         wait: wait for the rollout.
 
@@ -137,7 +142,7 @@ def scale_proc(
         DeployFailed: the proc did not converge; it was put back.
     """
     app, proc = arguments.app_name(app), arguments.proc_name(proc)
-    memory_bytes = _check_scale(instances, cpu, memory)
+    instances, cpu, memory_bytes = _check_scale(instances, cpu, memory)
     timeout = arguments.seconds(timeout)
     session = Cluster.of(cluster)
     with (yield from app_lock(session, app, operation="scale", timeout=timeout)):

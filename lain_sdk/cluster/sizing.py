@@ -16,11 +16,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import lain_sdk.arguments as arguments
 from lain_sdk.cluster.names import LABEL_YAML_CPU, LABEL_YAML_INSTANCES, LABEL_YAML_MEMORY
 from lain_sdk.errors import InvalidArgument
-from lain_sdk.units import MIN_MEMORY, format_bytes, parse_size
+from lain_sdk.units import MAX_MEMORY, MIN_MEMORY, format_bytes, parse_size
 
 NANO = 1_000_000_000
+# The most instances one proc may have.  Swarm accepts any count and its managers keep every
+# task in memory (and in their Raft log): a count of 10^11 took a whole swarm down.  A thousand
+# instances of one proc is far more than an app of a lain cluster runs, and well within what a
+# manager handles.  The schema of lain.yaml holds num_instances to the same maximum.
+MAX_INSTANCES = 1000
+# CPU limits are sent as NanoCPUs (an int64 of billionths of a CPU).  Below a hundredth of a CPU
+# the limit rounds towards 0, which the engine reads as "no limit" (Docker's own minimum for
+# --cpus is 0.01); above 1024 CPUs it is a typo, not a machine.
+MIN_CPU = 0.01
+MAX_CPU = 1024
 
 
 class ProcScale(NamedTuple):
@@ -105,20 +116,49 @@ def effective_scale(
 
 
 def parse_memory(value: str | int) -> int:
-    """Memory in Docker's units (``64m``, ``1g``, ``512k``, bytes) as bytes, at least 6m.
+    """Memory in Docker's units (``64m``, ``1g``, ``512k``, bytes) as bytes, from 6m to 1 TiB.
 
     Raises:
-        InvalidArgument: not a size, or below 6 MiB (Docker's minimum).
+        InvalidArgument: not a size, below 6 MiB (Docker's minimum) or above 1 TiB (lain's
+            maximum, :data:`~lain_sdk.units.MAX_MEMORY`).
     """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidArgument(f"memory must be a size like 64m or a number of bytes, not {value!r}")
+        raise InvalidArgument(
+            f"memory must be a size like 64m or a number of bytes, not {arguments.short(value)}"
+        )
     try:
         size = parse_size(value)
     except ValueError:
-        raise InvalidArgument(f"{value!r} is not a memory size (e.g. 64m, 1g)") from None
+        raise InvalidArgument(
+            f"{arguments.short(value)} is not a memory size (e.g. 64m, 1g)"
+        ) from None
     if size < MIN_MEMORY:
         raise InvalidArgument(f"memory must be at least 6m (Docker's minimum), not {value}")
+    if size > MAX_MEMORY:
+        raise InvalidArgument(
+            f"memory must be at most {format_bytes(MAX_MEMORY)} (1 TiB, lain's maximum), "
+            f"not {arguments.short(value)}"
+        )
     return size
+
+
+def check_instances(value: object) -> int:
+    """A number of instances from 0 to :data:`MAX_INSTANCES`.
+
+    Raises:
+        InvalidArgument: not a whole number, or out of that range.
+    """
+    return arguments.whole(value, "instances", 0, MAX_INSTANCES)
+
+
+def check_cpu(value: object) -> float:
+    """A CPU limit from :data:`MIN_CPU` to :data:`MAX_CPU` CPUs (finite: NaN and infinity are
+    refused).
+
+    Raises:
+        InvalidArgument: not such a number.
+    """
+    return arguments.number(value, "cpu", MIN_CPU, MAX_CPU, kind="a number of CPUs")
 
 
 def format_number(value: float) -> str:

@@ -9,6 +9,7 @@ from fakes.swarm import Behaviour
 from lain_sdk.cluster.deploy import deploy_source
 from lain_sdk.cluster.history import list_releases
 from lain_sdk.cluster.scale import restart_app, scale_proc
+from lain_sdk.cluster.sizing import MAX_CPU, MAX_INSTANCES
 from lain_sdk.cluster.swarm import app_services
 from lain_sdk.errors import DeployFailed, InvalidArgument, NotFound
 from lain_sdk.events import Message, ProcChanged
@@ -55,7 +56,7 @@ def test_scaling_to_what_runs_changes_nothing(cluster) -> None:
         ({}, "give at least one of"),
         ({"instances": -1}, "instances must be a whole number >= 0"),
         ({"instances": True}, "instances must be a whole number"),
-        ({"cpu": 0}, "cpu must be a number of CPUs > 0"),
+        ({"cpu": 0}, "cpu must be a number of CPUs from 0.01 to 1024, not 0"),
         ({"memory": "lots"}, "is not a memory size"),
         ({"memory": "1m"}, "at least 6m"),
         ({"instances": 1, "timeout": 0}, "timeout must be a positive number"),
@@ -64,6 +65,40 @@ def test_scaling_to_what_runs_changes_nothing(cluster) -> None:
 def test_bad_values_are_refused_before_anything_happens(cluster, kw, says) -> None:
     with pytest.raises(InvalidArgument, match=says):
         scale(cluster, **kw)
+
+
+# Values the engine would accept (or choke on): each is refused before anything is sent.
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"instances": 1001}, "instances must be a whole number from 0 to 1000, not 1001"),
+        ({"instances": 100_000_000_000}, "from 0 to 1000, not 100000000000"),
+        ({"instances": 10**23}, "from 0 to 1000, not 100000000000000000000000"),
+        ({"cpu": float("inf")}, "cpu must be a number of CPUs from 0.01 to 1024, not inf"),
+        ({"cpu": float("nan")}, "cpu must be a number of CPUs from 0.01 to 1024, not nan"),
+        ({"cpu": 1e30}, "from 0.01 to 1024, not 1e"),
+        ({"cpu": 10**400}, "from 0.01 to 1024, not 1000"),
+        ({"cpu": 0.001}, "from 0.01 to 1024, not 0.001"),
+        ({"memory": "999999999999999999999g"}, r"memory must be at most 1024g \(1 TiB"),
+        ({"memory": "1025g"}, r"at most 1024g \(1 TiB, lain's maximum\), not '1025g'"),
+        ({"memory": (1 << 40) + 1}, "at most 1024g"),
+        ({"memory": "9" * 5000 + "g"}, "is not a memory size"),
+    ],
+)
+def test_values_out_of_bounds_never_reach_the_engine(cluster, kw, says) -> None:
+    sent = list(cluster.api.calls)
+    with pytest.raises(InvalidArgument, match=says):
+        scale(cluster, **kw)
+    assert cluster.api.calls == sent  # not even the lock was asked for
+    assert [r.kind for r in list_releases("shop", cluster=cluster)] == ["deploy"]
+    assert app_services(cluster, "shop")["web"].scale.instances == 2
+
+
+def test_the_bounds_themselves_are_accepted(cluster) -> None:
+    result, _ = scale(cluster, instances=MAX_INSTANCES, cpu=MAX_CPU, memory="1024g", wait=False)
+    web = app_services(cluster, "shop")["web"]
+    assert (web.scale.instances, web.scale.cpu, web.scale.memory) == (1000, 1024.0, 1 << 40)
+    assert result.release.procs["web"].instances == 1000
 
 
 def test_a_proc_that_is_not_deployed_is_named(cluster) -> None:
