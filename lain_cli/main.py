@@ -127,18 +127,28 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitStatus.INTERRUPTED)
     except LainError as e:
         if debug:
-            raise
+            _show_traceback()
         click.echo(f"lain: error: {e}", err=True)
         for hint in hints_for(e):
             click.echo(f"hint: {hint}", err=True)
         sys.exit(status_for(e))
     except Exception as e:  # a bug in lain: say so briefly unless asked for the traceback
         if debug:
-            raise
-        click.echo(
-            f"lain: internal error: {type(e).__name__}: {e}\n"
-            "(run again with --traceback or LAIN_DEBUG=1 for details)",
-            err=True,
-        )
+            _show_traceback()
+            click.echo(f"lain: internal error: {type(e).__name__}: {e}", err=True)
+        else:
+            click.echo(
+                f"lain: internal error: {type(e).__name__}: {e}\n"
+                "(run again with --traceback or LAIN_DEBUG=1 for details)",
+                err=True,
+            )
         sys.exit(ExitStatus.ERROR)
     sys.exit(status if isinstance(status, int) else ExitStatus.OK)
+
+
+def _show_traceback() -> None:
+    """The traceback of the error being handled, on stderr.  The exit status stays the one the
+    error maps to: scripts that set LAIN_DEBUG=1 to log details still read the same statuses."""
+    import traceback
+
+    click.echo(traceback.format_exc().rstrip("\n"), err=True)

@@ -98,3 +98,42 @@ def test_internal_errors_are_one_line_unless_traceback(lain, monkeypatch) -> Non
     assert result.exit_code == ExitStatus.ERROR
     assert result.stderr.startswith("lain: internal error: RuntimeError: boom")
     assert "Traceback" not in result.stderr
+
+
+def test_internal_errors_show_the_traceback_when_asked(lain, monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("platform.python_version", boom)
+    for result in (lain("--traceback", "version"), lain("version", env={"LAIN_DEBUG": "1"})):
+        assert result.exit_code == ExitStatus.ERROR
+        assert result.stderr.startswith("Traceback (most recent call last):")
+        assert result.stderr.endswith("lain: internal error: RuntimeError: boom\n")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.InvalidArgument("instances must be a whole number"), ExitStatus.USAGE),
+        (errors.AppConfigError([]), ExitStatus.CONFIG_INVALID),
+        (errors.ClusterError("refused"), ExitStatus.CLUSTER_ERROR),
+        (errors.NotFound("nothing"), ExitStatus.NOT_FOUND),
+        (errors.SettingsError("bad settings"), ExitStatus.SETTINGS_INVALID),
+        (errors.LainTimeout("too slow"), ExitStatus.TIMEOUT),
+    ],
+)
+@pytest.mark.parametrize("debug", [["--traceback"], ["env"]])
+def test_traceback_keeps_the_documented_exit_status(
+    lain, monkeypatch, error: errors.LainError, status: ExitStatus, debug: list[str]
+) -> None:
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("platform.python_version", fail)
+    if debug == ["env"]:
+        result = lain("version", env={"LAIN_DEBUG": "1"})
+    else:
+        result = lain(*debug, "version")
+    assert result.exit_code == status
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert f"lain: error: {error}\n" in result.stderr
