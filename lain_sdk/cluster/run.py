@@ -4,23 +4,27 @@
 settings come from the same desired service spec a deploy sends to Swarm (image, entrypoint,
 command, user, workdir, environment with the ``LAIN_*`` variables, healthcheck, limits), with
 ``LAIN_INSTANCE_NO=1``.  Its port is published on an ephemeral port of 127.0.0.1.  Secret files
-are copied into the container before it starts, at their paths with mode 0400; unlike on the
-cluster they live in the container's own filesystem, so they go when the container is removed.
+are mounted as a deploy mounts them, read-only at their paths with mode 0400, never in the
+container's writable layer: each is written to a private directory in memory (a tmpfs:
+``$XDG_RUNTIME_DIR``, else ``/dev/shm``), bind-mounted, and deleted from there as soon as the
+container has started, so once it stops nothing holds the value (``docker cp`` finds nothing).
 ``persistent_dirs`` get named volumes of their own (the deploy's names plus ``.run``, so a local
 run never shares data with a deployed instance on the same engine); they outlive the container,
 so what a proc keeps there is found again by the next run.
 
-The engine is the local one, where the release was built (:func:`lain_sdk.engine.connect`).
+The engine is the local one, where the release was built (:func:`lain_sdk.engine.connect`),
+and must see this machine's files for secret files to be mounted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import tarfile
-import time
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lain_sdk.arguments as arguments
@@ -37,6 +41,10 @@ from lain_sdk.errors import ContainerExists, ImageNotFound, InvalidArgument, Not
 from lain_sdk.images.naming import image_tag, parse_tag
 from lain_sdk.protocols import EngineAPI
 from lain_sdk.settings import ClusterSettings
+
+# A tmpfs on every Linux host: where secret files wait for their container when there is no
+# XDG_RUNTIME_DIR.
+SHARED_MEMORY = "/dev/shm"
 
 
 @dataclass(frozen=True)
@@ -143,23 +151,29 @@ def _container_settings(
     return container, dict((task.get("Resources") or {}).get("Limits") or {})
 
 
-def _secret_tar(files: Mapping[str, bytes], user: str) -> bytes:
-    """A tar of the secret files at their absolute paths, mode 0400.
+def secret_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where a run's secret files are written before they are mounted: memory, never disk."""
+    env = os.environ if environ is None else environ
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    return Path(runtime) if runtime and os.path.isdir(runtime) else Path(SHARED_MEMORY)
 
-    Only the files: directory entries would overwrite the owner and mode of directories the
-    image has (such as /lain/app); missing parents are made by the engine.
-    """
+
+def _secret_mounts(files: Mapping[str, bytes], user: str, where: Path) -> list[Any]:
+    """Write the secret files into ``where`` (0400, owned by the proc's user where this process
+    may give them away) and return their read-only bind mounts."""
+    from docker.types import Mount
+
     uid, gid = secret_owner(user)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, content in sorted(files.items()):
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size = len(content)
-            info.mode = SECRET_MODE
-            info.uid, info.gid = int(uid), int(gid)
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+    mounts = []
+    for index, (path, content) in enumerate(sorted(files.items())):
+        source = where / f"secret-{index}"
+        descriptor = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE)
+        with os.fdopen(descriptor, "wb") as f:
+            f.write(content)
+        with contextlib.suppress(PermissionError):  # not root: the files stay ours
+            os.chown(source, int(uid), int(gid))
+        mounts.append(Mount(target=path, source=str(source), type="bind", read_only=True))
+    return mounts
 
 
 def run_proc(
@@ -187,7 +201,8 @@ def run_proc(
         image: the release image on the local engine (see :func:`local_release_image`).
         cluster: the cluster whose settings give ``LAIN_DOMAIN`` (a session, its settings, or
             its name).
-        secret_files: absolute path -> value, put in the container before it starts.
+        secret_files: absolute path -> value, mounted read-only (mode 0400, owned by the
+            proc's numeric user) from memory, never written into the container.
         command: run this instead of the proc's command (the entrypoint stays).
         name: the container's name (default: :func:`container_name`).
         replace_existing: remove a container of that name first (default: refuse).
@@ -218,22 +233,27 @@ def run_proc(
     _clear_name(api, name, replace_existing)
     ports = [(found.port.port, found.port.protocol)] if found.port else []
     mounts = _run_volumes(container.get("Mounts") or [])
-    container_id = _create(
-        api,
-        image,
-        name,
-        container,
-        limits,
-        ports,
-        mounts,
-        command=command,
-        stdin=follow and stdin,
-        tty=tty,
-    )
     files = dict(secret_files or {})
-    info, attached = _start(
-        api, container_id, name, files, found.user, follow=follow, stdin=stdin, tty=tty
-    )
+    # The values exist outside the container only from here until it has started.
+    holder = Path(tempfile.mkdtemp(prefix="lain-run-", dir=secret_dir())) if files else None
+    try:
+        secret_mounts = _secret_mounts(files, found.user, holder) if holder else []
+        container_id = _create(
+            api,
+            image,
+            name,
+            container,
+            limits,
+            ports,
+            [*mounts, *secret_mounts],
+            command=command,
+            stdin=follow and stdin,
+            tty=tty,
+        )
+        info, attached = _start(api, container_id, name, follow=follow, stdin=stdin, tty=tty)
+    finally:
+        if holder is not None:
+            shutil.rmtree(holder, ignore_errors=True)
     return RunResult(
         config.appname,
         proc,
@@ -304,20 +324,16 @@ def _start(
     api: EngineAPI,
     container_id: str,
     name: str,
-    files: Mapping[str, bytes],
-    user: str,
     *,
     follow: bool,
     stdin: bool,
     tty: bool,
 ) -> tuple[Mapping[str, Any], Attachment | None]:
-    """Put the secret files in, attach (with ``follow``) and start; the container as the
-    engine then describes it, and the attachment.  A container that did not start is removed."""
+    """Attach (with ``follow``) and start; the container as the engine then describes it, and
+    the attachment.  A container that did not start is removed."""
     attached = None
     try:
         with engine_errors(api, f"start container {name}"):
-            if files:
-                api.put_archive(container_id, "/", _secret_tar(files, user))
             if follow:
                 # Attached after the start, a quick command may have ended already: the
                 # stream of a stopped container never ends.

@@ -4,12 +4,14 @@ running instance), on the real engine and swarm."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from apps import unique_app_name
+from docker.errors import APIError
 from swarm_apps import TestApp, cleanup, push_version, wait_http
 from test_secrets import SECRET_PATH, secret_app
 
@@ -85,6 +87,18 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     labels = docker_client.api.inspect_volume(volume)["Labels"]
     assert labels["lain.app"] == app.name and labels["lain.run"] == "1"
     assert container.exec_run(["sh", "-c", "echo kept > /data/note"])[0] == 0
+
+    # Once it has stopped, nothing reads the value back: docker cp finds no file, and no
+    # file under the engine's data dir holds it.
+    container.stop(timeout=2)
+    try:  # the mount point stays, an empty file in the container's layer
+        copied = b"".join(docker_client.api.get_archive(container.id, SECRET_PATH)[0])
+    except APIError:
+        copied = b""
+    assert b"dev value" not in copied
+    root = docker_client.info()["DockerRootDir"]
+    held = subprocess.run(["grep", "-rl", "dev value", root], capture_output=True, text=True)
+    assert held.returncode == 1, held.stdout
 
     offline = ("-v", mv, "--app-dir", app_dir, "--secret-file", f"{SECRET_PATH}={local}")
     again = lain("run", "web", *offline)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
+from pathlib import Path
 
 import pytest
+from fakes.base import engine_error
 from fakes.cluster import SETTINGS, mv
 
 from lain_sdk.appconfig.loader import parse_app_config
@@ -16,7 +16,7 @@ from lain_sdk.cluster.run import (
     run_proc,
     stop_run,
 )
-from lain_sdk.errors import ContainerExists, InvalidArgument, NotFound
+from lain_sdk.errors import ContainerExists, InvalidArgument, LainError, NotFound
 
 LAIN_YAML = """\
 appname: shop
@@ -86,9 +86,23 @@ def test_a_foreground_run_streams_its_output_and_ends_with_its_status(
     assert fake_docker.api.containers(all=True) == []
 
 
-def test_secret_files_go_in_before_the_start_read_only_for_the_procs_user(
-    config, fake_docker, engine, release
+def test_secret_files_are_mounted_from_memory_and_gone_once_it_started(
+    config, fake_docker, engine, release, tmp_path, monkeypatch
 ) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    seen = {}
+    original = fake_docker.api.start
+
+    def start_and_look(container):
+        # What the engine finds at the mounts' sources when it starts the container.
+        for mount in fake_docker.api.host_configs[container]["Mounts"]:
+            if mount["Type"] == "bind":
+                source = Path(mount["Source"])
+                info = source.stat()
+                seen[mount["Target"]] = (source.read_bytes(), oct(info.st_mode & 0o777))
+        return original(container)
+
+    fake_docker.api.start = start_and_look
     result = start(
         config,
         fake_docker,
@@ -96,15 +110,28 @@ def test_secret_files_go_in_before_the_start_read_only_for_the_procs_user(
         secret_files={"/lain/app/config/db.json": b"{}", "/etc/token": b"t"},
     )
     assert result.secret_files == ("/etc/token", "/lain/app/config/db.json")
-    (archive,) = engine.calls_to("put_archive")
-    assert archive.details["path"] == "/"
-    container = engine.container(result.container)
-    assert (
-        container.changes["/etc/token"] == b"t"
-        and container.changes["/lain/app/config/db.json"] == b"{}"
-    )
+    assert seen == {"/etc/token": (b"t", "0o400"), "/lain/app/config/db.json": (b"{}", "0o400")}
+    mounts = fake_docker.api.host_configs[result.container]["Mounts"]
+    assert {(m["Target"], m["ReadOnly"]) for m in mounts if m["Type"] == "bind"} == {
+        ("/etc/token", True),
+        ("/lain/app/config/db.json", True),
+    }
+    # Nothing went into the container, and nothing is left where the values waited.
+    assert engine.calls_to("put_archive") == []
+    assert not engine.container(result.container).changes
+    assert list(tmp_path.iterdir()) == []
     (ran,) = [r for r in engine.ran if r.argv == ["send-mail", "--all"]]
     assert ran.user == "1000:50"
+
+
+def test_a_run_that_fails_to_start_leaves_no_secret_behind(
+    config, fake_docker, engine, release, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    engine.fail_call("create_container", engine_error(500, "no space left on device"))
+    with pytest.raises(LainError):
+        start(config, fake_docker, proc="mail", secret_files={"/etc/token": b"t"})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_container_of_the_same_name_is_refused_or_replaced(
@@ -147,28 +174,3 @@ def test_the_release_image_is_found_locally_or_as_pushed(fake_docker, engine, re
         match=rf"not on this engine; build it first \(release versions here: {mv(1)}",
     ):
         local_release_image(fake_docker, "shop", "1-abc")
-
-
-def test_the_secret_tar_holds_only_the_files_read_only_for_the_procs_user(
-    config, fake_docker, engine, release
-) -> None:
-    captured = []
-    original = fake_docker.api.put_archive
-
-    def keep(container, path, data):
-        captured.append(data)
-        return original(container, path, data)
-
-    fake_docker.api.put_archive = keep
-    start(
-        config,
-        fake_docker,
-        proc="mail",
-        secret_files={"/lain/app/config/db.json": b"{}", "/etc/token": b"t"},
-    )
-    with tarfile.open(fileobj=io.BytesIO(captured[0])) as tar:
-        members = [(m.name, m.mode, m.uid, m.gid, m.isfile()) for m in tar.getmembers()]
-    assert members == [
-        ("etc/token", 0o400, 1000, 50, True),
-        ("lain/app/config/db.json", 0o400, 1000, 50, True),
-    ]
