@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_sdk.errors import CredentialsFileError, InvalidArgument, LainError, RegistryError
+from lain_sdk.files import replace_file
 
 KEYRING_SERVICE = "lain"
 ENV_USERNAME = "LAIN_REGISTRY_USERNAME"
@@ -174,7 +175,7 @@ class CredentialStore:
 
     def _read_file(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
         except OSError as e:
@@ -184,6 +185,14 @@ class CredentialStore:
                 "fix its permissions, or delete it and log in again",
             ) from e
         try:
+            text: str | None = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # Reported below, outside this block: the UnicodeDecodeError holds the file's bytes
+            # (a password among them) and must not ride along as the context of the error.
+            text = None
+        try:
+            if text is None:
+                raise ValueError("not UTF-8 text")
             data = json.loads(text)
             registries = data["registries"]
             if not isinstance(registries, dict):
@@ -316,14 +325,10 @@ class CredentialStore:
                 directory.mkdir(mode=0o700, parents=True)
                 directory.chmod(0o700)  # mkdir's mode is filtered by the umask
             # Written beside the target and renamed, so a crash never leaves half a file, and
-            # created 0600 so the password is never readable by others, not even for a moment.
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"registries": registries}, f, indent=2, sort_keys=True)
-                f.write("\n")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            # created 0600 so the password is never readable by others, not even for a moment;
+            # a failed write leaves no temporary file (with a password in it) behind.
+            text = json.dumps({"registries": registries}, indent=2, sort_keys=True) + "\n"
+            replace_file(self.path, text.encode("utf-8"), 0o600)
         except OSError as e:
             raise LainError(
                 f"cannot write the credentials file {self.path} ({e.strerror}): "

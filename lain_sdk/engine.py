@@ -13,10 +13,12 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from lain_sdk.errors import EngineError
+from lain_sdk.files import replace_file
 from lain_sdk.protocols import EngineClient as EngineClient
 from lain_sdk.settings import cache_dir
 
@@ -141,13 +143,10 @@ def forget_api_version(address: str) -> None:
 
 
 def _write_versions(data: dict[str, Any]) -> None:
-    path = _versions_file()
+    path = Path(_versions_file())
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, json.dumps(data).encode("utf-8"))  # leaves no .tmp when it fails
     except OSError:
         pass  # a cache that cannot be written only costs a version request next time
 

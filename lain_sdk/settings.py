@@ -30,12 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_sdk.errors import ClusterNotFound, NotFound, SettingsError
+from lain_sdk.files import replace_file
 
 LOCAL_CLUSTER = "local"
 LOCAL_REGISTRY = "127.0.0.1:5000"
@@ -203,12 +204,12 @@ class Settings:
         env = dict(os.environ if environ is None else environ)
         file = Path(path) if path is not None else default_settings_path(env)
         try:
-            text = file.read_text(encoding="utf-8")
+            raw = file.read_bytes()
         except FileNotFoundError:
             return cls(path=file, environ=env)
         except OSError as e:
             raise SettingsError(f"cannot read the lain settings file {file}: {e.strerror}") from e
-        return cls(path=file, environ=env, **_parse(text, file, env))
+        return cls(path=file, environ=env, **_parse(_decode(raw, file), file, env))
 
     def cluster(self, name: str | None = None) -> ClusterSettings:
         """The cluster to act on: ``name``, else ``$LAIN_CLUSTER``, else ``current``, else local.
@@ -305,14 +306,9 @@ class Settings:
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside the target and rename, so a crash never leaves half a file.
-            import tempfile  # only for writing: reading the settings stays cheap
-
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            # Written beside the target and renamed, so a crash never leaves half a file, and a
+            # failure leaves no temporary file.
+            replace_file(self.path, text.encode("utf-8"), 0o600)
         except OSError as e:
             raise SettingsError(f"cannot write the lain settings file {self.path}: {e}") from e
 
@@ -325,6 +321,23 @@ _CLUSTER_KEYS = {
     "tls_cert_path",
     "publish_ports",
 }
+
+
+def _decode(raw: bytes, file: Path) -> str:
+    """The settings file's text.
+
+    Raises:
+        SettingsError: it is not UTF-8; the message names the file and where.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SettingsError(
+            f"{file}:{line}:{column}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the lain "
+            "settings file as UTF-8, or remove it"
+        ) from None
 
 
 def _load_yaml(text: str, file: Path, env: Mapping[str, str]) -> Any:
@@ -345,6 +358,10 @@ def _load_yaml(text: str, file: Path, env: Mapping[str, str]) -> Any:
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
         problem = getattr(e, "problem", None) or "not valid YAML"
         raise SettingsError(f"{where}: {problem}; fix or remove the lain settings file") from e
+    except RecursionError:
+        raise SettingsError(
+            f"{file}: nested too deeply to be lain settings; fix or remove the lain settings file"
+        ) from None
     _keep(kept, data)
     return data
 
@@ -357,10 +374,8 @@ def _keep(path: Path, data: Any) -> None:
         if json.loads(text) != data:  # YAML that JSON cannot hold as it is (dates, int keys)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        spare = path.with_suffix(f".{os.getpid()}.tmp")
-        spare.write_text(text, encoding="utf-8")
-        os.replace(spare, path)
-    except (OSError, TypeError, ValueError):
+        replace_file(path, text.encode("utf-8"))  # leaves no .tmp when it fails
+    except (OSError, TypeError, ValueError, RecursionError):
         pass
 
 
@@ -373,44 +388,72 @@ def _parse(text: str, file: Path, env: Mapping[str, str]) -> dict[str, Any]:
         return SettingsError(f"{file}: {message}; fix or remove the lain settings file")
 
     if not isinstance(data, dict):
-        raise bad("expected a mapping with `clusters` and `current`")
+        raise bad(f"expected a mapping with `clusters` and `current`, not {_kind(data)}")
     unknown = set(data) - {"clusters", "current"}
     if unknown:
         raise bad(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     current = data.get("current")
     if current is not None and not isinstance(current, str):
-        raise bad("`current` must be a cluster name")
+        raise bad(f"`current` must be a cluster name, not {_kind(current)}")
     raw = data.get("clusters") or {}
     if not isinstance(raw, dict):
-        raise bad("`clusters` must be a mapping of name to settings")
+        raise bad(f"`clusters` must be a mapping of name to settings, not {_kind(raw)}")
     clusters: dict[str, ClusterSettings] = {}
     for name, entry in raw.items():
-        if not isinstance(entry, dict):
-            raise bad(f"clusters.{name} must be a mapping")
-        extra = set(entry) - _CLUSTER_KEYS
-        if extra:
-            raise bad(f"clusters.{name}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
-        registry = entry.get("registry")
-        if not isinstance(registry, str) or not registry:
-            raise bad(f"clusters.{name}.registry must be a registry host[:port]")
-        host = entry.get("docker_host")
-        if host is not None and not isinstance(host, str):
-            raise bad(f"clusters.{name}.docker_host must be a URL")
-        domains = entry.get("domains") or [LOCAL_DOMAIN]
-        if isinstance(domains, str):
-            domains = [domains]
-        if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
-            raise bad(f"clusters.{name}.domains must be a list of domains")
-        for key in ("insecure_registry", "publish_ports"):
-            if key in entry and not isinstance(entry[key], bool):
-                raise bad(f"clusters.{name}.{key} must be true or false")
-        clusters[str(name)] = ClusterSettings(
-            name=str(name),
-            docker_host=host or None,
-            registry=registry,
-            domains=tuple(domains),
-            insecure_registry=bool(entry.get("insecure_registry", False)),
-            tls_cert_path=entry.get("tls_cert_path") or None,
-            publish_ports=bool(entry.get("publish_ports", False)),
-        )
+        # A name YAML reads as a number (``7:``) is still a name; a date, a boolean or nothing
+        # is a mistake.
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise bad(f"clusters: a cluster name must be a string, not {_kind(name)}")
+        clusters[str(name)] = _cluster(str(name), entry, bad)
     return {"clusters": clusters, "current": current}
+
+
+def _cluster(name: str, entry: Any, bad: Callable[[str], SettingsError]) -> ClusterSettings:
+    """One cluster of the settings file, every key of the type it must have.
+
+    Raises:
+        SettingsError: from ``bad``, naming ``clusters.NAME.KEY``.
+    """
+    if not isinstance(entry, dict):
+        raise bad(f"clusters.{name} must be a mapping, not {_kind(entry)}")
+    extra = set(entry) - _CLUSTER_KEYS
+    if extra:
+        raise bad(f"clusters.{name}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
+    registry = entry.get("registry")
+    if not isinstance(registry, str) or not registry:
+        given = "an empty string" if registry == "" else _kind(registry)
+        raise bad(f"clusters.{name}.registry must be a registry host[:port], not {given}")
+    for key, what in (("docker_host", "a URL"), ("tls_cert_path", "a directory path")):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise bad(f"clusters.{name}.{key} must be {what}, not {_kind(entry[key])}")
+    domains = entry.get("domains") or [LOCAL_DOMAIN]
+    if isinstance(domains, str):
+        domains = [domains]
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        raise bad(f"clusters.{name}.domains must be a list of domains")
+    for key in ("insecure_registry", "publish_ports"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise bad(f"clusters.{name}.{key} must be true or false, not {_kind(entry[key])}")
+    return ClusterSettings(
+        name=name,
+        docker_host=entry.get("docker_host") or None,
+        registry=registry,
+        domains=tuple(domains),
+        insecure_registry=bool(entry.get("insecure_registry", False)),
+        tls_cert_path=entry.get("tls_cert_path") or None,
+        publish_ports=bool(entry.get("publish_ports", False)),
+    )
+
+
+def _kind(value: Any) -> str:
+    """What a value of the settings file is, in YAML's words (never the value: it is quoted in
+    an error message)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true or false"
+    for kinds, word in (((int, float), "a number"), (str, "a string"), (list, "a list"),
+                        (dict, "a mapping")):  # fmt: skip
+        if isinstance(value, kinds):
+            return word
+    return f"a {type(value).__name__}"

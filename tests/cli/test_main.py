@@ -137,3 +137,25 @@ def test_traceback_keeps_the_documented_exit_status(
     assert result.exit_code == status
     assert result.stderr.startswith("Traceback (most recent call last):")
     assert f"lain: error: {error}\n" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"clusters:\n  lab: {registry: caf\xe9}\n", ":2:22: not UTF-8 text (byte 0xe9)"),
+        (b"clusters:\n  lab: {registry: r, tls_cert_path: [a]}\n",
+         ": clusters.lab.tls_cert_path must be a directory path, not a list"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bad_settings_file_is_a_settings_error_naming_file_and_key(
+    lain, tmp_path: Path, content: bytes, says: str, debug: bool
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_bytes(content)
+    env = {"LAIN_CONFIG": str(config), **({"LAIN_DEBUG": "1"} if debug else {})}
+    result = lain("cluster", "ls", env=env)
+    assert result.exit_code == ExitStatus.SETTINGS_INVALID
+    assert f"lain: error: {config}{says}" in result.stderr
+    assert "internal error" not in result.stderr
+    assert ("Traceback" in result.stderr) is debug

@@ -16,7 +16,7 @@ import pytest
 from conftest import DictKeyring
 
 from lain_sdk.credentials import Credentials, CredentialStore, normalize_registry
-from lain_sdk.errors import CredentialsFileError, RegistryError
+from lain_sdk.errors import CredentialsFileError, LainError, RegistryError
 
 HOST = "registry.example.com:5000"
 SECRET = "s3cret-Pa55"
@@ -293,3 +293,36 @@ def test_failing_helper_is_ignored_and_falls_back_to_auths(
 def test_missing_helper_is_ignored(env: dict[str, str], isolation: Path) -> None:
     write_docker_config(isolation, {"credsStore": "nonexistent-helper"})
     assert CredentialStore(environ=env).get(HOST) is None
+
+
+# -- a failed write leaves nothing behind ------------------------------------------------------
+
+
+def _no_space(*args: object) -> None:
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("failing", ["write", "replace"])
+def test_a_full_disk_leaves_no_temporary_file(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    store = CredentialStore(environ=env)
+    store.set(HOST, CREDS)
+    monkeypatch.setattr(os, failing, _no_space)
+    with pytest.raises(LainError, match=r"cannot write the credentials file .*No space left"):
+        store.set("other.example.com", Credentials("bob", "b0b-Pa55"))
+    assert sorted(p.name for p in store.path.parent.iterdir()) == ["credentials.json"]
+    assert "b0b-Pa55" not in store.path.read_text()  # the old file is whole and unchanged
+    assert CredentialStore(environ=env).get(HOST) == CREDS
+
+
+def test_a_file_that_is_not_utf8_is_corrupt_and_not_quoted(env: dict[str, str]) -> None:
+    store = CredentialStore(environ=env)
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b'{"registries": {"x": {"password": "' + SECRET.encode() + b'\xff"}}}')
+    with pytest.raises(CredentialsFileError) as e:
+        store.get(HOST)
+    assert str(e.value) == (
+        f"the credentials file {store.path} is corrupt: delete it and log in again"
+    )
+    assert e.value.__context__ is None or SECRET not in repr(e.value.__context__)

@@ -247,3 +247,20 @@ def test_a_socket_engine_does_not_read_the_proxy_environment_on_each_call(
     client = connect(url, timeout=5)
     assert client.api.trust_env is False
     client.close()
+
+
+@pytest.mark.parametrize("failing", ["write", "replace"])
+def test_a_cache_write_that_fails_leaves_no_temporary_file(
+    isolation: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    remember_api_version("tcp://a:2376", "1.43")
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(f"os.{failing}", full_disk)
+        remember_api_version("tcp://b:2376", "1.44")  # a cache: the failure only costs time
+    assert sorted(p.name for p in cache_dir().iterdir()) == [API_VERSIONS_FILE]
+    assert remembered_api_version("tcp://a:2376") == "1.43"
+    assert remembered_api_version("tcp://b:2376") is None

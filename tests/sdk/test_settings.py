@@ -118,8 +118,26 @@ def test_invalid_names_and_values_are_refused(tmp_path: Path) -> None:
         ("clusters:\n  x: {docker_host: tcp://h}\n", "clusters.x.registry must be"),
         ("clusters:\n  x: {registry: r, insecure_registry: maybe}\n", "must be true or false"),
         ("clusters:\n  x: {registry: r, colour: red}\n", "clusters.x: unknown key(s) colour"),
+        # Every key has its type; the message names the key and what it got, never the value.
+        ("clusters:\n  x: {registry: r, tls_cert_path: [a]}\n",
+         "clusters.x.tls_cert_path must be a directory path, not a list"),
+        ("clusters:\n  x: {registry: r, docker_host: 7}\n",
+         "clusters.x.docker_host must be a URL, not a number"),
+        ("clusters:\n  x: {registry: [r]}\n",
+         "clusters.x.registry must be a registry host[:port], not a list"),
+        ("clusters:\n  x: {registry: ''}\n", "registry host[:port], not an empty string"),
+        ("clusters:\n  x: {registry: r, domains: {a: b}}\n",
+         "clusters.x.domains must be a list of domains"),
+        ("clusters:\n  x: {registry: r, publish_ports: 1}\n",
+         "clusters.x.publish_ports must be true or false, not a number"),
+        ("clusters:\n  x: [registry]\n", "clusters.x must be a mapping, not a list"),
+        ("clusters:\n  [a]: {registry: r}\n", "config.yaml:2:3"),
+        ("clusters:\n  true: {registry: r}\n", "a cluster name must be a string, not true or"),
+        ("clusters: 3\n", "`clusters` must be a mapping of name to settings, not a number"),
+        ("current: [prod]\n", "`current` must be a cluster name, not a list"),
+        ("[" * 5000, "nested too deeply"),
     ],
-)
+)  # fmt: skip
 def test_a_corrupt_file_names_itself(tmp_path: Path, text: str, message: str) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(SettingsError) as caught:
@@ -172,3 +190,68 @@ def test_an_unwritable_cache_or_yaml_json_cannot_hold_only_costs_time(tmp_path: 
     for _ in range(2):
         assert Settings.load(environ=env).cluster("7").registry == "seven.example.com"
     assert not list((tmp_path / "cache2").rglob("*.json"))
+
+
+def test_a_file_that_is_not_utf8_names_itself_and_where(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"current: prod\nclusters:\n  prod: {registry: caf\xe9}\n")
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(path, environ={})
+    assert str(caught.value) == (
+        f"{path}:3:23: not UTF-8 text (byte 0xe9); save the lain settings file as UTF-8, or "
+        "remove it"
+    )
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.endswith(".tmp"))
+
+
+def test_a_failed_save_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.load(tmp_path / "config.yaml", environ={})
+    settings.add(ClusterSettings("lab", registry="r"))
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(SettingsError, match="No space left on device"):
+        settings.save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "write", full_disk)  # the write itself fails, not the rename
+    with pytest.raises(SettingsError, match="No space left on device"):
+        settings.save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_is_a_settings_error_and_leaves_nothing(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        settings = Settings.load(folder / "config.yaml", environ={})
+        settings.add(ClusterSettings("lab", registry="r"))
+        with pytest.raises(SettingsError, match="cannot write the lain settings file"):
+            settings.save()
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_cache_that_cannot_be_written_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _write(tmp_path, CONFIG)
+    cache = tmp_path / "cache"
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    env = {"XDG_CACHE_HOME": str(cache)}
+    assert Settings.load(config, environ=env).cluster().name == "prod"
+    assert _leftovers(cache) == [] and not list(cache.rglob("*.json"))
