@@ -31,7 +31,14 @@ from lain_sdk.cluster.releases import (
     snapshot,
 )
 from lain_sdk.cluster.resources import record_resource, resource_plan
-from lain_sdk.cluster.rollout import Change, Rollout, rollout, settle_unchanged
+from lain_sdk.cluster.rollout import (
+    Change,
+    Rollout,
+    rollout,
+    settle_pending,
+    settle_unchanged,
+    settled_text,
+)
 from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import resolve_secret_mounts
 from lain_sdk.cluster.session import Cluster, ClusterLike
@@ -281,7 +288,11 @@ def deploy_source(
         plan, desired, live = prepared.plan, prepared.desired, prepared.live
         for warning in prepared.warnings:
             yield Message(f"warning: {warning}")
-        current = find_release(prepared.history, plan.current_release)
+        history = settle_pending(cluster, app, prepared.history, live)
+        current = find_release(history, plan.current_release)
+        before = find_release(prepared.history, plan.current_release)
+        if current is not None and before is not None and current.outcome != before.outcome:
+            yield Message(settled_text(current))
         if not plan.changed:
             running = f" (release {plan.current_release})" if plan.current_release else ""
             yield Message(f"nothing to change: {app} already runs {meta_version}{running}")

@@ -26,7 +26,7 @@ from lain_sdk.cluster.releases import (
     next_number,
     read_releases,
 )
-from lain_sdk.cluster.rollout import Change, Rollout, rollout
+from lain_sdk.cluster.rollout import Change, Rollout, rollout, settle_pending
 from lain_sdk.cluster.secret_store import check_spec_secrets
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.spec import relabel_spec
@@ -37,13 +37,17 @@ from lain_sdk.events import Event, Message
 
 
 def list_releases(app: str, *, cluster: ClusterLike) -> list[Release]:
-    """Every release of ``app`` recorded in the cluster, oldest first.
+    """Every release of ``app`` recorded in the cluster, oldest first (the one running now
+    settled first, when an operation that did not wait left it pending).
 
     Raises:
         InvalidArgument: an argument of the wrong kind.
         EngineError: the engine does not answer.
     """
-    return read_releases(Cluster.of(cluster), arguments.app_name(app))
+    app = arguments.app_name(app)
+    session = Cluster.of(cluster)
+    history = read_releases(session, app)
+    return settle_pending(session, app, history, app_services(session, app))
 
 
 def _target(app: str, history: list[Release], number: int | None, running: int | None) -> Release:
@@ -71,6 +75,21 @@ def _target(app: str, history: list[Release], number: int | None, running: int |
     if not found.procs or not all(p.spec for p in found.procs.values()):
         raise ClusterError(f"release {found.number} of {app} has no service specs to restore")
     return found
+
+
+def _skipped(
+    history: list[Release], target: Release, running: int | None, *, chosen: bool
+) -> list[str]:
+    """Why a rollback that picked ``target`` by itself passed over the releases between it and
+    the one running now."""
+    if not chosen:
+        return []
+    lines = [f"going back to release {target.number}, the newest succeeded before {running}"]
+    for release in history:
+        if target.number < release.number and (running is None or release.number < running):
+            why = f": {release.reason}" if release.reason else ""
+            lines.append(f"skipped release {release.number} ({release.outcome}{why})")
+    return lines
 
 
 def _release_config(cluster: Cluster, app: str, release: Release) -> AppConfig:
@@ -165,9 +184,11 @@ def rollback_app(
     session = Cluster.of(cluster)
     with (yield from app_lock(session, app, operation="rollback", timeout=timeout)):
         live = app_services(session, app)
-        history = read_releases(session, app)
+        history = settle_pending(session, app, read_releases(session, app), live)
         running = current_release(live.values())
         target = _target(app, history, number, running)
+        for line in _skipped(history, target, running, chosen=number is None):
+            yield Message(line)
         new_number = next_number(history)
         specs = _restored_specs(session, app, target, new_number)
         network = app_network(app, new_number)

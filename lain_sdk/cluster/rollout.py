@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from lain_sdk.cluster.desired import DesiredNetwork
-from lain_sdk.cluster.releases import Release, set_outcome
+from lain_sdk.cluster.releases import Release, find_release, set_outcome
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.swarm import (
     create_service,
     ensure_network,
     inspect_service,
     remove_service,
+    tasks_of,
     update_service,
 )
-from lain_sdk.cluster.views import Service
-from lain_sdk.cluster.wait import Target, wait_for
+from lain_sdk.cluster.views import Service, current_release
+from lain_sdk.cluster.wait import Target, assess, wait_for
 from lain_sdk.errors import DeployFailed, LainError, ProcFailure
 from lain_sdk.events import Event, Message, ProcChanged
 
@@ -226,7 +227,49 @@ def settle_unchanged(
         if failures:
             set_outcome(cluster, running, "failed", failures[0].describe())
         else:
-            set_outcome(cluster, running, "succeeded")
-            yield Message(f"release {running.number} is now running")
+            yield Message(settled_text(set_outcome(cluster, running, "succeeded")))
     if failures:
         raise deploy_failed(app, running, failures, None, first=False)
+
+
+def settle_pending(
+    cluster: Cluster, app: str, history: list[Release], live: Mapping[str, Service]
+) -> list[Release]:
+    """``history`` with the release running now settled, when an operation that did not wait
+    (``wait=False``) or was cut short left it ``pending``: one look at its procs says whether
+    they converged (``succeeded``) or failed, or Swarm rolled them back (``failed``); a rollout
+    still under way stays ``pending``.  Costs two engine calls, only when there is such a
+    release."""
+    running = find_release(history, current_release(live.values()))
+    if running is None or running.outcome != "pending" or not live:
+        return history
+    ids = [s.id for s in live.values()]
+    doing = f"look at the rollout of {app}"
+    tasks = tasks_of(cluster, ids, doing)
+    fresh = {t.id for t in tasks_of(cluster, ids, doing, up_to_date=True)}
+    looks = {
+        proc: assess(
+            Target(proc, service.id, "unchanged", since=0.0),
+            service,
+            [t for t in tasks if t.service_id == service.id],
+            fresh,
+        )
+        for proc, service in sorted(live.items())
+    }
+    failed = [
+        f"{proc}: {look.message or look.state}" for proc, look in looks.items() if look.failed
+    ]
+    if failed:
+        settled = set_outcome(cluster, running, "failed", "; ".join(failed))
+    elif all(look.done for look in looks.values()):
+        settled = set_outcome(cluster, running, "succeeded")
+    else:
+        return history
+    return [settled if r.number == settled.number else r for r in history]
+
+
+def settled_text(release: Release) -> str:
+    """What to say of a release that an earlier operation left pending, once settled."""
+    if release.outcome == "succeeded":
+        return f"release {release.number} is now running"
+    return f"release {release.number} {release.outcome}: {release.reason}"

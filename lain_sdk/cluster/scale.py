@@ -26,7 +26,7 @@ from lain_sdk.cluster.releases import (
     read_releases,
     snapshot,
 )
-from lain_sdk.cluster.rollout import Change, Rollout, deploy_failed, rollout
+from lain_sdk.cluster.rollout import Change, Rollout, deploy_failed, rollout, settle_pending
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.sizing import ProcScale, check_cpu, check_instances, parse_memory
 from lain_sdk.cluster.spec import force_restart, rescale_spec
@@ -148,7 +148,7 @@ def scale_proc(
     with (yield from app_lock(session, app, operation="scale", timeout=timeout)):
         live = app_services(session, app)
         deployed_procs(live, [proc], app, session.name)
-        history = read_releases(session, app)
+        history = settle_pending(session, app, read_releases(session, app), live)
         current = find_release(history, current_release(live.values()))
         procs_after = snapshot(live, current)
         old = procs_after[proc].scale

@@ -555,7 +555,9 @@ class FakeSwarmAPI:
 
     def exec_create(self, container: str, cmd: Any, **kwargs: Any) -> dict[str, str]:
         """An exec in a running task's container, else one on the image side's containers."""
-        found = self._task_of_container(container)
+        # A test may give a task a container of the image side, which then runs the exec.
+        image_side = getattr(getattr(self, "image_store", None), "containers", {})
+        found = None if container in image_side else self._task_of_container(container)
         if found is None:
             return dict(super().exec_create(container, cmd, **kwargs))  # type: ignore[misc]
         self._record("exec_create")

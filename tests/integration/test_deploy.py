@@ -452,3 +452,31 @@ def test_restart_replaces_every_instance_and_records_no_release(
     nothing = lain("restart", "-a", f"{app.name}-not-deployed")
     assert nothing.exit_code == ExitStatus.NOT_FOUND
     assert f"{app.name}-not-deployed is not deployed on cluster test" in nothing.stderr
+
+
+def test_a_release_not_waited_for_is_settled_and_rollback_says_what_it_chose(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    push_version(docker_client, app, web_app(app.name), "page v1")
+    first = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert first.exit_code == ExitStatus.OK, first.stderr
+    scaled = lain("scale", "web", "--cpu", "0.5", "-a", app.name, "--no-wait")
+    assert scaled.exit_code == ExitStatus.OK, scaled.stderr
+    deadline = time.monotonic() + TIMEOUT
+    while not app_status(app.name, cluster=app.cluster()).healthy:
+        assert time.monotonic() < deadline, "the scale never converged"
+        time.sleep(0.5)
+
+    # The next command that reads releases settles it.
+    listed = json.loads(lain("-o", "json", "releases", "-a", app.name).stdout)
+    assert [(r["number"], r["outcome"]) for r in listed] == [(1, "succeeded"), (2, "succeeded")]
+
+    # A later release, then a rollback: back to the CPU change, saying so.
+    push_version(docker_client, app, web_app(app.name), "page v2")
+    upgraded = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert upgraded.exit_code == ExitStatus.OK, upgraded.stderr
+    rolled = lain("rollback", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert rolled.exit_code == ExitStatus.OK, rolled.stderr
+    assert "going back to release 2, the newest succeeded before 3" in rolled.stderr
+    limits = web_spec(docker_client, app)["Spec"]["TaskTemplate"]["Resources"]["Limits"]
+    assert limits["NanoCPUs"] == 500_000_000

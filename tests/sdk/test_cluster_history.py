@@ -111,3 +111,37 @@ def test_a_rollback_that_fails_is_put_back_too(cluster) -> None:
         rollback(cluster, 1)
     assert failed.value.release == 3 and failed.value.serving == 2
     assert all(mv(2) in s.image for s in app_services(cluster, "shop").values())
+
+
+def test_a_release_not_waited_for_is_settled_by_the_next_command_that_reads_releases(
+    cluster,
+) -> None:
+    deploy(cluster)
+    run(deploy_source(cluster, release_source(WEB, 2), timeout=TIMEOUT, wait=False))
+    # Each read is one look: pending while Swarm still rolls it out, then settled for good.
+    outcomes = []
+    for _ in range(10):
+        outcomes.append(list_releases("shop", cluster=cluster)[-1].outcome)
+        if outcomes[-1] != "pending":
+            break
+    assert outcomes[0] == "pending" and outcomes[-1] == "succeeded"
+    # So a rollback from a later release goes back to it, not past it.
+    deploy(cluster, n=3)
+    result, _ = rollback(cluster)
+    assert result.release.rollback_of == 2
+
+
+def test_a_rollback_says_which_release_it_chose_and_why_it_skipped_others(cluster) -> None:
+    deploy(cluster)
+    cluster.api.script(f"{REGISTRY}/shop:release-{mv(2)}", Behaviour(fails="bad config"))
+    with pytest.raises(DeployFailed):
+        deploy(cluster, n=2)
+    deploy(cluster, n=3)
+    result, events = rollback(cluster)
+    assert result.release.rollback_of == 1
+    said = [e.text for e in events if isinstance(e, Message)]
+    assert "going back to release 1, the newest succeeded before 3" in said, said
+    assert any(t.startswith("skipped release 2 (failed: web: ") for t in said), said
+    # Asked for by number, nothing is skipped: nothing to explain.
+    _, events = rollback(cluster, 3)
+    assert not any("skipped" in e.text for e in events if isinstance(e, Message))
