@@ -39,6 +39,11 @@ MANIFEST_ACCEPT = ", ".join(
 MAX_PAGES = 10_000
 # The largest layer read_image_file downloads: a meta image's layer is a few kilobytes.
 MAX_FILE_LAYER = 16 * 1024 * 1024
+# The most a layer read_image_file opens may unpack to.  A compressed layer says nothing true
+# about its unpacked size (a few kilobytes of gzip can unpack to gigabytes), so it is
+# decompressed in steps and given up past this bound.  A meta layer is a tar of one lain.yaml:
+# a few kilobytes unpacked.
+MAX_UNPACKED_LAYER = 4 * 1024 * 1024
 
 CredentialsSource = Credentials | Callable[[], Credentials | None] | None
 
@@ -264,14 +269,21 @@ class RegistryClient:
         )
 
     def read_image_file(
-        self, repo: str, reference: str, path: str, *, max_layer_bytes: int = MAX_FILE_LAYER
+        self,
+        repo: str,
+        reference: str,
+        path: str,
+        *,
+        max_layer_bytes: int = MAX_FILE_LAYER,
+        max_unpacked_bytes: int = MAX_UNPACKED_LAYER,
     ) -> bytes | None:
         """The content of file ``path`` in image ``repo:reference``, read from its layers.
 
         Fetches the manifest (the first one of a list or index) and then, from the top layer
         down, each layer blob until one holds ``path`` (a whiteout in a higher layer means the
         file was removed).  Each blob is checked against its digest.  Meant for small images
-        such as an app's meta image: a layer larger than ``max_layer_bytes`` is refused.
+        such as an app's meta image: a layer larger than ``max_layer_bytes``, or one that
+        unpacks to more than ``max_unpacked_bytes``, is refused.
 
         Returns:
             The file's bytes, or None when the image does not have it.
@@ -288,6 +300,7 @@ class RegistryClient:
         reference = arguments.text(reference, "reference")
         path = arguments.text(path, "path")
         max_layer_bytes = arguments.whole(max_layer_bytes, "max_layer_bytes", minimum=1)
+        max_unpacked_bytes = arguments.whole(max_unpacked_bytes, "max_unpacked_bytes", minimum=1)
         manifest = self._manifest(repo, reference)
         wanted = path.strip("/")
         folder, _, name = wanted.rpartition("/")
@@ -301,7 +314,21 @@ class RegistryClient:
                 )
             blob = self._blob(repo, digest)
             try:
-                with tarfile.open(fileobj=io.BytesIO(blob), mode="r:*") as tar:
+                unpacked = unpack_layer(blob, max_unpacked_bytes)
+            except LayerTooLarge:
+                raise RegistryError(
+                    f"layer {digest} of {repo}:{reference} unpacks to more than "
+                    f"{max_unpacked_bytes} bytes; lain reads files only from small images "
+                    "(such as an app's meta image, which holds one lain.yaml)"
+                ) from None
+            except CorruptLayer as e:
+                raise RegistryError(
+                    f"layer {digest} of {repo}:{reference} is not a compressed archive lain can "
+                    f"read ({e})"
+                ) from e
+            try:
+                # Uncompressed ("r:"): unpack_layer did the decompression, within its bound.
+                with tarfile.open(fileobj=io.BytesIO(unpacked), mode="r:") as tar:
                     for member in tar:
                         member_name = member.name.removeprefix("./").lstrip("/")
                         if member_name == whiteout:
@@ -405,6 +432,70 @@ class RegistryClient:
 
 def _pull_scope(repo: str) -> str:
     return f"repository:{repo}:pull"
+
+
+class LayerTooLarge(Exception):
+    """A layer unpacks to more than it may (see :func:`unpack_layer`)."""
+
+
+class CorruptLayer(Exception):
+    """A layer's compressed data cannot be decompressed (see :func:`unpack_layer`)."""
+
+
+def unpack_layer(blob: bytes, limit: int) -> bytes:
+    """A layer's tar: ``blob`` decompressed (gzip, bzip2 or xz, told by their magic bytes) or
+    as it is, never more than ``limit`` bytes of it.
+
+    Decompression goes in steps of at most ``limit + 1`` bytes of output, so a layer that is
+    small but unpacks to gigabytes costs no more memory than ``limit``.
+
+    Raises:
+        LayerTooLarge: the layer unpacks to more than ``limit`` bytes.
+        CorruptLayer: the compressed data is corrupt or ends early.
+    """
+    if blob[:2] == b"\x1f\x8b":
+        import zlib
+
+        # 16 + MAX_WBITS: a gzip header and trailer around the deflate stream.
+        return _unpack(blob, limit, lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), zlib.error)
+    if blob[:3] == b"BZh":
+        import bz2
+
+        return _unpack(blob, limit, bz2.BZ2Decompressor, OSError)
+    if blob[:6] == b"\xfd7zXZ\x00":
+        import lzma
+
+        return _unpack(blob, limit, lzma.LZMADecompressor, lzma.LZMAError)
+    if len(blob) > limit:
+        raise LayerTooLarge
+    return blob
+
+
+def _unpack(
+    blob: bytes, limit: int, decompressor: Callable[[], Any], error: type[Exception]
+) -> bytes:
+    """``blob`` decompressed stream after stream (gzip and bzip2 allow several in one file),
+    at most ``limit`` bytes in all."""
+    out = bytearray()
+    data = blob
+    try:
+        while data:
+            step = decompressor()
+            pending = data
+            while not step.eof:
+                chunk = step.decompress(pending, limit + 1 - len(out))
+                out += chunk
+                if len(out) > limit:
+                    raise LayerTooLarge
+                # zlib hands back the input it did not read yet (bz2 and lzma keep it, and go
+                # on from b""); no output and no input read means the data ended early.
+                before, pending = pending, getattr(step, "unconsumed_tail", b"")
+                if not chunk and len(pending) >= len(before):
+                    raise CorruptLayer("the compressed data ends early")
+            data = step.unused_data.lstrip(b"\0")  # padding after the last stream is allowed
+    except (error, EOFError) as e:
+        raise CorruptLayer(str(e)) from e
+    return bytes(out)
 
 
 # -- logging in -------------------------------------------------------------------------------

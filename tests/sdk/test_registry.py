@@ -25,6 +25,7 @@ from lain_sdk.credentials import Credentials, CredentialStore
 from lain_sdk.errors import RegistryAuthError, RegistryError
 from lain_sdk.registry import (
     MANIFEST_ACCEPT,
+    MAX_UNPACKED_LAYER,
     RegistryClient,
     registry_login,
     registry_logout,
@@ -760,6 +761,45 @@ def test_large_layers_and_missing_images_are_refused_clearly() -> None:
         registry.read_image_file("hello", "meta-1", "lain.yaml", max_layer_bytes=100)
     with pytest.raises(NotFound, match=f"hello:meta-2 is not in registry {HOST}"):
         registry.read_image_file("hello", "meta-2", "lain.yaml")
+
+
+def test_a_layer_that_unpacks_to_more_than_the_bound_is_refused_without_unpacking_it() -> None:
+    import gzip
+    import tracemalloc
+
+    # 64 MiB of zeros in a tar, gzipped: about 64 KiB on the wire, well under max_layer_bytes.
+    bomb = gzip.compress(layer({"lain.yaml": bytes(64 << 20)}, gzip=False), compresslevel=9)
+    assert len(bomb) < 100_000
+    registry, _ = fake_client(image_registry([bomb]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(RegistryError) as refused:
+            registry.read_image_file("hello", "meta-1", "lain.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"unpacks to more than {MAX_UNPACKED_LAYER} bytes" in str(refused.value)
+    assert "lain reads files only from small images" in str(refused.value)
+    assert peak < 3 * MAX_UNPACKED_LAYER  # never more than the bound (and its copies)
+
+
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "lzma"])
+def test_layers_compressed_every_way_are_read(compress: str) -> None:
+    import importlib
+
+    tar = layer({"lain.yaml": b"appname: hello\n"}, gzip=False)
+    blob = importlib.import_module(compress).compress(tar)
+    registry, _ = fake_client(image_registry([blob]))
+    assert registry.read_image_file("hello", "meta-1", "lain.yaml") == b"appname: hello\n"
+    with pytest.raises(RegistryError, match="unpacks to more than 100 bytes"):
+        registry.read_image_file("hello", "meta-1", "lain.yaml", max_unpacked_bytes=100)
+
+
+def test_a_truncated_compressed_layer_is_a_registry_error() -> None:
+    whole = layer({"lain.yaml": b"appname: hello\n" * 1000})
+    registry, _ = fake_client(image_registry([whole[: len(whole) // 2]]))
+    with pytest.raises(RegistryError, match="is not a compressed archive lain can read"):
+        registry.read_image_file("hello", "meta-1", "lain.yaml")
 
 
 # -- logging in and out ----------------------------------------------------------------------
