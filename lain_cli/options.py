@@ -58,10 +58,28 @@ def resolve_registry(obj: Context, value: str | None) -> str:
     return normalize_registry(Settings.load().cluster(obj.cluster).registry)
 
 
-def selected_cluster(obj: Context) -> Cluster:
+def selected_cluster(obj: Context, registry: str | None = None) -> Cluster:
     """A session with the cluster a command acts on: -c/--cluster, LAIN_CLUSTER, the one in
-    use, else the local default."""
-    return Cluster.from_settings(obj.cluster)
+    use, else the local default.
+
+    ``registry`` (``--registry``/``LAIN_REGISTRY`` of commands that take it) replaces the
+    cluster's registry for this session: versions are looked up and lain.yaml read there, the
+    services it makes name their images there (so the nodes pull from it), and the engine is
+    given the credentials lain has for it.
+
+    Raises:
+        NotFound: the selected cluster is not configured.
+        RegistryError: ``registry`` is not a registry address.
+    """
+    session = Cluster.from_settings(obj.cluster)
+    if not registry or not registry.strip():
+        return session
+    host = normalize_registry(registry)
+    if host == normalize_registry(session.settings.registry):
+        return session
+    # The cluster's insecure_registry speaks for its own registry only: whether another one is
+    # plain HTTP is for LAIN_INSECURE_REGISTRIES to say (loopback registries always are).
+    return Cluster.of(session.settings._replace(registry=host, insecure_registry=False))
 
 
 def app_dir_option(f: F) -> F:

@@ -14,6 +14,7 @@ from lain_cli.options import (
     app_name,
     app_options,
     pass_context,
+    registry_option,
     report,
     selected_cluster,
     timeout_option,
@@ -81,7 +82,7 @@ def _result_text(result: DeployResult) -> str:
     "--version",
     "version",
     metavar="META_VERSION",
-    help="Version to deploy (default: the newest in the cluster's registry).",
+    help="Version to deploy (default: the newest in the registry).",
 )
 @click.option(
     "--proc",
@@ -93,6 +94,7 @@ def _result_text(result: DeployResult) -> str:
 @click.option(
     "--plan", "plan_only", is_flag=True, help="Print what would change, and change nothing."
 )
+@registry_option
 @wait_options
 @app_options
 @pass_context
@@ -101,6 +103,7 @@ def deploy(
     version: str | None,
     procs: tuple[str, ...],
     plan_only: bool,
+    registry: str | None,
     timeout: float,
     no_wait: bool,
     app: str | None,
@@ -108,11 +111,13 @@ def deploy(
 ) -> None:
     """Deploy a version of the app and wait until every proc runs healthy.
 
-    The version must be in the cluster's registry (`lain build --push`); its lain.yaml is the
-    one built into it.  Procs whose service would not change are left alone, so running the
-    same deploy twice changes nothing.  When a proc fails, Swarm rolls it back, the other procs
-    are put back too, and lain exits with the deploy-failed status: the previous release keeps
-    serving.  Values set with `lain scale` stay until lain.yaml changes them.
+    The version must be in the registry (`lain build --push`): --registry or LAIN_REGISTRY,
+    else the cluster's.  Its lain.yaml is the one built into it, and the nodes pull its release
+    image from that registry (they must be able to reach it).  Procs whose service would not
+    change are left alone, so running the same deploy twice changes nothing.  When a proc
+    fails, Swarm rolls it back, the other procs are put back too, and lain exits with the
+    deploy-failed status: the previous release keeps serving.  Values set with `lain scale`
+    stay until lain.yaml changes them.
 
     The apps named in use_services must run and provide the services used, or nothing is
     changed.  Resource instances (use_resources) are deployed first; an instance that runs
@@ -120,7 +125,7 @@ def deploy(
     resource); -a of a resource app records the version new instances get, and runs nothing.
     """
     name = app_name(app, app_dir)
-    cluster = selected_cluster(obj)
+    cluster = selected_cluster(obj, registry)
     if plan_only:
         plan = plan_deploy(name, cluster=cluster, version=version, procs=procs or None)
         obj.emit(plan.to_dict(), lambda: _plan_text(plan))
