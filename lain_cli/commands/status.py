@@ -31,6 +31,12 @@ def _fmt_age(seconds: float | None) -> str:
     return f"{seconds}s"
 
 
+def _fmt_state(state: str, desired: str, exit_code: int | None, oneshot: bool) -> str:
+    if oneshot:  # a run of a oneshot ends: say how
+        return f"{state} (exit {exit_code})" if exit_code is not None else state
+    return state if desired == "running" else f"{state}->{desired}"
+
+
 def _status_text(status: AppStatus) -> str:
     release = f"release {status.release}" if status.release else "no release"
     lines = [
@@ -41,9 +47,15 @@ def _status_text(status: AppStatus) -> str:
         update = (
             f", update {p.update_state}" if p.update_state and p.update_state != "completed" else ""
         )
+        # A oneshot runs to completion: how many of its runs did, not how many run.
+        count = (
+            f"{p.completed}/{p.desired} completed"
+            if p.oneshot
+            else f"{p.running}/{p.desired} running"
+        )
         lines.append("")
         lines.append(
-            f"{p.proc} ({p.proctype})  version {p.version}  {p.running}/{p.desired} running  "
+            f"{p.proc} ({p.proctype})  version {p.version}  {count}  "
             f"cpu {_fmt_cpu(p.cpu)}  memory {format_bytes(p.memory)}{update}"
         )
         rows = [("  INSTANCE", "STATE", "HEALTH", "UP", "NODE", "ADDRESS", "LAST ERROR")]
@@ -51,7 +63,7 @@ def _status_text(status: AppStatus) -> str:
             rows.append(
                 (
                     f"  {p.proc}.{i.instance}",
-                    i.state if i.desired_state == "running" else f"{i.state}->{i.desired_state}",
+                    _fmt_state(i.state, i.desired_state, i.exit_code, p.oneshot),
                     i.health,
                     _fmt_age(i.uptime),
                     i.node,

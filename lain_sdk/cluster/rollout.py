@@ -17,6 +17,7 @@ from typing import Any
 from lain_sdk.cluster.desired import DesiredNetwork
 from lain_sdk.cluster.releases import Release, find_release, set_outcome
 from lain_sdk.cluster.session import Cluster
+from lain_sdk.cluster.sizing import is_job
 from lain_sdk.cluster.swarm import (
     create_service,
     ensure_network,
@@ -125,6 +126,13 @@ def _apply(
         yield ProcChanged(plan.app, change.proc, "created", name, change.detail)
         return Target(change.proc, service_id, "created", since)
     service = plan.live[change.proc]
+    if is_job(service.spec) != is_job(change.spec):
+        # Swarm cannot change a service's mode (a oneshot made by an older lain, or a proc
+        # that became one): the old service goes and the new one is made.
+        remove_service(cluster, service.id, service.name)
+        service_id = create_service(cluster, change.spec)
+        yield ProcChanged(plan.app, change.proc, "replaced", name, change.detail)
+        return Target(change.proc, service_id, "replaced", since)
     update_service(cluster, service, change.spec)
     yield ProcChanged(plan.app, change.proc, "updated", name, change.detail)
     return Target(change.proc, service.id, "updated", since)
@@ -196,6 +204,15 @@ def restore(
             continue
         before = live.get(target.proc)
         if before is None:
+            continue
+        if target.action == "replaced":
+            remove_service(cluster, target.service_id)
+            create_service(cluster, before.spec)
+            yield ProcChanged(app, target.proc, "restored", before.name, "made again as before")
+            continue
+        if before.job:
+            # Putting a job's spec back would run it again: it stays as it ran.
+            yield Message(f"{target.proc} is a oneshot: it is not run again to put it back")
             continue
         update_service(cluster, inspect_service(cluster, target.service_id), before.spec)
         yield ProcChanged(app, target.proc, "restored", before.name, "put back as before")

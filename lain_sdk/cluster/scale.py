@@ -197,8 +197,9 @@ def restart_app(
     """Replace every instance of the app's procs (all, or ``procs``) with a fresh one.
 
     The instances are replaced the way a deploy rolls them (one at a time, the new one started
-    and healthy before the old one stops), so the proc keeps serving.  Nothing a release holds
-    changes, so no release is recorded.
+    and healthy before the old one stops), so the proc keeps serving.  A oneshot named in
+    ``procs`` runs once more, to completion; without ``procs`` oneshots are left alone.
+    Nothing a release holds changes, so no release is recorded.
 
     Raises:
         InvalidArgument: an argument of the wrong kind.
@@ -214,6 +215,10 @@ def restart_app(
         wanted = deployed_procs(live, named, app, session.name)
         if not wanted:
             raise NotFound(f"{app} is not deployed on cluster {session.name}")
+        if named is None:  # a oneshot runs again only when it is named
+            for proc in [p for p in wanted if live[p].oneshot]:
+                yield Message(f"{proc} is a oneshot: it runs again only when named")
+            wanted = [p for p in wanted if not live[p].oneshot]
         since = session.clock()
         targets = []
         for proc in wanted:

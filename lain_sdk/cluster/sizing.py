@@ -70,12 +70,30 @@ class ProcScale(NamedTuple):
         }
 
 
+def service_mode(instances: int, *, job: bool) -> dict[str, Any]:
+    """A service's ``Mode``: ``instances`` replicas, or for a job (a oneshot) as many runs to
+    completion, all at once."""
+    if job:
+        return {"ReplicatedJob": {"MaxConcurrent": instances, "TotalCompletions": instances}}
+    return {"Replicated": {"Replicas": instances}}
+
+
+def is_job(spec: Mapping[str, Any]) -> bool:
+    """The service runs its tasks to completion (Swarm's job mode)."""
+    return "ReplicatedJob" in (spec.get("Mode") or {})
+
+
 def spec_scale(spec: Mapping[str, Any]) -> ProcScale:
-    """The instances and limits of a service spec (as lain builds it or the engine returns it)."""
-    replicated = (spec.get("Mode") or {}).get("Replicated") or {}
+    """The instances (of a job: completions) and limits of a service spec (as lain builds it
+    or the engine returns it)."""
+    mode = spec.get("Mode") or {}
+    if is_job(spec):
+        count = (mode.get("ReplicatedJob") or {}).get("TotalCompletions", 0)
+    else:
+        count = (mode.get("Replicated") or {}).get("Replicas", 0)
     limits = ((spec.get("TaskTemplate") or {}).get("Resources") or {}).get("Limits") or {}
     return ProcScale(
-        instances=int(replicated.get("Replicas", 0) or 0),
+        instances=int(count or 0),
         cpu=(limits.get("NanoCPUs") or 0) / NANO,
         memory=int(limits.get("MemoryBytes") or 0),
     )

@@ -43,7 +43,7 @@ from lain_sdk.cluster.names import (
     service_name,
     volume_name,
 )
-from lain_sdk.cluster.sizing import NANO, ProcScale
+from lain_sdk.cluster.sizing import NANO, ProcScale, is_job, service_mode
 from lain_sdk.settings import ClusterSettings
 
 # How long Swarm watches an updated task for failure before moving on (and before the update
@@ -94,7 +94,9 @@ def service_spec(
     network: str,
     secret_mounts: Iterable[Mapping[str, Any]] = (),
 ) -> ProcSpec:
-    """The Swarm service spec of one proc of one release."""
+    """The Swarm service spec of one proc of one release (a oneshot is a Swarm job: it runs
+    to completion once per change of its spec)."""
+    oneshot = proc.type == "oneshot"
     owner = {LABEL_APP: app.appname, LABEL_PROC: proc.name, LABEL_PROCTYPE: proc.type}
     volumes = _volumes(app, proc, owner)
     container = _container_spec(app, proc, meta_version, image, cluster, owner)
@@ -116,14 +118,15 @@ def service_spec(
         "TaskTemplate": {
             "ContainerSpec": container,
             "Resources": {"Limits": scale.limits()},
-            "RestartPolicy": {"Condition": "none" if proc.type == "oneshot" else "any"},
+            "RestartPolicy": {"Condition": "none" if oneshot else "any"},
             "Networks": discovery.network_attachments(app, proc, network),
         },
-        "Mode": {"Replicated": {"Replicas": int(scale.instances)}},
-        "UpdateConfig": _rollout_config(proc.setup_time, failure_action="rollback"),
-        "RollbackConfig": _rollout_config(0, failure_action="pause"),
+        "Mode": service_mode(int(scale.instances), job=oneshot),
         "EndpointSpec": _endpoint(proc, cluster),
     }
+    if not oneshot:  # a job runs again when its spec changes: Swarm allows it no rollout
+        spec["UpdateConfig"] = _rollout_config(proc.setup_time, failure_action="rollback")
+        spec["RollbackConfig"] = _rollout_config(0, failure_action="pause")
     labels[LABEL_SPEC_HASH] = spec_hash(spec)
     return ProcSpec(spec, volumes)
 
@@ -343,7 +346,7 @@ def rescale_spec(spec: Mapping[str, Any], scale: ProcScale, *, release: int) -> 
     value from a lain.yaml change.
     """
     new = copy_spec(spec)
-    new["Mode"] = {"Replicated": {"Replicas": int(scale.instances)}}
+    new["Mode"] = service_mode(int(scale.instances), job=is_job(spec))
     new["TaskTemplate"].setdefault("Resources", {})["Limits"] = scale.limits()
     return relabel_spec(new, release=release)
 

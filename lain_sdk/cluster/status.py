@@ -36,6 +36,7 @@ class InstanceStatus(NamedTuple):
             has long been replaced reads differently from a crash a moment ago.
         address: where to reach it: ``host:port`` of a published port, else its overlay IP.
         ports: published host ports (``80/tcp -> 127.0.0.1:32768``).
+        exit_code: how its program ended (a oneshot's run; None while it runs).
     """
 
     instance: int
@@ -50,6 +51,7 @@ class InstanceStatus(NamedTuple):
     address: str
     ports: tuple[str, ...] = ()
     error_age: float | None = None
+    exit_code: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,10 +67,14 @@ class InstanceStatus(NamedTuple):
             "error_age": self.error_age,
             "address": self.address,
             "ports": list(self.ports),
+            "exit_code": self.exit_code,
         }
 
 
 class ProcStatus(NamedTuple):
+    """One proc: what it runs and how many instances run (a oneshot's: how many of its runs
+    completed, ``completed`` of ``desired``)."""
+
     proc: str
     proctype: str
     service: str
@@ -82,6 +88,8 @@ class ProcStatus(NamedTuple):
     update_state: str
     update_message: str
     instances: tuple[InstanceStatus, ...]
+    oneshot: bool = False
+    completed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +106,8 @@ class ProcStatus(NamedTuple):
             "update_state": self.update_state,
             "update_message": self.update_message,
             "instances": [i.to_dict() for i in self.instances],
+            "oneshot": self.oneshot,
+            "completed": self.completed,
         }
 
 
@@ -121,9 +131,12 @@ class AppStatus(NamedTuple):
 
     @property
     def healthy(self) -> bool:
+        """Every proc that keeps running runs all its instances, no update under way (a
+        oneshot's last run, done or failed, does not make an app unhealthy)."""
+        serving = [p for p in self.procs if not p.oneshot]
         return bool(self.procs) and all(
             p.running >= p.desired and p.update_state not in ("updating", "rollback_started")
-            for p in self.procs
+            for p in serving
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,6 +194,8 @@ def _proc_status(
     app: str, service: Service, tasks: list[Task], where: Mapping[str, Node], now: float
 ) -> ProcStatus:
     scale = service.scale
+    if service.job:
+        return _job_status(service, tasks, where, now)
     instances = instance_statuses(tasks, where, service.has_healthcheck, now, network_name(app))
     status = service.update_status
     return ProcStatus(
@@ -197,6 +212,52 @@ def _proc_status(
         update_state=status.state if status else "",
         update_message=status.message if status else "",
         instances=tuple(instances),
+    )
+
+
+def _job_status(
+    service: Service, tasks: list[Task], where: Mapping[str, Node], now: float
+) -> ProcStatus:
+    """A oneshot (a Swarm job): the tasks of its current run, each with how it ended."""
+    current = sorted(
+        (t for t in tasks if t.job_iteration == service.job_iteration),
+        key=lambda t: t.created_at,
+    )
+    instances = []
+    for number, task in enumerate(current, start=1):
+        node = where.get(task.node_id)
+        instances.append(
+            InstanceStatus(
+                instance=number,
+                task=task.id,
+                node=node.hostname if node is not None else task.node_id[:12],
+                state=task.state,
+                desired_state=task.desired_state,
+                health="none",
+                since=task.since_text,
+                uptime=round(max(now - task.since, 0.0), 1) if task.state == "running" else None,
+                error=task.error,
+                address="",
+                exit_code=task.exit_code,
+            )
+        )
+    scale = service.scale
+    return ProcStatus(
+        proc=service.proc,
+        proctype=service.proctype,
+        service=service.name,
+        version=service.meta_version,
+        release=service.release,
+        image=service.image,
+        desired=scale.instances,
+        running=sum(1 for i in instances if i.state == "running"),
+        cpu=scale.cpu,
+        memory=scale.memory,
+        update_state="",
+        update_message="",
+        instances=tuple(instances),
+        oneshot=True,
+        completed=sum(1 for i in instances if i.state == "complete"),
     )
 
 

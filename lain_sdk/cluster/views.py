@@ -26,7 +26,7 @@ from lain_sdk.cluster.names import (
     LABEL_USES_RESOURCES,
     LABEL_VERSION,
 )
-from lain_sdk.cluster.sizing import ProcScale, labelled_scale, spec_scale
+from lain_sdk.cluster.sizing import ProcScale, is_job, labelled_scale, spec_scale
 
 
 def time_of(value: Any) -> float:
@@ -58,12 +58,14 @@ class Service(NamedTuple):
         version: its object version (an update must name it).
         spec: its ``Spec`` as the engine returned it.
         update_status: the last update's status (None when it was never updated).
+        job_iteration: for a job, which run of it is the current one (0 for the first).
     """
 
     id: str
     version: int
     spec: Mapping[str, Any]
     update_status: UpdateStatus | None = None
+    job_iteration: int = 0
 
     def __repr__(self) -> str:  # the spec is long; its name says which service it is
         return f"Service(id={self.id!r}, name={self.name!r}, version={self.version})"
@@ -82,6 +84,7 @@ class Service(NamedTuple):
             )
             if status
             else None,
+            job_iteration=_iteration(document.get("JobStatus")),
         )
 
     @property
@@ -141,9 +144,14 @@ class Service(NamedTuple):
 
     @property
     def oneshot(self) -> bool:
-        """Its tasks run once (restart policy ``none``)."""
+        """Its tasks run once: a Swarm job (or, as older lain made them, restart policy
+        ``none``)."""
         policy = _mapping(_mapping(self.spec.get("TaskTemplate")).get("RestartPolicy"))
-        return policy.get("Condition") == "none"
+        return self.job or policy.get("Condition") == "none"
+
+    @property
+    def job(self) -> bool:
+        return is_job(self.spec)
 
     @property
     def has_healthcheck(self) -> bool:
@@ -196,6 +204,7 @@ class Task(NamedTuple):
         container_id: its container ("" before there is one).
         ports: the ports it publishes.
         addresses: network name -> its addresses there (without the prefix length).
+        job_iteration: for a task of a job, the run of the job it belongs to.
     """
 
     id: str
@@ -213,6 +222,7 @@ class Task(NamedTuple):
     container_id: str = ""
     ports: tuple[PublishedPort, ...] = ()
     addresses: Mapping[str, tuple[str, ...]] = {}
+    job_iteration: int = 0
 
     @classmethod
     def from_engine(cls, document: Mapping[str, Any]) -> Task:
@@ -249,6 +259,7 @@ class Task(NamedTuple):
             container_id=str(container.get("ContainerID") or ""),
             ports=tuple(dict.fromkeys(ports)),
             addresses=addresses,
+            job_iteration=_iteration(document),
         )
 
     def describe_error(self) -> str:
@@ -294,3 +305,9 @@ class Node(NamedTuple):
             state=str(status.get("State", "")),
             labels=dict(_mapping(spec.get("Labels"))),
         )
+
+
+def _iteration(document: Any) -> int:
+    """The ``JobIteration.Index`` of a job's status or task (0 when there is none)."""
+    iteration = _mapping(_mapping(document).get("JobIteration"))
+    return int(iteration.get("Index") or 0)

@@ -49,7 +49,7 @@ class Assessment:
 
     running: int
     desired: int
-    state: str  # starting, updating, converged, rolling-back, failed
+    state: str  # starting, updating, converged, rolling-back, failed; a job's: running, completed
     message: str
     done: bool = False
     failed: bool = False
@@ -57,8 +57,26 @@ class Assessment:
     failed_task: Task | None = None
 
 
+def assess_job(service: Service, current: list[Task]) -> Assessment:
+    """Judge a oneshot's run (a Swarm job) from the tasks of its current spec: done when each
+    completion it asks for completed, failed as soon as one of them failed."""
+    desired = service.scale.instances
+    completed = sum(1 for t in current if t.state == "complete")
+    failed = sorted((t for t in current if t.state in FAILED_STATES), key=lambda t: t.since)
+    if failed:
+        last = failed[-1]
+        return Assessment(
+            completed, desired, "failed", last.describe_error(), failed=True, failed_task=last
+        )
+    if completed >= desired:
+        return Assessment(completed, desired, "completed", "ran to completion", done=True)
+    return Assessment(completed, desired, "running", f"{completed}/{desired} completed")
+
+
 def assess(target: Target, service: Service, tasks: list[Task], up_to_date: set[str]) -> Assessment:
     """Judge a proc's rollout from its service, its tasks and which of them are up to date."""
+    if service.job:
+        return assess_job(service, [t for t in tasks if t.id in up_to_date])
     desired = service.scale.instances
     oneshot = service.oneshot
     status = service.update_status

@@ -103,8 +103,20 @@ class _Service:
         return int(self.doc["Version"]["Index"])
 
     @property
+    def job(self) -> bool:
+        return "ReplicatedJob" in (self.spec.get("Mode") or {})
+
+    @property
     def replicas(self) -> int:
-        return int(((self.spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
+        """Its replicas, or a job's completions."""
+        mode = self.spec.get("Mode") or {}
+        if self.job:
+            return int(mode["ReplicatedJob"].get("TotalCompletions", 1))
+        return int((mode.get("Replicated") or {}).get("Replicas", 1))
+
+    @property
+    def iteration(self) -> int:
+        return int(self.doc.get("JobStatus", {}).get("JobIteration", {}).get("Index", 0))
 
     @property
     def image(self) -> str:
@@ -211,7 +223,9 @@ class FakeSwarmAPI:
             "Slot": slot,
             "NodeID": FAKE_NODE,
             "CreatedAt": stamp(),
-            "DesiredState": "running",
+            # A job's tasks are meant to end; the engine says so from the start.
+            "DesiredState": "complete" if service.job else "running",
+            "JobIteration": {"Index": service.iteration} if service.job else {},
             "Spec": copy.deepcopy(spec["TaskTemplate"]),
             "Status": {
                 "State": "starting",
@@ -237,7 +251,8 @@ class FakeSwarmAPI:
 
     def _advance(self, service: _Service, task: _Task) -> None:
         """One look's worth of a task's life."""
-        if task.doc["DesiredState"] != "running" or task.state not in ("starting", "running"):
+        meant = "complete" if service.job else "running"
+        if task.doc["DesiredState"] != meant or task.state not in ("starting", "running"):
             return
         task.age += 1
         container = task.doc["Spec"]["ContainerSpec"]
@@ -251,10 +266,10 @@ class FakeSwarmAPI:
             if behaviour.fails:
                 task.set_state("failed", err=behaviour.fails, exit_code=behaviour.exit_code)
                 task.doc["DesiredState"] = "shutdown"
-            elif behaviour.completes or printed is not None:
+            elif behaviour.completes or service.job or printed is not None:
                 task.printed = list(printed or [])
                 task.set_state("complete", exit_code=0)
-                task.doc["DesiredState"] = "shutdown"
+                task.doc["DesiredState"] = "complete" if service.job else "shutdown"
             else:
                 task.set_state("running")
         elif task.state == "running" and behaviour.unhealthy:
@@ -268,6 +283,12 @@ class FakeSwarmAPI:
     def _step(self, service: _Service) -> None:
         for task in list(service.tasks):
             self._advance(service, task)
+        if service.job:  # runs of the current iteration until enough completed (none retried)
+            current = [t for t in service.tasks if t.spec_version == service.version]
+            if not any(t.state in ("failed", "rejected") for t in current):
+                for _ in range(service.replicas - len(current)):
+                    self._new_task(service, 0)
+            return
         if service.updating:
             self._roll(service)
             return
@@ -436,6 +457,7 @@ class FakeSwarmAPI:
             task_template, name, labels, mode, update_config, rollback_config, endpoint_spec
         )
         self._check_references(spec)
+        self._check_job(spec)
         self.created_services.append(copy.deepcopy(spec))
         service_id = new_id("svc")
         doc = {
@@ -445,8 +467,23 @@ class FakeSwarmAPI:
             "UpdatedAt": stamp(),
             "Spec": spec,
         }
+        if "ReplicatedJob" in spec["Mode"]:
+            doc["JobStatus"] = {"JobIteration": {}, "LastExecution": stamp()}
         self.swarm_services[service_id] = _Service(doc)
         return {"ID": service_id}
+
+    @staticmethod
+    def _check_job(spec: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> None:
+        """What the engine refuses of jobs: an update config, and changing a service's mode."""
+        job = "ReplicatedJob" in spec["Mode"]
+        if job and (spec.get("UpdateConfig") or spec.get("RollbackConfig")):
+            raise api_error(
+                400, "rpc error: code = InvalidArgument desc = Jobs may not have an update config"
+            )
+        if old is not None and set(old["Mode"]) != set(spec["Mode"]):
+            raise api_error(
+                501, "rpc error: code = Unimplemented desc = service mode change is not allowed"
+            )
 
     def _check_references(self, spec: Mapping[str, Any]) -> None:
         for attachment in spec["TaskTemplate"].get("Networks") or []:
@@ -481,7 +518,15 @@ class FakeSwarmAPI:
         )
         self._check_references(new)
         old = found.spec
+        self._check_job(new, old)
         found.doc["Version"]["Index"] += 1
+        if found.job:  # any change of a job's spec runs it again, as a new iteration
+            found.doc["Spec"] = new
+            found.doc["JobStatus"] = {
+                "JobIteration": {"Index": found.iteration + 1},
+                "LastExecution": stamp(),
+            }
+            return {}
         found.doc["UpdatedAt"] = stamp()
         found.doc["PreviousSpec"] = old
         found.doc["Spec"] = new

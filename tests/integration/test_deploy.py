@@ -480,3 +480,38 @@ def test_a_release_not_waited_for_is_settled_and_rollback_says_what_it_chose(
     assert "going back to release 2, the newest succeeded before 3" in rolled.stderr
     limits = web_spec(docker_client, app)["Spec"]["TaskTemplate"]["Resources"]["Limits"]
     assert limits["NanoCPUs"] == 500_000_000
+
+
+def test_a_oneshot_runs_once_shows_completed_and_restarts_once_more(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    text = web_app(app.name) + (
+        "oneshot.migrate:\n  cmd: [sh, -c, 'echo migrated; exit 0']\n  memory: 8m\n"
+    )
+    push_version(docker_client, app, text, "page")
+    deployed = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert deployed.exit_code == ExitStatus.OK, deployed.stderr
+    service = f"{app.name}__migrate"
+
+    def runs() -> list[tuple[str, int | None]]:
+        tasks = docker_client.api.tasks(filters={"service": service})
+        return sorted(
+            (t["Status"]["State"], t["Status"].get("ContainerStatus", {}).get("ExitCode"))
+            for t in tasks
+        )
+
+    assert runs() == [("complete", 0)]
+    status = json.loads(lain("-o", "json", "ps", "-a", app.name).stdout)
+    migrate = {p["proc"]: p for p in status["procs"]}["migrate"]
+    assert migrate["oneshot"] and (migrate["completed"], migrate["desired"]) == (1, 1)
+    assert status["healthy"]
+    text_ps = lain("ps", "-a", app.name).stdout
+    assert "1/1 completed" in text_ps and "complete (exit 0)" in text_ps
+
+    # The same version again: nothing runs again. A restart of it: once more, and healthy.
+    again = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert again.exit_code == ExitStatus.OK and runs() == [("complete", 0)]
+    restarted = lain("restart", "migrate", "-a", app.name, "--timeout", str(TIMEOUT))
+    assert restarted.exit_code == ExitStatus.OK, restarted.stderr
+    assert runs() == [("complete", 0), ("complete", 0)]
+    assert app_status(app.name, cluster=app.cluster()).healthy

@@ -302,3 +302,57 @@ def test_deploy_app_refuses_wrong_arguments_clearly(cluster, kw, says) -> None:
         run(deploy_app("shop", **kw))
     with pytest.raises(InvalidArgument, match="app must be an app name"):
         run(deploy_app("my_app", cluster=cluster))
+
+
+MIGRATE = WEB + "oneshot.migrate:\n  cmd: [echo, migrated]\n  memory: 16m\n"
+
+
+def job_tasks(swarm, service):
+    found = swarm.service_named(service)
+    return swarm.tasks(filters={"service": found["ID"]})
+
+
+def test_a_oneshot_is_a_job_that_runs_once_per_change(cluster, swarm) -> None:
+    deploy(cluster, MIGRATE)
+    spec = swarm.service_named("shop__migrate")["Spec"]
+    assert spec["Mode"] == {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}}
+    assert "UpdateConfig" not in spec  # Swarm gives jobs no rollout
+    assert [t["Status"]["State"] for t in job_tasks(swarm, "shop__migrate")] == ["complete"]
+    # Deployed again unchanged, it does not run again; a new version runs it once more.
+    again, _ = deploy(cluster, MIGRATE)
+    assert again.release is None and len(job_tasks(swarm, "shop__migrate")) == 1
+    upgraded, _ = deploy(cluster, MIGRATE, n=2)
+    assert upgraded.release.outcome == "succeeded"
+    assert [t["Status"]["State"] for t in job_tasks(swarm, "shop__migrate")] == ["complete"] * 2
+
+
+def test_a_oneshot_made_by_an_older_lain_becomes_a_job(cluster, swarm) -> None:
+    deploy(cluster, MIGRATE)
+    old = swarm.service_named("shop__migrate")
+    spec = dict(old["Spec"], Mode={"Replicated": {"Replicas": 1}})
+    swarm.remove_service(old["ID"])
+    swarm.create_service(
+        spec["TaskTemplate"],
+        name=spec["Name"],
+        labels={**spec["Labels"], "lain.spec-hash": "old"},
+        mode=spec["Mode"],
+    )
+    result, events = deploy(cluster, MIGRATE)
+    assert [(e.proc, e.action) for e in events if isinstance(e, ProcChanged)] == [
+        ("migrate", "replaced")
+    ]
+    assert "ReplicatedJob" in swarm.service_named("shop__migrate")["Spec"]["Mode"]
+    assert result.release.outcome == "succeeded"
+
+
+def test_a_failed_oneshot_fails_the_deploy_and_is_not_run_again_to_undo_it(cluster, swarm) -> None:
+    deploy(cluster, MIGRATE)
+    swarm.script(
+        f"{REGISTRY}/shop:release-{mv(2)}", Behaviour(fails="migration failed", exit_code=3)
+    )
+    with pytest.raises(DeployFailed) as failed:
+        deploy(cluster, MIGRATE, n=2)
+    assert failed.value.procs == ("migrate",)
+    # web was put back; the oneshot's failed run stays as it ran (no third run).
+    assert mv(1) in images(cluster)["web"]
+    assert len(job_tasks(swarm, "shop__migrate")) == 2

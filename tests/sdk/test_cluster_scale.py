@@ -147,3 +147,20 @@ def test_a_restart_whose_fresh_instances_fail_says_so(cluster) -> None:
         run(restart_app("shop", ["web"], cluster=cluster, timeout=TIMEOUT))
     assert str(failed.value).startswith("the restart of shop failed:")
     assert "oom killed" in str(failed.value)
+
+
+def test_restart_runs_a_named_oneshot_once_more_and_leaves_it_alone_otherwise() -> None:
+    cluster = fake_cluster()
+    text = WEB + "oneshot.migrate:\n  cmd: [echo, migrated]\n  memory: 16m\n"
+    run(deploy_source(cluster, release_source(text), timeout=TIMEOUT))
+    swarm = cluster.api
+    migrate = swarm.service_named("shop__migrate")["ID"]
+
+    def runs() -> list[str]:
+        return [t["Status"]["State"] for t in swarm.tasks(filters={"service": migrate})]
+
+    result, events = run(restart_app("shop", cluster=cluster, timeout=TIMEOUT))
+    assert "migrate" not in result.restarted and runs() == ["complete"]
+    assert any("migrate is a oneshot" in getattr(e, "text", "") for e in events)
+    result, _ = run(restart_app("shop", ["migrate"], cluster=cluster, timeout=TIMEOUT))
+    assert result.restarted == ("migrate",) and runs() == ["complete", "complete"]

@@ -142,3 +142,15 @@ def test_the_current_tasks_own_error_wins_over_older_ones() -> None:
     age = found[1].error_age
     assert age is not None and 4 <= age <= 6
     assert found[1].to_dict()["error_age"] == found[1].error_age
+
+
+def test_a_oneshot_shows_its_completed_run_and_does_not_count_against_health(cluster) -> None:
+    text = WEB + "oneshot.migrate:\n  cmd: [echo, migrated]\n  memory: 16m\n"
+    run(deploy_source(cluster, release_source(text), timeout=5))
+    status = app_status("shop", cluster=cluster)
+    migrate = {p.proc: p for p in status.procs}["migrate"]
+    assert migrate.oneshot and (migrate.completed, migrate.desired, migrate.running) == (1, 1, 0)
+    (only,) = migrate.instances
+    assert (only.instance, only.state, only.exit_code) == (1, "complete", 0)
+    assert status.healthy
+    assert status.to_dict()["procs"][1]["completed"] == 1
