@@ -73,6 +73,8 @@ def _status_text(status: AppStatus) -> str:
             )
         if len(rows) > 1:
             lines.append(table(rows))
+        if any(i.ports for i in p.instances):
+            lines.append("  (published ports listen on every interface of their node)")
         if p.update_message and p.update_state not in ("", "completed"):
             lines.append(f"  {p.update_message}")
     if status.resource_instances:

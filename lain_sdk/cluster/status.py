@@ -35,7 +35,8 @@ class InstanceStatus(NamedTuple):
         error_age: seconds since that error (None without one): an old error of a task that
             has long been replaced reads differently from a crash a moment ago.
         address: where to reach it: ``host:port`` of a published port, else its overlay IP.
-        ports: published host ports (``80/tcp -> 127.0.0.1:32768``).
+        ports: published host ports, as the engine publishes them: on every interface of the
+            node (``80/tcp -> 0.0.0.0:32768``).
         exit_code: how its program ended (a oneshot's run; None while it runs).
     """
 
@@ -270,9 +271,10 @@ def _health(has_check: bool, state: str, error: str) -> str:
 
 
 def _address(task: Task, host: str, network: str) -> tuple[str, tuple[str, ...]]:
-    """Where to reach an instance (a published port, else its address on the app's network),
-    and its published ports."""
-    ports = tuple(f"{p.target}/{p.protocol} -> {host}:{p.published}" for p in task.ports)
+    """Where to reach an instance (its node's address and published port, else its address on
+    the app's network), and its published ports: Swarm publishes a host-mode port on every
+    interface of the node, whatever address the node advertises, and says so."""
+    ports = tuple(f"{p.target}/{p.protocol} -> 0.0.0.0:{p.published}" for p in task.ports)
     if task.ports:
         return f"{host}:{task.ports[0].published}", ports
     addresses = task.addresses.get(network) or ()

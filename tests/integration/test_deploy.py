@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from apps import unique_app_name
+from in_tasks import task_container
 from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
 
 import lain_sdk
@@ -507,6 +508,17 @@ def test_a_oneshot_runs_once_shows_completed_and_restarts_once_more(
     assert status["healthy"]
     text_ps = lain("ps", "-a", app.name).stdout
     assert "1/1 completed" in text_ps and "complete (exit 0)" in text_ps
+
+    # Published ports are shown as the engine binds them: on every interface.
+    web = {p["proc"]: p for p in status["procs"]}["web"]
+    shown = web["instances"][0]["ports"][0]
+    port = shown.rsplit(":", 1)[1]
+    container = task_container(docker_client, app.name, "web")
+    bound = container.attrs["NetworkSettings"]["Ports"]["80/tcp"]
+    assert {b["HostIp"] for b in bound} <= {"0.0.0.0", "::"} and port in {
+        b["HostPort"] for b in bound
+    }
+    assert shown == f"80/tcp -> 0.0.0.0:{port}" and "every interface" in text_ps
 
     # The same version again: nothing runs again. A restart of it: once more, and healthy.
     again = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))

@@ -38,7 +38,8 @@ def test_status_lists_every_instance_with_its_health_and_address(cluster) -> Non
     assert [i.instance for i in web.instances] == [1, 2]
     first = web.instances[0]
     assert first.state == "running" and first.health == "none" and first.node == "manager-1"
-    assert first.address == "10.0.0.1:30001" and first.ports == ("80/tcp -> 10.0.0.1:30001",)
+    # Reached at its node's address; published, as Swarm does, on every interface.
+    assert first.address == "10.0.0.1:30001" and first.ports == ("80/tcp -> 0.0.0.0:30001",)
     mail = {p.proc: p for p in status.procs}["mail"]
     assert mail.instances[0].address.startswith("10.1.")  # no published port: its overlay IP
     assert status.to_dict()["procs"][0]["instances"][0]["instance"] == 1
