@@ -23,6 +23,7 @@ class ExitStatus(IntEnum):
     LOCKED = 12  # another deploy of the app holds its lock
     SETTINGS_INVALID = 13  # the user's settings file is unreadable or invalid
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (128 + 15), after letting go of what the command held
 
 
 # Most specific first: the first matching class decides.

@@ -8,7 +8,9 @@ functions that need them, so start-up stays close to click's own.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from importlib import import_module
 
 import click
@@ -107,13 +109,36 @@ def cli(ctx: click.Context, cluster: str | None, output: str, traceback: bool) -
     ctx.obj = Context(cluster=cluster, output=output, traceback=traceback)
 
 
+class Terminated(BaseException):
+    """SIGTERM (a CI job's timeout, ``docker stop``, ``kill``) as an exception, so that what a
+    command holds (its deploy lock, a secret reader, a run's secret files) is let go on the way
+    out, as on Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run ``lain``; the one place that turns errors into messages and exit statuses."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        _run(argv)
+    finally:
+        if previous is not None:  # as it was: lain may run inside another program
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> None:
     debug = os.environ.get("LAIN_DEBUG", "") not in ("", "0") or "--traceback" in (
         argv if argv is not None else sys.argv[1:]
     )
     try:
         status = cli.main(args=argv, prog_name="lain", standalone_mode=False)
+    except Terminated:
+        click.echo("lain: terminated", err=True)
+        sys.exit(ExitStatus.TERMINATED)
     except click.exceptions.Abort:
         click.echo("lain: interrupted", err=True)
         sys.exit(ExitStatus.INTERRUPTED)

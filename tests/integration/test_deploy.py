@@ -527,3 +527,27 @@ def test_a_oneshot_runs_once_shows_completed_and_restarts_once_more(
     assert restarted.exit_code == ExitStatus.OK, restarted.stderr
     assert runs() == [("complete", 0), ("complete", 0)]
     assert app_status(app.name, cluster=app.cluster()).healthy
+
+
+def test_a_deploy_stopped_with_sigterm_lets_go_of_its_lock(
+    docker_client: Any, app: TestApp, lain: Any, use_cluster: None
+) -> None:
+    # A deploy that waits (its instances never get healthy) is stopped as a CI timeout does.
+    push_version(docker_client, app, web_app(app.name, check="test -f /nope"), "page")
+    deploying = subprocess.Popen(
+        [sys.executable, "-m", "lain_cli", "deploy", "-a", app.name, "--timeout", "120"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = {"name": f"lain-lock-{app.name}"}
+    deadline = time.monotonic() + 60
+    while not docker_client.api.configs(filters=lock):
+        assert time.monotonic() < deadline and deploying.poll() is None, "it never took the lock"
+        time.sleep(0.1)
+    deploying.send_signal(signal.SIGTERM)
+    _, stderr = deploying.communicate(timeout=60)
+    assert deploying.returncode == ExitStatus.TERMINATED, stderr
+    assert "lain: terminated" in stderr
+    # The lock went with it: the next operation does not wait for it.
+    held = lain("unlock", "-a", app.name)
+    assert held.exit_code == ExitStatus.OK, held.stdout + held.stderr
