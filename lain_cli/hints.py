@@ -17,6 +17,7 @@ from lain_sdk.errors import (
     LockHeld,
     LockLost,
     RegistryAuthError,
+    SecretNotDeclared,
     SecretsMissing,
     VersionNotBuilt,
     VersionNotFound,
@@ -32,6 +33,12 @@ def hints_for(error: LainError) -> list[str]:
             for proc, path in error.missing
         ]
         return [*lines, "(or set secret_files_bypass: true on the proc to run without them)"]
+    if isinstance(error, SecretNotDeclared):
+        return [
+            "to store it anyway, ahead of a lain.yaml that will declare it: "
+            f"lain -c {shlex.quote(error.cluster)} secret add --undeclared -a {error.app} "
+            f"{error.proc} {shlex.quote(error.path)} -f FILE"
+        ]
     if isinstance(error, DeployFailed):
         return [f"see what runs with `lain ps -a {error.app}` and `lain logs -a {error.app}`"]
     if isinstance(error, DirtyTreeError):

@@ -18,7 +18,9 @@
      │    ├── ImageNotFound    an image is not on the engine
      │    ├── VersionNotBuilt  a version's images are not on the engine (carries app, version)
      │    ├── ClusterNotFound  no cluster of that name in the settings (carries the name)
-     │    └── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
+     │    ├── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
+     │    └── SecretNotDeclared    a secret file its proc does not declare was not stored
+     │                             (carries app, proc, path, what lain.yaml declares)
      ├── ClusterError          the cluster refused or could not do what was asked
      │    ├── ClientNotAllowed a provider's allow_clients leaves this client out (carries the rule)
      │    ├── DeployFailed     a deploy did not converge (carries the release and why each proc
@@ -308,6 +310,65 @@ class SecretsMissing(NotFound):
             f"{cluster}, so nothing was changed ({files}); add each file, or set "
             "secret_files_bypass: true on the proc to run without them"
         )
+
+
+class SecretNotDeclared(NotFound):
+    """A secret file was not stored because the app's lain.yaml does not declare it: the proc
+    is not there, or it does not list the path in ``secret_files``; or there was no lain.yaml
+    to check it against.
+
+    Attributes:
+        app: the app.
+        proc: the proc the file was for.
+        path: the file's absolute path.
+        cluster: the cluster's name.
+        source: the lain.yaml checked: ``release N, version V`` for the running release's,
+            ``version V, the newest in registry R`` for one not deployed yet; "" when none was
+            found (``reason`` says why).
+        procs: the procs that lain.yaml has (empty when there was none).
+        declared: the paths the proc declares in ``secret_files`` (empty when it is not there).
+        reason: why no lain.yaml was found ("" when one was).
+        problem: the message without its last words (that nothing was stored).
+    """
+
+    def __init__(
+        self,
+        app: str,
+        proc: str,
+        path: str,
+        *,
+        cluster: str,
+        source: str,
+        procs: list[str] | tuple[str, ...] = (),
+        declared: list[str] | tuple[str, ...] = (),
+        reason: str = "",
+    ) -> None:
+        self.app = app
+        self.proc = proc
+        self.path = path
+        self.cluster = cluster
+        self.source = source
+        self.procs = tuple(procs)
+        self.declared = tuple(declared)
+        self.reason = reason
+        if not source:
+            text = (
+                f"{reason}, so no lain.yaml says whether proc {proc} declares {path} in "
+                "secret_files"
+            )
+        elif proc not in self.procs:
+            text = (
+                f"{app} has no proc {proc} in the lain.yaml of {source} "
+                f"(its procs: {', '.join(self.procs) or 'none'})"
+            )
+        else:
+            listed = ", ".join(self.declared) or "none"
+            text = (
+                f"proc {proc} of {app} does not declare {path} in secret_files in the lain.yaml "
+                f"of {source} (it declares: {listed})"
+            )
+        self.problem = text
+        super().__init__(f"{text}; nothing was stored")
 
 
 class ClusterError(LainError):

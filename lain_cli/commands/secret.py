@@ -13,6 +13,7 @@ from lain_cli.options import (
     app_name,
     app_options,
     pass_context,
+    registry_option,
     report,
     selected_cluster,
     timeout_option,
@@ -91,6 +92,12 @@ def secret() -> None:
     is_flag=True,
     help="Only store the new version; the next `lain deploy` mounts it.",
 )
+@click.option(
+    "--undeclared",
+    is_flag=True,
+    help="Store it even though the app's lain.yaml does not declare it (yet), with a warning.",
+)
+@registry_option
 @wait_options
 @app_options
 @pass_context
@@ -101,6 +108,8 @@ def add(
     content: str | None,
     file: BinaryIO | None,
     no_rollout: bool,
+    undeclared: bool,
+    registry: str | None,
     timeout: float,
     no_wait: bool,
     app: str | None,
@@ -108,15 +117,23 @@ def add(
 ) -> None:
     """Store a new version of the secret file PATH of PROC, and roll it out.
 
-    The value comes from -c, -f or stdin.  When PROC runs and the lain.yaml it runs declares
-    PATH in secret_files, the new version is rolled out to it at once and recorded as a
-    release (kind secret); `lain rollback` goes back to the previous value.  Otherwise the
-    next deploy mounts it: secrets may be added before the first deploy.
+    The value comes from -c, -f or stdin.  PROC must declare PATH in secret_files in the
+    app's lain.yaml: the running release's, or when the app is not deployed yet, the newest
+    version's in the registry (--registry or LAIN_REGISTRY, else the cluster's).  Otherwise
+    nothing is stored and lain exits with the not-found status, saying what that lain.yaml
+    declares; --undeclared stores it anyway, ahead of a lain.yaml that will declare it, with
+    a warning.
+
+    When PROC runs and the lain.yaml it runs declares PATH, the new version is rolled out to
+    it at once and recorded as a release (kind secret); `lain rollback` goes back to the
+    previous value.  Otherwise the next deploy mounts it: secrets may be added before the
+    first deploy.
 
     \b
     Examples:
       lain secret add web config/db.json -f db.json
       printf %s "$TOKEN" | lain secret add worker /etc/app/token
+      lain secret add --undeclared web new.json -f new.json
     """
     if content is not None and file is not None:
         raise click.UsageError("give the value with -c or with -f, not both")
@@ -138,13 +155,15 @@ def add(
             _proc(proc),
             _path(path),
             value,
-            cluster=selected_cluster(obj),
+            cluster=selected_cluster(obj, registry),
             rollout=not no_rollout,
-            config=_local_config(name, app_dir),
+            allow_undeclared=undeclared,
             timeout=timeout,
             wait=not no_wait,
         ),
     )
+    if not result.declared:
+        obj.warn(result.note)
     report(obj, result.to_dict(), lambda: _added_text(result))
 
 
@@ -153,6 +172,8 @@ def _added_text(result: SecretAdded) -> str:
     text = f"stored {s.path} of {s.app} {s.proc} as version {s.version}"
     rollout = result.rollout
     if rollout is None:
+        if not result.declared:  # the note went to stderr as a warning already
+            return f"{text}; nothing mounts it until a deploy whose lain.yaml declares it"
         return f"{text}; {result.note}" if result.note else text
     if rollout.release is None:
         return f"{text}; {s.proc} already mounts it"

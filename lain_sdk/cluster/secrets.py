@@ -7,18 +7,19 @@ release records or errors.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.model import AppConfig, Proc
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult, deploy_source
-from lain_sdk.cluster.releases import find_release, read_releases
+from lain_sdk.cluster.releases import Release, find_release, read_releases
 from lain_sdk.cluster.secret_reader import READ_TIMEOUT, read_values, reader_image
 from lain_sdk.cluster.secret_store import (
     SecretVersion,
     check_proc_name,
+    check_secret_value,
     group_versions,
     newest_declared,
     remove_versions,
@@ -28,11 +29,23 @@ from lain_sdk.cluster.secret_store import (
     versions_of,
 )
 from lain_sdk.cluster.session import Cluster, ClusterLike
-from lain_sdk.cluster.source import load_release_config, load_source
+from lain_sdk.cluster.source import (
+    load_release_config,
+    load_source,
+    read_meta_lain_yaml,
+    resolve_version,
+)
 from lain_sdk.cluster.spec import secret_versions
 from lain_sdk.cluster.swarm import app_services
-from lain_sdk.cluster.views import current_release
-from lain_sdk.errors import ClusterError, InvalidArgument, LainError, NotFound, SecretsMissing
+from lain_sdk.cluster.views import Service, current_release
+from lain_sdk.errors import (
+    ClusterError,
+    InvalidArgument,
+    LainError,
+    SecretNotDeclared,
+    SecretsMissing,
+    VersionNotFound,
+)
 from lain_sdk.events import Event, Message
 
 
@@ -89,11 +102,14 @@ class SecretAdded:
         rollout: the deploy that mounted it in the running proc (None: not rolled out; see
             ``note``).
         note: why it was not rolled out, when it was not.
+        declared: False when it was stored although the lain.yaml checked does not declare it
+            (or there was none to check): ``note`` says which.
     """
 
     secret: SecretVersion
     rollout: DeployResult | None = None
     note: str = ""
+    declared: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +119,7 @@ class SecretAdded:
             **self.secret.to_dict(),
             "rollout": self.rollout.to_dict() if self.rollout else None,
             "note": self.note,
+            "declared": self.declared,
         }
 
 
@@ -144,11 +161,90 @@ def list_secrets(app: str, *, cluster: ClusterLike, proc: str | None = None) -> 
     ]
 
 
-def _declares(config: AppConfig, proc: str, path: str) -> bool:
+@dataclass(frozen=True)
+class _Reference:
+    """The lain.yaml a new secret file is checked against (see :func:`add_secret`).
+
+    ``config`` is None when there is none, and ``source`` then says why; ``running`` tells
+    that it is the running release's."""
+
+    config: AppConfig | None
+    source: str
+    running: bool = False
+
+
+def _reference(session: Cluster, app: str, deployed: bool, current: Release | None) -> _Reference:
+    """The running release's lain.yaml, else the newest version's in the registry: what the
+    app runs, or what its first deploy will run by default.
+
+    Raises:
+        RegistryError, NotFound, AppConfigError: the newest version's lain.yaml cannot be read.
+    """
+    if current is not None and current.lain_yaml:
+        try:
+            config = load_release_config(current.lain_yaml, app, current.meta_version, session)
+            return _Reference(
+                config, f"release {current.number}, version {current.meta_version}", True
+            )
+        except LainError:
+            pass  # a record this lain cannot read: the newest version is the next best guide
+    registry = session.registry
     try:
-        return path in config.proc(proc).secret_files
-    except NotFound:
-        return False
+        newest = resolve_version(registry, app, None)
+    except VersionNotFound:
+        running = "its running release has no lain.yaml lain can read" if deployed else None
+        where = running or f"{app} is not deployed on cluster {session.name}"
+        return _Reference(None, f"{where} and registry {registry.host} has no version of it")
+    text = read_meta_lain_yaml(registry, app, newest)
+    config = load_release_config(text, app, newest, session)
+    return _Reference(config, f"version {newest}, the newest in registry {registry.host}")
+
+
+def _undeclared(
+    cluster: Cluster, app: str, proc: str, path: str, ref: _Reference
+) -> SecretNotDeclared | None:
+    """Why ``ref`` does not let ``proc`` have the secret file ``path``; None when it does."""
+    on = cluster.name
+    if ref.config is None:
+        return SecretNotDeclared(app, proc, path, cluster=on, source="", reason=ref.source)
+    procs = [p.name for p in ref.config.procs]
+    if proc not in procs:
+        return SecretNotDeclared(app, proc, path, cluster=on, source=ref.source, procs=procs)
+    declared = ref.config.proc(proc).secret_files
+    if path in declared:
+        return None
+    return SecretNotDeclared(
+        app, proc, path, cluster=on, source=ref.source, procs=procs, declared=declared
+    )
+
+
+def _check_declared(
+    session: Cluster,
+    app: str,
+    proc: str,
+    path: str,
+    live: Mapping[str, Service],
+    current: Release | None,
+    allow_undeclared: bool,
+) -> tuple[_Reference, SecretNotDeclared | None]:
+    """The lain.yaml to check a new secret file against, and why it does not declare the file
+    (None when it does).
+
+    Raises:
+        SecretNotDeclared: it does not, and undeclared files are not allowed.
+        RegistryError, NotFound, AppConfigError: the newest version's lain.yaml cannot be read
+            (only when undeclared files are not allowed: else that is said as the reason).
+    """
+    try:
+        ref = _reference(session, app, bool(live), current)
+    except LainError as e:
+        if not allow_undeclared:
+            raise
+        ref = _Reference(None, f"the lain.yaml of {app}'s newest version could not be read ({e})")
+    refused = _undeclared(session, app, proc, path, ref)
+    if refused is not None and not allow_undeclared:
+        raise refused
+    return ref, refused
 
 
 def add_secret(
@@ -159,11 +255,18 @@ def add_secret(
     *,
     cluster: ClusterLike,
     rollout: bool = True,
-    config: AppConfig | None = None,
+    allow_undeclared: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     wait: bool = True,
 ) -> Generator[Event, None, SecretAdded]:
-    """Store a new version of a secret file and, when the proc runs with it, roll it out.
+    """Store a new version of a secret file that the app's lain.yaml declares, and, when the
+    proc runs with it, roll it out.
+
+    The lain.yaml checked is the running release's; when the app is not deployed, the newest
+    version's in the cluster's registry (the one a deploy takes by default).  A proc that
+    lain.yaml does not have, or a path the proc does not list in ``secret_files``, is refused
+    and nothing is stored, unless ``allow_undeclared``: the file is then stored ahead of the
+    lain.yaml that will declare it, and the result says it is not declared.
 
     The rollout is a deploy of the running version limited to ``proc`` (recorded as a
     release of kind ``secret``), so a rollback can put the previous value back.  It happens
@@ -177,39 +280,45 @@ def add_secret(
         content: the value.
         cluster: the cluster (a session, its settings, or its name).
         rollout: roll the new version out to the running proc (False: only store it).
-        config: the app's lain.yaml, to say when ``proc`` does not declare ``path`` and
-            nothing of the app is deployed yet.
+        allow_undeclared: store the file even when no lain.yaml declares it (or there is no
+            lain.yaml to check).
         timeout: seconds to wait for the deploy lock and for the rollout.
         wait: wait for the rollout.
 
     Raises:
         InvalidArgument: a bad proc name or path, or an empty or too large value.
+        SecretNotDeclared: the lain.yaml checked does not declare the file, or there is none
+            (nothing was stored).
+        RegistryError, NotFound, AppConfigError: the app is not deployed and the newest
+            version's lain.yaml cannot be read (nothing was stored).
         DeployFailed: the rollout failed; the previous version keeps serving (the new one
             stays stored).
     """
     app = arguments.app_name(app)
+    path = secret_path(path)
+    check_secret_value(path, content)
+    check_proc_name(proc)
     rollout = arguments.flag(rollout, "rollout")
+    allow_undeclared = arguments.flag(allow_undeclared, "allow_undeclared")
     timeout = arguments.seconds(timeout)
     session = Cluster.of(cluster)
+    live = app_services(session, app)
+    current = (
+        find_release(read_releases(session, app), current_release(live.values())) if live else None
+    )
+    ref, refused = _check_declared(session, app, proc, path, live, current, allow_undeclared)
     stored = store_secret(session, app, proc, path, content)
     yield Message(f"stored {stored.path} of {app} {proc} as version {stored.version}")
-    live = app_services(session, app)
+    if refused is not None:
+        note = (
+            f"{refused.problem}; stored anyway: only a deploy whose lain.yaml declares it mounts it"
+        )
+        return SecretAdded(stored, None, note, declared=False)
     if proc not in live:
         note = f"{proc} of {app} is not deployed; the next deploy mounts version {stored.version}"
-        if config is not None and not _declares(config, proc, stored.path):
-            note += f", if its lain.yaml declares {stored.path} in secret_files ({config.path} "
-            note += "does not)"
         return SecretAdded(stored, None, note)
-    current = find_release(read_releases(session, app), current_release(live.values()))
-    meta_version = current.meta_version if current else live[proc].meta_version
-    declared = stored.path in secret_versions(live[proc].spec)
-    if current is not None and current.lain_yaml:
-        try:
-            running = load_release_config(current.lain_yaml, app, current.meta_version, session)
-            declared = _declares(running, proc, stored.path)
-        except LainError:
-            pass  # a record this lain cannot read: what the service mounts tells
-    if not declared:
+    # What the running proc mounts tells when its release's lain.yaml could not be read.
+    if not ref.running and stored.path not in secret_versions(live[proc].spec):
         return SecretAdded(
             stored,
             None,
@@ -223,6 +332,7 @@ def add_secret(
     yield Message(f"rolling version {stored.version} of {stored.path} out to {proc}")
     # The running version again, for this proc only: its spec differs by the secret alone.
     session.login_engine()  # nodes pull the release image with these
+    meta_version = current.meta_version if current else live[proc].meta_version
     source = load_source(session, app, meta_version or None)
     result = yield from deploy_source(
         session, source, procs=[proc], timeout=timeout, wait=wait, kind="secret"

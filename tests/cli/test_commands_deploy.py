@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes.cluster import REGISTRY, WEB, fake_cluster, mv, publish, release_source, run
-from fakes.images import FakeRegistry
+from fakes.cluster import REGISTRY, WEB, mv, publish, release_source, run
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.cluster.deploy import deploy_source
 from lain_sdk.cluster.history import list_releases
-from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.swarm import app_services
-from lain_sdk.settings import ClusterSettings
 
 
 @pytest.fixture
@@ -62,34 +59,7 @@ def test_the_help_states_the_bounds(lain) -> None:
     assert "0 to 1000" in text and "0.01 to 1024" in text and "from 6m to 1024g" in text
 
 
-# -- deploying from another registry (--registry, LAIN_REGISTRY) ------------------------------
-
-MIRROR = "127.0.0.1:5999"
-
-
-@pytest.fixture
-def mirror(registries, engine) -> FakeRegistry:
-    """A second registry, on loopback (plain HTTP), that the engine can pull from."""
-    found = FakeRegistry(MIRROR)
-    registries[found.host] = engine.add_registry(found)
-    return found
-
-
-@pytest.fixture
-def other_sessions(cli_cluster, fake_docker, monkeypatch) -> list[ClusterSettings]:
-    """The settings of each session the command made for another registry; such a session
-    talks to the same fake engine as ``cli_cluster``."""
-    made: list[ClusterSettings] = []
-    real_of = Cluster.of.__func__
-
-    def of(cls, value):
-        if isinstance(value, ClusterSettings):
-            made.append(value)
-            return fake_cluster(engine=fake_docker, settings=value)
-        return real_of(cls, value)
-
-    monkeypatch.setattr(Cluster, "of", classmethod(of))
-    return made
+# -- deploying from another registry (--registry, LAIN_REGISTRY; fixtures in conftest.py) -----
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
@@ -99,14 +69,20 @@ def test_deploy_reads_the_version_from_the_registry_given_and_the_nodes_pull_fro
     publish(registry, WEB, n=1)
     publish(mirror, WEB, n=2)
     args, env = (
-        (["--registry", MIRROR], None) if how == "option" else ([], {"LAIN_REGISTRY": MIRROR})
+        (["--registry", mirror.host], None)
+        if how == "option"
+        else ([], {"LAIN_REGISTRY": mirror.host})
     )
     result = lain("deploy", "-a", "shop", *args, env=env)
     assert result.exit_code == ExitStatus.OK, result.stderr
     images = {s.image for s in app_services(cli_cluster, "shop").values()}
-    assert {i.split("@")[0] for i in images} == {f"{MIRROR}/shop:release-{mv(2)}"}
+    assert {i.split("@")[0] for i in images} == {f"{mirror.host}/shop:release-{mv(2)}"}
     (settings,) = other_sessions
-    assert (settings.name, settings.registry, settings.insecure_registry) == ("fake", MIRROR, False)
+    assert (settings.name, settings.registry, settings.insecure_registry) == (
+        "fake",
+        mirror.host,
+        False,
+    )
     (release,) = list_releases("shop", cluster=cli_cluster)
     assert release.meta_version == mv(2)
 
@@ -114,7 +90,7 @@ def test_deploy_reads_the_version_from_the_registry_given_and_the_nodes_pull_fro
 def test_deploy_plan_reads_the_registry_given(lain, cli_cluster, registry, mirror, other_sessions):
     publish(registry, WEB, n=1)
     publish(mirror, WEB, n=2)
-    given = lain("-o", "json", "deploy", "--plan", "-a", "shop", "--registry", MIRROR)
+    given = lain("-o", "json", "deploy", "--plan", "-a", "shop", "--registry", mirror.host)
     assert given.exit_code == ExitStatus.OK, given.stderr
     assert json.loads(given.stdout)["meta_version"] == mv(2)
     default = lain("-o", "json", "deploy", "--plan", "-a", "shop")
@@ -122,17 +98,17 @@ def test_deploy_plan_reads_the_registry_given(lain, cli_cluster, registry, mirro
     # The cluster's own registry, named: the cluster's session, nothing made.
     same = lain("-o", "json", "deploy", "--plan", "-a", "shop", "--registry", REGISTRY)
     assert json.loads(same.stdout)["meta_version"] == mv(1)
-    assert [s.registry for s in other_sessions] == [MIRROR]
+    assert [s.registry for s in other_sessions] == [mirror.host]
 
 
 def test_a_version_missing_from_the_registry_given_names_that_registry(
     lain, registry, mirror, other_sessions
 ) -> None:
     publish(registry, WEB, n=1)
-    result = lain("deploy", "-a", "shop", "--registry", MIRROR, "-v", mv(1))
+    result = lain("deploy", "-a", "shop", "--registry", mirror.host, "-v", mv(1))
     assert result.exit_code == ExitStatus.NOT_FOUND
-    assert f"version {mv(1)} of shop is not in registry {MIRROR}" in result.stderr
-    assert f"lain versions --registry {MIRROR}" in result.stderr
+    assert f"version {mv(1)} of shop is not in registry {mirror.host}" in result.stderr
+    assert f"lain versions --registry {mirror.host}" in result.stderr
 
 
 def test_deploy_help_says_where_the_nodes_pull_from(lain) -> None:

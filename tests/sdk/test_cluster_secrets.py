@@ -17,7 +17,15 @@ from lain_sdk.cluster.secrets import (
     remove_secret,
 )
 from lain_sdk.cluster.swarm import app_services
-from lain_sdk.errors import ClusterError, InvalidArgument, LainTimeout, NotFound, SecretsMissing
+from lain_sdk.errors import (
+    ClusterError,
+    InvalidArgument,
+    LainTimeout,
+    NotFound,
+    RegistryError,
+    SecretNotDeclared,
+    SecretsMissing,
+)
 
 WITH_SECRET = WEB.replace("  memory: 64m\n", "  memory: 64m\n  secret_files: [config.json]\n", 1)
 PATH = "/lain/app/config.json"
@@ -59,12 +67,18 @@ def test_a_version_stored_without_rollout_waits_for_the_next_deploy(deployed) ->
     assert mounted_version(deployed) == "-v1"
 
 
-def test_a_path_the_running_proc_does_not_declare_is_only_stored(deployed) -> None:
-    result, _ = run(add_secret("shop", "web", "other.txt", b"x", cluster=deployed))
-    assert result.rollout is None
+def test_a_path_the_running_proc_does_not_declare_is_stored_only_when_allowed(deployed) -> None:
+    with pytest.raises(SecretNotDeclared):
+        run(add_secret("shop", "web", "other.txt", b"x", cluster=deployed))
+    result, _ = run(
+        add_secret("shop", "web", "other.txt", b"x", cluster=deployed, allow_undeclared=True)
+    )
+    assert result.rollout is None and not result.declared
     assert "does not declare /lain/app/other.txt in secret_files" in result.note
-    result, _ = run(add_secret("shop", "cron", "token", b"x", cluster=deployed))
-    assert result.note == "cron of shop is not deployed; the next deploy mounts version 1"
+    assert result.note.endswith(
+        "stored anyway: only a deploy whose lain.yaml declares it mounts it"
+    )
+    assert mounted_version(deployed) == "-v1"
 
 
 def test_listing_shows_versions_and_the_one_in_use_never_values(deployed) -> None:
@@ -165,9 +179,7 @@ def test_bad_secrets_are_refused_before_anything_is_stored(
 
 
 def test_a_failed_secret_rollout_keeps_the_previous_version_serving(deployed, registry) -> None:
-    deployed.api.script(
-        f"{REGISTRY}/shop:release-{mv(1)}", Behaviour(fails="bad config")
-    )
+    deployed.api.script(f"{REGISTRY}/shop:release-{mv(1)}", Behaviour(fails="bad config"))
     from lain_sdk.errors import DeployFailed
 
     with pytest.raises(DeployFailed):
@@ -178,3 +190,115 @@ def test_a_failed_secret_rollout_keeps_the_previous_version_serving(deployed, re
 def test_values_stay_out_of_reprs() -> None:
     value = SecretValue("shop", "web", "/etc/token", 1, b"hunter2")
     assert "hunter2" not in repr(value)
+
+
+# -- only what lain.yaml declares is stored ----------------------------------------------------
+
+
+def stored(cluster) -> list[str]:
+    return sorted(cluster.api.swarm_secrets)
+
+
+def test_a_proc_the_running_lain_yaml_does_not_have_is_refused_and_nothing_stored(
+    deployed,
+) -> None:
+    before = stored(deployed)
+    with pytest.raises(SecretNotDeclared) as refused:
+        run(add_secret("shop", "nosuchproc", "a.txt", b"x", cluster=deployed))
+    error = refused.value
+    assert (error.app, error.proc, error.path, error.cluster) == (
+        "shop",
+        "nosuchproc",
+        "/lain/app/a.txt",
+        "fake",
+    )
+    assert set(error.procs) == {"web", "mail"} and error.declared == ()
+    assert error.source == f"release 1, version {mv(1)}"
+    assert str(error) == (
+        f"shop has no proc nosuchproc in the lain.yaml of release 1, version {mv(1)} "
+        f"(its procs: {', '.join(error.procs)}); nothing was stored"
+    )
+    assert stored(deployed) == before
+
+
+def test_an_undeclared_path_names_what_the_proc_declares(deployed) -> None:
+    with pytest.raises(SecretNotDeclared) as refused:
+        run(add_secret("shop", "web", "a.txt", b"x", cluster=deployed))
+    assert refused.value.declared == (PATH,)
+    assert str(refused.value) == (
+        "proc web of shop does not declare /lain/app/a.txt in secret_files in the lain.yaml of "
+        f"release 1, version {mv(1)} (it declares: {PATH}); nothing was stored"
+    )
+    with pytest.raises(SecretNotDeclared, match=r"\(it declares: none\)"):
+        run(add_secret("shop", "mail", "a.txt", b"x", cluster=deployed))
+
+
+def test_an_app_not_deployed_is_checked_against_the_newest_version_in_the_registry(
+    cluster, registry
+) -> None:
+    publish(registry, WEB, n=1)
+    publish(registry, WITH_SECRET, n=2)
+    result, _ = run(add_secret("shop", "web", "config.json", b"x", cluster=cluster))
+    assert result.declared and result.note == (
+        "web of shop is not deployed; the next deploy mounts version 1"
+    )
+    with pytest.raises(SecretNotDeclared) as refused:
+        run(add_secret("shop", "web", "other.txt", b"x", cluster=cluster))
+    assert refused.value.source == f"version {mv(2)}, the newest in registry {REGISTRY}"
+    assert refused.value.declared == (PATH,)
+    assert len(stored(cluster)) == 1
+
+
+def test_the_running_release_counts_not_a_newer_version_until_it_is_deployed(
+    deployed, registry
+) -> None:
+    newer = WITH_SECRET.replace("[config.json]", "[config.json, extra.txt]")
+    publish(registry, newer, n=2)
+    with pytest.raises(SecretNotDeclared, match=f"release 1, version {mv(1)}"):
+        run(add_secret("shop", "web", "extra.txt", b"x", cluster=deployed))
+    # Stored ahead of the lain.yaml that declares it: that version's deploy mounts it.
+    ahead, _ = run(
+        add_secret("shop", "web", "extra.txt", b"early", cluster=deployed, allow_undeclared=True)
+    )
+    assert not ahead.declared and ahead.rollout is None and ahead.to_dict()["declared"] is False
+    run(deploy_app("shop", cluster=deployed, timeout=5))
+    mounts = app_services(deployed, "shop")["web"].container["Secrets"]
+    assert sorted(m["File"]["Name"] for m in mounts) == [PATH, "/lain/app/extra.txt"]
+
+
+def test_with_no_lain_yaml_anywhere_it_is_refused_saying_why(cluster, registry) -> None:
+    with pytest.raises(SecretNotDeclared) as refused:
+        run(add_secret("shop", "web", "a.txt", b"x", cluster=cluster))
+    why = f"shop is not deployed on cluster fake and registry {REGISTRY} has no version of it"
+    assert refused.value.source == "" and refused.value.reason == why
+    assert str(refused.value) == (
+        f"{why}, so no lain.yaml says whether proc web declares /lain/app/a.txt in secret_files; "
+        "nothing was stored"
+    )
+    assert stored(cluster) == []
+    result, _ = run(
+        add_secret("shop", "web", "a.txt", b"x", cluster=cluster, allow_undeclared=True)
+    )
+    assert not result.declared and result.note.startswith(why)
+    assert result.secret.version == 1 and len(stored(cluster)) == 1
+
+
+def test_an_unreachable_registry_refuses_unless_allowed(cluster, registry) -> None:
+    registry.reachable = False
+    with pytest.raises(RegistryError):
+        run(add_secret("shop", "web", "a.txt", b"x", cluster=cluster))
+    assert stored(cluster) == []
+    result, _ = run(
+        add_secret("shop", "web", "a.txt", b"x", cluster=cluster, allow_undeclared=True)
+    )
+    assert not result.declared
+    assert result.note.startswith("the lain.yaml of shop's newest version could not be read (")
+
+
+def test_bad_arguments_are_refused_before_any_lookup(cluster) -> None:
+    sent = list(cluster.api.calls)
+    with pytest.raises(InvalidArgument, match="allow_undeclared"):
+        run(add_secret("shop", "web", "a", b"x", cluster=cluster, allow_undeclared="yes"))
+    with pytest.raises(InvalidArgument, match="is empty"):
+        run(add_secret("shop", "web", "a", b"", cluster=cluster))
+    assert cluster.api.calls == sent
