@@ -305,3 +305,53 @@ def filesystem_of(path: str) -> str:
         ["findmnt", "-n", "-o", "FSTYPE", "--target", path], capture_output=True, text=True
     )
     return found.stdout.strip()
+
+
+def app_secrets(client: Any, app: TestApp) -> list[str]:
+    return sorted(
+        s["Spec"]["Name"] for s in client.api.secrets(filters={"label": f"lain.app={app.name}"})
+    )
+
+
+def test_secret_add_stores_only_what_lain_yaml_declares(
+    docker_client: Any, app: TestApp, lain: Any
+) -> None:
+    # No version anywhere: refused, saying why; --undeclared stores it ahead of the lain.yaml.
+    add = ["secret", "add", "web", "config/app.conf", "-a", app.name]
+    nothing = lain(*add, "-c", "early")
+    assert nothing.exit_code == ExitStatus.NOT_FOUND, nothing.stderr
+    assert (
+        f"{app.name} is not deployed on cluster test and registry {app.registry} has no version "
+        f"of it, so no lain.yaml says whether proc web declares {SECRET_PATH}" in nothing.stderr
+    )
+    assert "--undeclared" in nothing.stderr  # the hint
+    assert app_secrets(docker_client, app) == []
+    ahead = lain(*add, "-c", "early", "--undeclared")
+    assert ahead.exit_code == ExitStatus.OK, ahead.stderr
+    assert "lain: warning: " in ahead.stderr
+    assert len(app_secrets(docker_client, app)) == 1
+
+    # A version in the registry: its lain.yaml decides (the app is not deployed yet).
+    mv = push_version(docker_client, app, secret_app(app.name), "page")
+    no_proc = lain("secret", "add", "nosuchproc", "a.txt", "-c", "x", "-a", app.name)
+    assert no_proc.exit_code == ExitStatus.NOT_FOUND
+    assert (
+        f"{app.name} has no proc nosuchproc in the lain.yaml of version {mv}, the newest in "
+        f"registry {app.registry} (its procs: web); nothing was stored" in no_proc.stderr
+    )
+    assert len(app_secrets(docker_client, app)) == 1
+
+    # The file stored ahead is what the first deploy mounts.
+    deployed = lain("deploy", "-a", app.name, "--timeout", TIMEOUT)
+    assert deployed.exit_code == ExitStatus.OK, deployed.stderr
+    assert in_web(docker_client, app, f"cat {SECRET_PATH}") == b"early"
+
+    # Deployed: the running release's lain.yaml decides.
+    other = lain("secret", "add", "web", "other.conf", "-c", "x", "-a", app.name)
+    assert other.exit_code == ExitStatus.NOT_FOUND
+    assert (
+        f"proc web of {app.name} does not declare /lain/app/other.conf in secret_files in the "
+        f"lain.yaml of release 1, version {mv} (it declares: {SECRET_PATH}); nothing was stored"
+        in other.stderr
+    )
+    assert len(app_secrets(docker_client, app)) == 1
