@@ -195,10 +195,14 @@ def _proc_status(
     app: str, service: Service, tasks: list[Task], where: Mapping[str, Node], now: float
 ) -> ProcStatus:
     scale = service.scale
+    status = service.update_status if not service.job else None  # a job is never "updated"
     if service.job:
-        return _job_status(service, tasks, where, now)
-    instances = instance_statuses(tasks, where, service.has_healthcheck, now, network_name(app))
-    status = service.update_status
+        instances = _job_runs(service, tasks, where, now)
+        running = sum(1 for i in instances if i.state == "running")
+    else:
+        network = network_name(app)
+        instances = instance_statuses(tasks, where, service.has_healthcheck, now, network)
+        running = sum(1 for i in instances if i.state == "running" and i.desired_state == "running")
     return ProcStatus(
         proc=service.proc,
         proctype=service.proctype,
@@ -207,27 +211,29 @@ def _proc_status(
         release=service.release,
         image=service.image,
         desired=scale.instances,
-        running=sum(1 for i in instances if i.state == "running" and i.desired_state == "running"),
+        running=running,
         cpu=scale.cpu,
         memory=scale.memory,
         update_state=status.state if status else "",
         update_message=status.message if status else "",
         instances=tuple(instances),
+        oneshot=service.job,
+        completed=sum(1 for i in instances if i.state == "complete") if service.job else 0,
     )
 
 
-def _job_status(
+def _job_runs(
     service: Service, tasks: list[Task], where: Mapping[str, Node], now: float
-) -> ProcStatus:
-    """A oneshot (a Swarm job): the tasks of its current run, each with how it ended."""
+) -> list[InstanceStatus]:
+    """A oneshot's (a Swarm job's) current run: its tasks, each with how it ended."""
     current = sorted(
         (t for t in tasks if t.job_iteration == service.job_iteration),
         key=lambda t: t.created_at,
     )
-    instances = []
+    runs = []
     for number, task in enumerate(current, start=1):
         node = where.get(task.node_id)
-        instances.append(
+        runs.append(
             InstanceStatus(
                 instance=number,
                 task=task.id,
@@ -242,24 +248,7 @@ def _job_status(
                 exit_code=task.exit_code,
             )
         )
-    scale = service.scale
-    return ProcStatus(
-        proc=service.proc,
-        proctype=service.proctype,
-        service=service.name,
-        version=service.meta_version,
-        release=service.release,
-        image=service.image,
-        desired=scale.instances,
-        running=sum(1 for i in instances if i.state == "running"),
-        cpu=scale.cpu,
-        memory=scale.memory,
-        update_state="",
-        update_message="",
-        instances=tuple(instances),
-        oneshot=True,
-        completed=sum(1 for i in instances if i.state == "complete"),
-    )
+    return runs
 
 
 def _health(has_check: bool, state: str, error: str) -> str:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from apps import unique_app_name
+from swarm_apps import TestApp, cleanup
 
 from lain_sdk.engine import LOCAL_BASE_IMAGE
 
@@ -235,3 +237,20 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
     server, process = _start_registry(tmp_path_factory.mktemp("auth-registry"), auth=True)
     yield server
     _stop_registry(process)
+
+
+@pytest.fixture
+def new_app(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any]:
+    """``new_app(prefix)``: a test app with a unique name on the test registry; all are cleaned
+    up at the end, the last made first (clients before the providers whose networks they
+    share)."""
+    made: list[TestApp] = []
+
+    def make(prefix: str) -> TestApp:
+        app = TestApp(unique_app_name(prefix), registry.host, engine=docker_client)
+        made.append(app)
+        return app
+
+    yield make
+    for app in reversed(made):
+        cleanup(docker_client, app.name, app.images)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from apps import unique_app_name
 from in_tasks import SLEEPER, fetch, run_in, wait_fetch
-from swarm_apps import CHECK, WEB_CMD, TestApp, cleanup, push_version
+from swarm_apps import CHECK, WEB_CMD, TestApp, push_version
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
@@ -76,21 +75,6 @@ def consumer_yaml(name: str, uses: dict[str, list[str]]) -> str:
     return text
 
 
-@pytest.fixture
-def make_app(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any]:
-    """Make test apps; clean them up consumers first (they hold the providers' networks)."""
-    made: list[TestApp] = []
-
-    def make(prefix: str) -> TestApp:
-        app = TestApp(unique_app_name(prefix), registry.host, engine=docker_client)
-        made.append(app)
-        return app
-
-    yield make
-    for app in reversed(made):
-        cleanup(docker_client, app.name, app.images)
-
-
 def deploy(docker_client: Any, app: TestApp, **kw: Any) -> Any:
     operation = deploy_app(app.name, cluster=app.cluster(), timeout=TIMEOUT, **kw)
     return lain_sdk.drain(operation)
@@ -108,9 +92,9 @@ def task_ip(docker_client: Any, app: TestApp, proc: str) -> str:
 
 
 def test_declared_consumer_reaches_the_provider_and_an_undeclared_app_cannot(
-    docker_client: Any, make_app: Any, lain: Any
+    docker_client: Any, new_app: Any, lain: Any
 ) -> None:
-    provider, consumer, outsider = make_app("dp"), make_app("dc"), make_app("do")
+    provider, consumer, outsider = new_app("dp"), new_app("dc"), new_app("do")
     push_version(docker_client, provider, PROVIDER.format(name=provider.name), "provider page v1")
     push_version(
         docker_client, consumer, consumer_yaml(consumer.name, {provider.name: ["echo"]}), "c"
@@ -185,9 +169,9 @@ def use_cluster(lain: Any, app: TestApp) -> None:
 
 
 def test_use_services_naming_a_missing_app_fails_before_any_change(
-    docker_client: Any, make_app: Any
+    docker_client: Any, new_app: Any
 ) -> None:
-    consumer = make_app("dm")
+    consumer = new_app("dm")
     missing = unique_app_name("nothere")
     push_version(docker_client, consumer, consumer_yaml(consumer.name, {missing: ["db"]}), "c")
     with pytest.raises(NotFound) as caught:
@@ -200,8 +184,8 @@ def test_use_services_naming_a_missing_app_fails_before_any_change(
     assert docker_client.api.configs(filters=label) == []  # no release, no lock left
 
 
-def test_portal_with_its_own_cmd_answers_for_the_service(docker_client: Any, make_app: Any) -> None:
-    provider, consumer = make_app("dg"), make_app("dk")
+def test_portal_with_its_own_cmd_answers_for_the_service(docker_client: Any, new_app: Any) -> None:
+    provider, consumer = new_app("dg"), new_app("dk")
     push_version(
         docker_client, provider, PROVIDER_WITH_PORTAL_CMD.format(name=provider.name), "kv page"
     )

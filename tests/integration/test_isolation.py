@@ -5,13 +5,11 @@ client's own names stay its own, and ``allow_clients`` is enforced."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from apps import unique_app_name
 from in_tasks import SLEEPER, fetch, run_in, wait_fetch
-from swarm_apps import TestApp, cleanup, push_version
+from swarm_apps import TestApp, push_version
 
 import lain_sdk
 from lain_sdk import app_status, deploy_app, list_releases
@@ -65,20 +63,6 @@ use_services:
     return text
 
 
-@pytest.fixture
-def make_app(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any]:
-    made: list[TestApp] = []
-
-    def make(prefix: str) -> TestApp:
-        app = TestApp(unique_app_name(prefix), registry.host, engine=docker_client)
-        made.append(app)
-        return app
-
-    yield make
-    for app in reversed(made):  # clients first: they leave the providers' link networks
-        cleanup(docker_client, app.name, app.images)
-
-
 def deploy(app: TestApp) -> Any:
     return lain_sdk.drain(deploy_app(app.name, cluster=app.cluster(), timeout=TIMEOUT))
 
@@ -107,8 +91,8 @@ def wait_unreachable(client: Any, app: TestApp, url: str, page: str, timeout: fl
         time.sleep(0.5)
 
 
-def test_clients_reach_only_the_services_they_declare(docker_client: Any, make_app: Any) -> None:
-    a, c1, c2, outsider = make_app("ia"), make_app("ic"), make_app("ic"), make_app("in")
+def test_clients_reach_only_the_services_they_declare(docker_client: Any, new_app: Any) -> None:
+    a, c1, c2, outsider = new_app("ia"), new_app("ic"), new_app("ic"), new_app("in")
     push_version(docker_client, a, provider_yaml(a.name, f"{c1.name}, {c2.name}"), "a")
     push_version(docker_client, c1, client_yaml(c1.name, a.name), "c1")
     push_version(docker_client, c2, client_yaml(c2.name, a.name, own_hidden=True), "c2")
