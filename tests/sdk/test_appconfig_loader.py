@@ -210,8 +210,9 @@ def test_an_invalid_rendering_names_the_resource_and_the_template_line() -> None
         render(context={"memory": "lots", "num_instances": "-3"})
     assert str(e.value) == (
         "resource.redis.hello: 2 problems\nresource.redis.hello:19:18: "
-        "service.redis.num_instances: must be at least 0, got -3\nresource.redis.hello:20:11: "
-        "service.redis.memory: expected a memory size like 64m, 512M or 1g, got 'lots'"
+        "service.redis.num_instances: must be between 0 and 1000, got -3\n"
+        "resource.redis.hello:20:11: service.redis.memory: expected a memory size like 64m, "
+        "512M or 1g, got 'lots'"
     )
 
 

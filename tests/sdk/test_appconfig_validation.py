@@ -391,7 +391,7 @@ def test_a_volume_mapping_holds_one_directory() -> None:
         ("'1a'", "expected an integer, got '1a'"),
         ("1.5", "expected an integer, got 1.5"),
         ("true", "expected an integer, got true"),
-        ("-1", "must be at least 0, got -1"),
+        ("-1", "must be between 0 and 1024, got -1"),
     ],
 )
 def test_integer_keys(value: str, message: str) -> None:

@@ -138,9 +138,9 @@ def test_the_schema_has_the_same_bounds() -> None:
         ("num_instances: 100000000000", "web.num_instances: must be between 0 and 1000"),
         ("num_instances: 1001", "web.num_instances: must be between 0 and 1000, got 1001"),
         ("cpu: 1025", "web.cpu: must be between 0 and 1024, got 1025"),
-        ("memory: 1025g", "web.memory: expected a memory size up to 1024g (1 TiB)"),
-        ("memory: 1048577m", "web.memory: expected a memory size up to 1024g"),
-        ("memory: 999999999999999999999g", "web.memory: expected a memory size up to 1024g"),
+        ("memory: 1025g", "web.memory: expected a memory size of at most 1024g (1 TiB)"),
+        ("memory: 1048577m", "web.memory: expected a memory size of at most 1024g"),
+        ("memory: 999999999999999999999g", "web.memory: expected a memory size of at most 1024g"),
         ("memory: 1099511627777", "web.memory: must be between 1 and 1099511627776"),
     ],
 )
