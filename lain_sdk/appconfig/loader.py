@@ -96,7 +96,7 @@ def _preview(doc: Document) -> tuple[Any, list[Found]]:
     A template that needs a parameter (``memory: "{{ memory }}"``) renders to something
     invalid without one; such values are dropped, so the built-in default shows instead.
     """
-    data, failed, templated = render_data(doc.data, {})
+    data, failed, templated, _ = render_data(doc.data, {})
     if failed:
         return data, failed
     for _ in range(5):
@@ -233,11 +233,13 @@ def render_resource_instance(
                 at="key",
             )
         )
-    data, failed, _ = render_data(doc.data, context)
+    data, failed, _, skipped = render_data(doc.data, context)
     data.pop("apptype", None)  # the instance is an ordinary app
-    # A template that failed stays as written; it is reported once, as a failed template.
-    failed_paths = {f.path for f in failed}
-    found = [f for f in _validate(doc, data, templates=False) if f.bad_path not in failed_paths]
+    # A template that failed stays as written; it is reported once, as a failed template (and
+    # those left once the time or the output was used up, not at all: the one that used it up
+    # says why).
+    unrendered = {f.path for f in failed} | skipped
+    found = [f for f in _validate(doc, data, templates=False) if f.bad_path not in unrendered]
     problems += _place(doc, failed + found)
     if problems:
         raise AppConfigError(problems, instance)

@@ -9,22 +9,24 @@ empty, filters like ``default`` work), turning numbers back into integers, and n
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from lain_sdk.appconfig.keypath import KeyPath
+from lain_sdk.appconfig.sandbox import (
+    MAX_VALUE,
+    Budget,
+    TemplateLimit,
+    budget,
+    environment,
+    size_of,
+)
 from lain_sdk.appconfig.validation import Found, is_template
 
-_INT_RE = re.compile(r"^\s*[+-]?[0-9]+\s*$")
-
-
-@functools.cache
-def _environment() -> Any:
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment()
+# A number has at most this many digits to be read back as one (Python reads no more than 4300
+# digits as an int; a lain.yaml number has a handful).
+_INT_RE = re.compile(r"^\s*[+-]?[0-9]{1,100}\s*$")
 
 
 def template_error(text: str) -> str | None:
@@ -32,56 +34,91 @@ def template_error(text: str) -> str | None:
     from jinja2 import TemplateSyntaxError
 
     try:
-        _environment().parse(text)
+        environment().parse(text)
     except TemplateSyntaxError as e:
         return e.message or "syntax error"
+    except RecursionError:
+        return "nested too deeply"
     return None
 
 
-def _render(text: str, context: Mapping[str, Any]) -> Any:
-    rendered = _environment().from_string(text).render(**context)
+def _render(text: str, context: Mapping[str, Any], spent: Budget) -> Any:
+    rendered = environment().from_string(text).render(**context)
+    spent.spend_output(rendered)
     # v2 turned every rendered scalar that reads as a number into an int ("3" -> 3), so that
     # num_instances: "{{ n|default(2) }}" is a number again.
     return int(rendered) if _INT_RE.match(rendered) else rendered
 
 
-def render_data(
-    data: Any, context: Mapping[str, Any], path: KeyPath = ()
-) -> tuple[Any, list[Found], set[KeyPath]]:
+class Rendered(NamedTuple):
+    """What :func:`render_data` made of a document.
+
+    Attributes:
+        data: the rendered copy.
+        failed: the templates that failed (or were stopped at a bound), with why.
+        templated: the paths that held a template.
+        skipped: the templates left as written, unreported, because the time or the output
+            was used up.
+    """
+
+    data: Any
+    failed: list[Found]
+    templated: set[KeyPath]
+    skipped: set[KeyPath]
+
+
+def render_data(data: Any, context: Mapping[str, Any], path: KeyPath = ()) -> Rendered:
     """Render every template string in ``data`` (values only; keys are kept as written).
 
     Unlike v2, which passed every scalar through ``str()`` and Jinja, only strings holding a
     template are rendered: ``null``, booleans and plain strings such as an ``env`` line "1234"
     keep their type.
 
+    Templates render within bounds (:mod:`lain_sdk.appconfig.sandbox`): the document's
+    templates share a time budget and an output budget, and no value a template builds may be
+    huge.  A template past a bound is reported like a failing one; once the time or the output
+    is used up, the document's other templates are left as written without another report.
+
     Returns:
-        The rendered copy, the templates that failed, and the paths that held a template.
+        The rendered copy, the templates that failed, the paths that held a template, and
+        those left unrendered once the time or the output was used up.
     """
     problems: list[Found] = []
     templated: set[KeyPath] = set()
+    skipped: set[KeyPath] = set()
+    if size_of(context) > MAX_VALUE:
+        message = f"the parameters given to the template are larger than {MAX_VALUE} characters"
+        return Rendered(data, [Found(path, message)], templated, skipped)
 
-    def walk(value: Any, where: KeyPath) -> Any:
+    def walk(value: Any, where: KeyPath, spent: Budget) -> Any:
         if isinstance(value, dict):
-            return {k: walk(v, (*where, k)) for k, v in value.items()}
+            return {k: walk(v, (*where, k), spent) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, (*where, i)) for i, v in enumerate(value)]
+            return [walk(v, (*where, i), spent) for i, v in enumerate(value)]
         if not is_template(value):
             return value
         templated.add(where)
-        try:
-            return _render(value, context)
-        except Exception as e:  # a template may fail in any way: report it
-            from jinja2 import TemplateError
-
-            reason = (
-                e.message
-                if isinstance(e, TemplateError) and e.message
-                else f"{type(e).__name__}: {e}"
-            )
-            problems.append(Found(where, f"the template failed: {reason}"))
+        if spent.exhausted:
+            skipped.add(where)
             return value
+        try:
+            return _render(value, context, spent)
+        except TemplateLimit as e:
+            problems.append(Found(where, f"the template was stopped: {e}"))
+        except Exception as e:  # a template may fail in any way: report it
+            problems.append(Found(where, f"the template failed: {_reason(e)}"))
+        return value
 
-    return walk(data, path), problems, templated
+    with budget() as spent:
+        return Rendered(walk(data, path, spent), problems, templated, skipped)
+
+
+def _reason(error: Exception) -> str:
+    from jinja2 import TemplateError
+
+    if isinstance(error, TemplateError) and error.message:
+        return error.message
+    return f"{type(error).__name__}: {error}"
 
 
 def drop_paths(data: Any, paths: set[KeyPath]) -> Any:
