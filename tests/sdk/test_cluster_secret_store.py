@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from fakes.cluster import secret_version
+from fakes.cluster import fake_cluster, secret_version
 
-from lain_sdk.cluster.secret_store import check_proc_name, secret_path
+from lain_sdk.cluster.secret_store import (
+    MAX_SECRET_BYTES,
+    check_proc_name,
+    check_secret_value,
+    secret_path,
+    store_secret,
+)
 from lain_sdk.errors import InvalidArgument
 
 
@@ -41,3 +47,17 @@ def test_mounts_are_read_only_files_owned_by_root_or_the_numeric_user() -> None:
         "50",
     )
     assert v.mount("nobody")["File"]["UID"] == "0"  # a name cannot be resolved without the image
+
+
+def test_a_value_over_swarms_limit_is_refused_before_anything_is_sent() -> None:
+    assert MAX_SECRET_BYTES == 500 * 1024  # Swarm's own limit on a secret's data
+    assert check_secret_value("/etc/token", b"x" * MAX_SECRET_BYTES) == b"x" * MAX_SECRET_BYTES
+    cluster = fake_cluster()
+    sent = list(cluster.api.calls)
+    with pytest.raises(InvalidArgument) as caught:
+        store_secret(cluster, "shop", "web", "/etc/token", b"x" * (600 * 1024))
+    assert str(caught.value) == (
+        "the value of secret file /etc/token has 614400 bytes; Swarm stores at most 512000 "
+        "(500 KiB) per secret"
+    )
+    assert cluster.api.calls == sent and cluster.api.swarm_secrets == {}
