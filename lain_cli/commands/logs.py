@@ -16,7 +16,10 @@ from lain_sdk.errors import InvalidArgument
 @click.argument("procs", metavar="[PROC]...", nargs=-1)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option(
-    "--tail", type=click.IntRange(min=0), metavar="N", help="Only the last N lines of each proc."
+    "--tail",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Only the last N lines of each instance, from its current container.",
 )
 @click.option(
     "--since",
@@ -36,7 +39,11 @@ def logs(
 ) -> None:
     """Print the logs of the app's procs, merged by time.
 
-    Each line is prefixed with <proc>.<instance>; name PROCs to see only those.
+    Each line is prefixed with <proc>.<instance>; name PROCs to see only those.  Without
+    --tail, every line the engine keeps is printed, those of containers that earlier rollouts
+    or restarts replaced included; with --tail N, the last N lines of each instance's current
+    container.  With -f, those lines come first, in time order, then new lines as they are
+    written, each once.
     """
     start = None
     if since:

@@ -6,15 +6,15 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
-from lain_sdk.cluster.views import time_of
+from lain_sdk.cluster.views import Task
 from lain_sdk.errors import InvalidArgument, LainError, NotFound
 
 # Lines waiting to be read while following; the readers block when it is full.
@@ -73,14 +73,63 @@ def parse_since(value: str, now: float | None = None) -> float:
 def parse_log_line(raw: str, proc: str, slots: Mapping[str, int]) -> LogLine:
     """One line of a service's log (with timestamps and details) as a :class:`LogLine`;
     ``slots`` maps task IDs to instance numbers."""
+    return _parse(raw, proc, slots).line
+
+
+class _Read(NamedTuple):
+    """A line as read from the engine: the task that printed it and its exact time."""
+
+    task: str
+    nanos: int
+    line: LogLine
+
+
+_STAMP_RE = re.compile(r"^(?P<head>[^.]+?)(?:\.(?P<frac>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)$")
+
+
+def _nanos(stamp: str) -> int:
+    """An engine timestamp (RFC 3339, up to nine decimals) in whole nanoseconds, 0 when it is
+    none: lines a nanosecond apart must still compare right, which floats cannot promise."""
+    match = _STAMP_RE.match(stamp.strip())
+    if match is None:
+        return 0
+    zone = "+00:00" if match["zone"] == "Z" else match["zone"]
+    try:
+        seconds = int(datetime.fromisoformat(match["head"] + zone).timestamp())
+    except ValueError:
+        return 0
+    return seconds * 1_000_000_000 + int((match["frac"] or "").ljust(9, "0")[:9])
+
+
+def _parse(raw: str, proc: str, slots: Mapping[str, int]) -> _Read:
     stamp, _, rest = raw.partition(" ")
     details, _, text = rest.partition(" ")
     if "com.docker.swarm" not in details:  # no details: the whole rest is the message
         text = rest
         details = ""
     attrs = dict(item.partition("=")[::2] for item in details.split(",") if "=" in item)
-    instance = slots.get(attrs.get("com.docker.swarm.task.id", ""))
-    return LogLine(time=stamp, proc=proc, instance=instance, text=text.rstrip("\n"))
+    task = attrs.get("com.docker.swarm.task.id", "")
+    line = LogLine(time=stamp, proc=proc, instance=slots.get(task), text=text.rstrip("\n"))
+    return _Read(task, _nanos(stamp), line)
+
+
+def current_tasks(tasks: Iterable[Task]) -> set[str]:
+    """The task of each instance now: of every slot Swarm wants running, the newest task that
+    has a container (the one running, or while the instance restarts, the one that ran last).
+    Tasks of earlier rollouts, and of instances scaled away, are left out."""
+    slots: dict[tuple[str, int, str], list[Task]] = {}
+    for task in tasks:
+        # A global service's tasks all have slot 0: each node's task is an instance.
+        key = (task.service_id, task.slot, task.node_id if not task.slot else "")
+        slots.setdefault(key, []).append(task)
+    found = set()
+    for history in slots.values():
+        if not any(t.desired_state in ("running", "ready") for t in history):
+            continue
+        started = [t for t in history if t.container_id]
+        if started:
+            found.add(max(started, key=lambda t: t.created_at).id)
+    return found
 
 
 def app_logs(
@@ -94,16 +143,18 @@ def app_logs(
 ) -> Iterator[LogLine]:
     """The logs of an app's procs, merged by time, each line knowing its proc and instance.
 
-    Without ``follow`` the lines come sorted by timestamp; with it, they come as they arrive
+    The lines there are come sorted by timestamp: every line the engine keeps, tasks of
+    earlier rollouts included; with ``tail``, the last N lines of each instance's current task
+    (:func:`current_tasks`) only.  With ``follow``, new lines come after them as they arrive,
     until every proc's service is gone (or the caller stops iterating; the reader threads are
-    daemons).
+    daemons); a line is never given twice, and none written after the call is missed.
 
     Args:
         app: the app.
         cluster: the cluster (a session, its settings, or its name).
         procs: only these procs (default: all).
         follow: keep streaming new lines.
-        tail: the last N lines of each proc (default: all).
+        tail: the last N lines of each instance (default: all lines).
         since: only lines after this Unix time (see :func:`parse_since`).
 
     Raises:
@@ -121,50 +172,77 @@ def app_logs(
     if not live:
         raise NotFound(f"{app} is not deployed on cluster {session.name}")
     services = {p: live[p].id for p in deployed_procs(live, named, app, session.name)}
+    if not follow:
+        return iter([read.line for read in _collect(session, app, services, tail, since)])
+    # Lines written from now on are new; the time is taken before the old lines are read, so
+    # that none written in between is missed.  It is the manager's clock: engines stamp the
+    # lines, and Swarm itself takes its nodes' clocks to agree.
+    start = session.clock()
+    return _old_then_new(session, app, services, tail, since, start)
 
-    def slots() -> dict[str, int]:
-        tasks = tasks_of(session, services.values(), f"list the tasks of {app}")
-        return {t.id: t.slot for t in tasks}
 
-    options = {
+def _options(tail: int | None, since: float | None) -> dict[str, Any]:
+    return {
         "details": True,
         "stdout": True,
         "stderr": True,
         "timestamps": True,
         "tail": tail if tail is not None else "all",
-        "since": int(since) if since else 0,
+        "since": since or 0,
         "is_tty": False,
     }
-    if follow:
-        return _follow(session, app, services, options, slots)
-    return iter(_collect(session, app, services, options, slots(), tail))
+
+
+def _tasks(cluster: Cluster, app: str, services: Mapping[str, str]) -> list[Task]:
+    return tasks_of(cluster, services.values(), f"list the tasks of {app}")
 
 
 def _collect(
     cluster: Cluster,
     app: str,
     services: Mapping[str, str],
-    options: Mapping[str, Any],
-    task_slots: Mapping[str, int],
     tail: int | None,
-) -> list[LogLine]:
-    lines = []
+    since: float | None,
+) -> list[_Read]:
+    """Every line there is, sorted by time; with ``tail``, the last ``tail`` of each current
+    task (the engine applies tail to every task it ever had, old ones too)."""
+    tasks = _tasks(cluster, app, services)
+    slots = {t.id: t.slot for t in tasks}
+    options = _options(tail, since)
+    reads = []
     for proc, service_id in services.items():
         with cluster.errors(f"read the logs of {app} {proc}"):
             for chunk in cluster.api.service_logs(service_id, follow=False, **options):
                 for raw in chunk.decode("utf-8", "replace").splitlines():
-                    lines.append(parse_log_line(raw, proc, task_slots))
-    lines.sort(key=lambda line: time_of(line.time))
-    if tail is None:
-        return lines
-    # The engine applies tail to each task (container); keep the last N of each proc.
-    kept: dict[str, int] = {}
-    last = []
-    for line in reversed(lines):
-        if kept.get(line.proc, 0) < tail:
-            kept[line.proc] = kept.get(line.proc, 0) + 1
-            last.append(line)
-    return last[::-1]
+                    reads.append(_parse(raw, proc, slots))
+    if tail is not None:
+        current = current_tasks(tasks)
+        reads = [r for r in reads if r.task in current]
+        kept: dict[str, list[_Read]] = {}
+        for read in reads:
+            kept.setdefault(read.task, []).append(read)
+        reads = [r for lines in kept.values() for r in (lines[-tail:] if tail else [])]
+    # Sorted, not as the engine sends them: it reads the tasks side by side.
+    return sorted(reads, key=lambda r: r.nanos)
+
+
+def _old_then_new(
+    cluster: Cluster,
+    app: str,
+    services: Mapping[str, str],
+    tail: int | None,
+    since: float | None,
+    start: float,
+) -> Iterator[LogLine]:
+    """The lines there are, in time order, then the new ones as they come."""
+    old = _collect(cluster, app, services, tail, since)
+    # What was read of each task, printed or not: a later line of it is new.
+    seen: dict[str, int] = {}
+    for read in old:
+        seen[read.task] = max(seen.get(read.task, 0), read.nanos)
+        yield read.line
+    fresh = _options(None, max(start, since or 0.0))
+    yield from _follow(cluster, app, services, fresh, seen)
 
 
 def _follow(
@@ -172,9 +250,10 @@ def _follow(
     app: str,
     services: Mapping[str, str],
     options: Mapping[str, Any],
-    slots: Callable[[], dict[str, int]],
+    seen: Mapping[str, int],
 ) -> Iterator[LogLine]:
-    """One reader thread per proc feeds a queue; lines come out as they arrive."""
+    """One reader thread per proc feeds a queue; lines come out as they arrive, but for those
+    of a task no later than the last line already read of it (``seen``)."""
     feed: queue.Queue[tuple[str, str | None]] = queue.Queue(maxsize=FOLLOW_BUFFER)
 
     def read(proc: str, service_id: str) -> None:
@@ -188,7 +267,7 @@ def _follow(
         finally:
             feed.put((proc, None))
 
-    task_slots = slots()
+    slots = {t.id: t.slot for t in _tasks(cluster, app, services)}
     for proc, service_id in services.items():
         threading.Thread(target=read, args=(proc, service_id), daemon=True).start()
     open_streams = len(services)
@@ -198,10 +277,12 @@ def _follow(
         if raw is None:
             open_streams -= 1
             continue
-        line = parse_log_line(raw, proc, task_slots)
-        if line.instance is None and time.monotonic() - refreshed > 1.0:
+        got = _parse(raw, proc, slots)
+        if got.task in seen and got.nanos <= seen[got.task]:
+            continue  # read with the old lines already
+        if got.line.instance is None and time.monotonic() - refreshed > 1.0:
             # A task started after we began (a restart, an update): learn its slot.
-            task_slots = slots()
+            slots = {t.id: t.slot for t in _tasks(cluster, app, services)}
             refreshed = time.monotonic()
-            line = parse_log_line(raw, proc, task_slots)
-        yield line
+            got = _parse(raw, proc, slots)
+        yield got.line

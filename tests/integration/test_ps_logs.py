@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import select
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +16,7 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
-from lain_sdk import app_logs, app_status, deploy_app
+from lain_sdk import app_logs, app_status, deploy_app, restart_app
 
 TIMEOUT = 90
 
@@ -102,9 +105,20 @@ def test_ps_costs_the_same_engine_calls_however_many_procs(
     assert "lp-not-deployed is not deployed on cluster test" in missing.stderr
 
 
+def wait_for_lines(app: TestApp, proc: str, count: int, timeout: float = 30) -> list[Any]:
+    """The lines of ``proc`` once it has printed at least ``count`` (polled, with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = list(app_logs(app.name, cluster=app.cluster(), procs=[proc]))
+        if len(lines) >= count:
+            return lines
+        assert time.monotonic() < deadline, f"{proc} printed {len(lines)} of {count} lines"
+        time.sleep(0.2)
+
+
 def test_logs_merged_and_prefixed(docker_client: Any, deployed: TestApp, lain: Any) -> None:
     deploy(docker_client, deployed)
-    time.sleep(2)  # a few ticks
+    wait_for_lines(deployed, "ticker", 2)
 
     result = lain("logs", "-a", deployed.name)
     assert result.exit_code == ExitStatus.OK, result.stderr
@@ -149,3 +163,79 @@ def test_logs_merged_and_prefixed(docker_client: Any, deployed: TestApp, lain: A
             break
     stream.close()
     assert len(seen) == 2 and all(x.source == "ticker.1" and "tick" in x.text for x in seen)
+
+
+# A worker whose lines say which container printed them: tasks of earlier rollouts tell.
+HOST_TICKER = """\
+worker.ticker:
+  cmd:
+    - sh
+    - -c
+    - trap "exit 0" TERM; i=0;
+      while true; do i=$((i+1)); echo tick $i of $(hostname); sleep 0.3; done
+  memory: 8m
+"""
+
+
+def current_hosts(client: Any, app: TestApp, proc: str) -> set[str]:
+    """The hostnames (short container IDs) of the proc's tasks Swarm wants running."""
+    tasks = client.api.tasks(filters={"service": f"{app.name}__{proc}", "desired-state": "running"})
+    return {t["Status"]["ContainerStatus"]["ContainerID"][:12] for t in tasks}
+
+
+def read_lines(stream: Any, count: int, timeout: float = 30) -> list[str]:
+    """``count`` lines from a child's stdout, each waited for at most until the deadline."""
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while len(lines) < count:
+        left = deadline - time.monotonic()
+        assert left > 0, f"only {len(lines)} of {count} lines: {lines}"
+        ready, _, _ = select.select([stream], [], [], left)
+        if ready:
+            line = stream.readline()
+            assert line, f"the stream ended after {lines}"
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
+def test_follow_with_tail_gives_the_last_lines_of_current_instances_in_order_then_new_ones(
+    docker_client: Any, deployed: TestApp, lain: Any
+) -> None:
+    push_version(docker_client, deployed, web_app(deployed.name) + HOST_TICKER, "page tail")
+    deploy(docker_client, deployed)
+    first = wait_for_lines(deployed, "ticker", 3)
+    # A restart leaves the earlier ticker task and its lines behind.
+    lain_sdk.drain(restart_app(deployed.name, ["ticker"], cluster=deployed.cluster()))
+    (host,) = current_hosts(docker_client, deployed, "ticker")
+    assert host not in first[-1].text
+    deadline = time.monotonic() + 30
+    while sum(host in x.text for x in wait_for_lines(deployed, "ticker", 1)) < 2:
+        assert time.monotonic() < deadline, "the new ticker task printed nothing"
+        time.sleep(0.2)
+
+    # Without -f: the last line of each current instance, in time order.
+    tail = lain("-o", "json", "logs", "--tail", "1", "-a", deployed.name)
+    assert tail.exit_code == ExitStatus.OK, tail.stderr
+    old = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert sorted(f"{d['proc']}.{d['instance']}" for d in old) == ["ticker.1", "web.1", "web.2"]
+    assert [d["time"] for d in old] == sorted(d["time"] for d in old)
+    assert host in old[-1]["text"]
+
+    # With -f: the same, then new lines; no line of the earlier task, none twice, none missed.
+    command = [sys.executable, "-m", "lain_cli", "-o", "json", "logs", "-f", "--tail", "1"]
+    child = subprocess.Popen(
+        [*command, "-a", deployed.name], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    try:
+        lines = [json.loads(line) for line in read_lines(child.stdout, 8)]
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    head, new = lines[:3], lines[3:]
+    assert sorted(f"{d['proc']}.{d['instance']}" for d in head) == ["ticker.1", "web.1", "web.2"]
+    assert [d["time"] for d in head] == sorted(d["time"] for d in head)
+    ticks = [d for d in lines if d["proc"] == "ticker"]
+    assert all(d["text"].endswith(f" of {host}") for d in ticks), ticks
+    numbers = [int(d["text"].split()[1]) for d in ticks]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), numbers
+    assert len(new) == 5 and all(d["proc"] == "ticker" for d in new)

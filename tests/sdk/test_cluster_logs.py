@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fakes.cluster import REGISTRY, WEB, fake_cluster, release_source, run
+from fakes.logs import EngineLogs, tasks_by_instance
 from fakes.swarm import Behaviour
 
 from lain_sdk.cluster.deploy import deploy_source
-from lain_sdk.cluster.logs import LogLine, app_logs, parse_log_line, parse_since
+from lain_sdk.cluster.logs import LogLine, app_logs, current_tasks, parse_log_line, parse_since
+from lain_sdk.cluster.views import Task
 from lain_sdk.errors import InvalidArgument, NotFound
 
 
@@ -28,7 +32,7 @@ def test_lines_come_merged_with_their_proc_and_instance(cluster) -> None:
     assert lines[0].to_dict().keys() == {"time", "proc", "instance", "text"}
 
 
-def test_tail_keeps_the_last_lines_of_each_proc_and_procs_can_be_named(cluster) -> None:
+def test_tail_keeps_the_last_lines_of_each_instance_and_procs_can_be_named(cluster) -> None:
     lines = list(app_logs("shop", cluster=cluster, procs=["mail"], tail=1))
     assert [(line.source, line.text) for line in lines] == [("mail.1", "world")]
     with pytest.raises(NotFound, match="proc cron of shop is not deployed"):
@@ -67,3 +71,118 @@ def test_a_line_without_details_is_all_text() -> None:
 def test_logs_of_an_app_that_is_not_deployed() -> None:
     with pytest.raises(NotFound, match="shop is not deployed on cluster fake"):
         app_logs("shop", cluster=fake_cluster())
+
+
+# -- the engine's logs as it really answers: per task, tail per task, since, follow ------------
+
+
+@pytest.fixture
+def redeployed():
+    """shop deployed twice: web (2 instances) and mail (1) each have a task of the earlier
+    rollout besides the current one."""
+    session = fake_cluster()
+    run(deploy_source(session, release_source(WEB), timeout=5))
+    run(deploy_source(session, release_source(WEB, n=2), timeout=5))
+    return session
+
+
+def test_tail_gives_the_last_lines_of_each_current_instance_in_time_order(redeployed) -> None:
+    logs = EngineLogs(redeployed)
+    tasks = tasks_by_instance(redeployed)
+    t0 = time.time() - 100
+    for name, (old, _current) in tasks.items():
+        # The earlier task printed last of all: its lines must not count.
+        logs.write(old, f"{name} old", at=t0 + 50)
+    logs.write(tasks["web.1"][1], "web.1 a", at=t0 + 1)
+    logs.write(tasks["web.2"][1], "web.2 a", at=t0 + 2)
+    logs.write(tasks["mail.1"][1], "mail.1 a", at=t0 + 3)
+    logs.write(tasks["web.1"][1], "web.1 b", at=t0 + 4)
+    logs.write(tasks["web.2"][1], "web.2 b", at=t0 + 5.000000001)
+    logs.write(tasks["web.1"][1], "web.1 c", at=t0 + 5.000000002)
+    lines = list(app_logs("shop", cluster=redeployed, tail=2))
+    assert [(x.source, x.text) for x in lines] == [
+        ("web.2", "web.2 a"),
+        ("mail.1", "mail.1 a"),
+        ("web.1", "web.1 b"),
+        ("web.2", "web.2 b"),
+        ("web.1", "web.1 c"),
+    ]
+    assert list(app_logs("shop", cluster=redeployed, tail=0)) == []
+    # Without tail, every line there is, the earlier tasks' included, in time order.
+    everything = list(app_logs("shop", cluster=redeployed))
+    assert len(everything) == 9 and everything[-1].text.endswith(" old")
+    assert [x.time for x in everything] == sorted(x.time for x in everything)
+
+
+def test_follow_with_tail_gives_old_lines_in_order_then_new_ones_each_once(redeployed) -> None:
+    logs = EngineLogs(redeployed)
+    tasks = tasks_by_instance(redeployed)
+    t0 = time.time() - 100
+    web1, web2, mail1 = tasks["web.1"][1], tasks["web.2"][1], tasks["mail.1"][1]
+    logs.write(tasks["web.1"][0], "earlier rollout", at=t0 + 60)
+    logs.write(web1, "web.1 old 1", at=t0 + 1)
+    logs.write(web1, "web.1 old 2", at=t0 + 3)
+    logs.write(web2, "web.2 old", at=t0 + 2)
+    logs.write(mail1, "mail.1 old", at=t0 + 4)
+
+    def write_once() -> None:
+        # Written after lain took the time, as it reads the old lines: given once, not twice.
+        if len(logs.lines[mail1]) == 1:
+            logs.write(mail1, "mail.1 while reading")
+
+    logs.on_read = write_once
+    logs.while_following = [(web2, "web.2 new"), (web1, "web.1 new")]
+    lines = [(x.source, x.text) for x in app_logs("shop", cluster=redeployed, tail=1, follow=True)]
+    assert lines[:3] == [
+        ("web.2", "web.2 old"),
+        ("web.1", "web.1 old 2"),
+        ("mail.1", "mail.1 while reading"),
+    ]
+    assert sorted(lines[3:]) == [("web.1", "web.1 new"), ("web.2", "web.2 new")]
+    # The stream asked for nothing before lain started.
+    assert min(logs.follow_since) > t0 + 60
+
+
+def test_follow_with_tail_zero_gives_only_new_lines(redeployed) -> None:
+    logs = EngineLogs(redeployed)
+    tasks = tasks_by_instance(redeployed)
+    logs.write(tasks["web.1"][1], "old", at=time.time() - 10)
+    logs.while_following = [(tasks["web.1"][1], "new")]
+    lines = list(app_logs("shop", cluster=redeployed, procs=["web"], tail=0, follow=True))
+    assert [(x.source, x.text) for x in lines] == [("web.1", "new")]
+
+
+def task(id: str, service: str, slot: int, desired: str, created: float, container: str) -> Task:
+    return Task(
+        id,
+        service,
+        slot,
+        "node-1",
+        desired,
+        "running",
+        created,
+        created,
+        "",
+        "",
+        "",
+        None,
+        container,
+    )
+
+
+def test_the_current_task_of_each_instance() -> None:
+    tasks = [
+        # web.1: an earlier rollout's task, and the one running now.
+        task("w1-old", "web", 1, "shutdown", 1.0, "c1"),
+        task("w1", "web", 1, "running", 2.0, "c2"),
+        # mail.1 (slot 1 of another service): restarting, the new task has no container yet,
+        # so the one that ran last is what it printed.
+        task("m1-ran", "mail", 1, "shutdown", 1.0, "c3"),
+        task("m1-pending", "mail", 1, "running", 3.0, ""),
+        # web.2 was scaled away: nothing of it is current.
+        task("w2", "web", 2, "shutdown", 1.0, "c4"),
+        # A global service: one instance per node, all in slot 0.
+        task("g-a", "agent", 0, "running", 1.0, "c5")._replace(node_id="a"),
+        task("g-b", "agent", 0, "running", 1.0, "c6")._replace(node_id="b"),
+    ]
+    assert current_tasks(tasks) == {"w1", "m1-ran", "g-a", "g-b"}

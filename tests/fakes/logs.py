@@ -1,0 +1,95 @@
+"""The engine's service logs as it really answers them, for tests of ``lain logs``.
+
+The fake swarm answers ``service_logs`` simply (every line of a task at its creation time,
+tail over the whole service); :class:`EngineLogs` replaces that on one session with what the
+engine does: per task lines stamped to the nanosecond, ``tail`` per task (earlier rollouts'
+tasks too), ``since``, tasks read side by side, and follow streams.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from lain_sdk.cluster.views import Task
+
+
+def rfc3339(nanos: int) -> str:
+    """An engine timestamp with all nine decimals."""
+    seconds, rest = divmod(nanos, 1_000_000_000)
+    head = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{head}.{rest:09d}Z"
+
+
+class EngineLogs:
+    """Service logs answered the way the engine does, replacing the fake's: each task keeps its
+    own lines; ``tail`` applies to each task, those of earlier rollouts too; ``since`` is
+    honoured; tasks are read side by side (here the newest first, so never in time order); a
+    follow stream gives what matches and then what is written while it is open.
+
+    ``on_read`` runs at every read that does not follow (to write a line just then), and
+    ``while_following`` lists (task, text) written once a follow stream is open.
+    """
+
+    def __init__(self, cluster: Any) -> None:
+        self.api = cluster.api
+        self.lines: dict[str, list[tuple[int, str]]] = {}
+        self.while_following: list[tuple[str, str]] = []
+        self.on_read: Any = lambda: None
+        self.follow_since: list[float] = []
+        self.api.service_logs = self.service_logs
+
+    def write(self, task: str, text: str, at: float | None = None) -> None:
+        nanos = time.time_ns() if at is None else int(at * 1e9)
+        self.lines.setdefault(task, []).append((nanos, text))
+
+    def tasks(self, service: str) -> list[Task]:
+        found = [Task.from_engine(t) for t in self.api.tasks(filters={"service": [service]})]
+        return sorted(found, key=lambda t: t.created_at, reverse=True)
+
+    def _render(self, service: str, task: str, nanos: int, text: str) -> bytes:
+        details = (
+            f"com.docker.swarm.node.id=n1,com.docker.swarm.service.id={service},"
+            f"com.docker.swarm.task.id={task}"
+        )
+        return f"{rfc3339(nanos)} {details} {text}\n".encode()
+
+    def service_logs(
+        self, service: str, *, follow: bool, since: float | str, tail: int | str, **options: Any
+    ) -> Iterator[bytes]:
+        assert options["timestamps"] and options["details"]
+        since_nanos = int(float(since) * 1e9)
+        if not follow:
+            self.on_read()
+        else:
+            self.follow_since.append(float(since))
+        out = []
+        for task in self.tasks(service):
+            lines = [(n, t) for n, t in self.lines.get(task.id, []) if n > since_nanos]
+            if tail != "all":
+                lines = lines[-int(tail) :] if int(tail) else []
+            out += [self._render(service, task.id, n, t) for n, t in lines]
+        if follow:
+            mine = {t.id for t in self.tasks(service)}
+            for task, text in [(k, v) for k, v in self.while_following if k in mine]:
+                self.write(task, text)
+                out.append(self._render(service, task, self.lines[task][-1][0], text))
+        return iter(out)
+
+
+def tasks_by_instance(cluster: Any) -> dict[str, tuple[str, str]]:
+    """``<proc>.<slot>`` -> (the earlier task, the current task)."""
+    found: dict[str, list[Task]] = {}
+    for service in cluster.api.services():
+        proc = service["Spec"]["Labels"]["lain.proc"]
+        for doc in cluster.api.tasks(filters={"service": [service["ID"]]}):
+            task = Task.from_engine(doc)
+            found.setdefault(f"{proc}.{task.slot}", []).append(task)
+    pairs = {}
+    for name, tasks in found.items():
+        old, new = sorted(tasks, key=lambda t: t.created_at)
+        assert old.desired_state == "shutdown" and new.desired_state == "running"
+        pairs[name] = (old.id, new.id)
+    return pairs
