@@ -375,9 +375,27 @@ def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any
 @functools.cache
 def environment() -> Any:
     """The bounded sandbox (built once: jinja2 is imported here)."""
+    from jinja2.utils import pass_context
+
+    environment_class, namespace = _classes()
+    env = environment_class()
+    for name, function in list(env.filters.items()):
+        env.filters[name] = bounded_filter(name, function)
+    for name in _REMOVED_FILTERS:
+        del env.filters[name]
+    for name in _REMOVED_GLOBALS:
+        del env.globals[name]
+    env.filters["lain_iterate"] = pass_context(iterate)
+    env.filters["lain_concat"] = pass_context(concat)
+    env.globals.update(range=bounded_range, namespace=namespace)
+    return env
+
+
+def _classes() -> tuple[type[Any], type[Any]]:
+    """The bounded environment's class, and its ``namespace()``."""
     from jinja2 import nodes
     from jinja2.sandbox import ImmutableSandboxedEnvironment
-    from jinja2.utils import Namespace, pass_context
+    from jinja2.utils import Namespace
     from jinja2.visitor import NodeTransformer
 
     class BoundedNamespace(Namespace):
@@ -401,8 +419,9 @@ def environment() -> Any:
             return nodes.Filter(nodes.List(node.nodes), "lain_concat", [], [], None, None)
 
     class BoundedEnvironment(ImmutableSandboxedEnvironment):
+        # Every arithmetic result is checked; *, ** and % are also checked before they run.
         intercepted_binops = frozenset({"*", "**", "%", "+", "//", "/", "-"})
-        concat = staticmethod(join_text)
+        concat = staticmethod(join_text)  # what the compiled template joins its output with
 
         def _parse(self, source: str, name: str | None, filename: str | None) -> Any:
             tree = Bounding().visit(super()._parse(source, name, filename))
@@ -428,24 +447,13 @@ def environment() -> Any:
             formatter = super().wrap_str_format(value)
             if formatter is None:
                 return None
-            text = str(value.__self__)
+            text, by_map = str(value.__self__), value.__name__ == "format_map"
 
             def checked(*args: Any, **kwargs: Any) -> str:
                 tick()
-                check_format(text, args, args[0] if value.__name__ == "format_map" and args
-                             else kwargs)  # fmt: skip
+                check_format(text, args, args[0] if by_map and args else kwargs)
                 return str(check_size(formatter(*args, **kwargs), "the formatted string"))
 
             return checked
 
-    env = BoundedEnvironment()
-    for name, function in list(env.filters.items()):
-        env.filters[name] = bounded_filter(name, function)
-    for name in _REMOVED_FILTERS:
-        del env.filters[name]
-    for name in _REMOVED_GLOBALS:
-        del env.globals[name]
-    env.filters["lain_iterate"] = pass_context(iterate)
-    env.filters["lain_concat"] = pass_context(concat)
-    env.globals.update(range=bounded_range, namespace=BoundedNamespace)
-    return env
+    return BoundedEnvironment, BoundedNamespace
