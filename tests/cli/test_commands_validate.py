@@ -325,3 +325,22 @@ def test_lain_commands_import_only_what_they_use(argv: list[str], allowed: set[s
         f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass"
     )
     assert loaded_after(code) <= allowed
+
+
+# -- bounds ------------------------------------------------------------------------------------
+
+
+def test_validate_refuses_values_past_lains_limits(lain, tmp_path: Path) -> None:
+    (tmp_path / "lain.yaml").write_text(
+        "appname: big\nbuild:\n  base: busybox\nweb:\n  cmd: serve\n"
+        "  num_instances: 100000000000\n  cpu: 1025\n  memory: 2000g\n"
+    )
+    result = lain("validate", str(tmp_path))
+    assert result.exit_code == ExitStatus.CONFIG_INVALID
+    assert result.stderr.splitlines()[1:] == [
+        f"{tmp_path}/lain.yaml:6:18: web.num_instances: must be between 0 and 1000, got "
+        "100000000000",
+        f"{tmp_path}/lain.yaml:7:8: web.cpu: must be between 0 and 1024, got 1025",
+        f"{tmp_path}/lain.yaml:8:11: web.memory: expected a memory size of at most 1024g (1 TiB), "
+        "got '2000g'",
+    ]
