@@ -22,6 +22,8 @@ from lain_cli.exit import ExitStatus, status_for
 from lain_cli.hints import hints_for
 from lain_sdk.errors import LainError
 
+# LAIN_DEBUG values that leave it off (as click reads the --traceback flag from it).
+OFF = ("", "0", "false", "no", "off", "n", "f")
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str] | None) -> None:
-    debug = os.environ.get("LAIN_DEBUG", "") not in ("", "0") or "--traceback" in (
+    debug = os.environ.get("LAIN_DEBUG", "").strip().lower() not in OFF or "--traceback" in (
         argv if argv is not None else sys.argv[1:]
     )
     try:

@@ -23,7 +23,7 @@ from lain_cli.progress import show_events
 from lain_cli.tables import table
 from lain_sdk.appconfig.loader import load_app_config
 from lain_sdk.appconfig.model import AppConfig
-from lain_sdk.cluster.secret_store import check_proc_name, secret_path
+from lain_sdk.cluster.secret_store import MAX_SECRET_BYTES, check_proc_name, secret_path
 from lain_sdk.cluster.secrets import (
     SecretAdded,
     add_secret,
@@ -139,12 +139,13 @@ def add(
         raise click.UsageError("give the value with -c or with -f, not both")
     if content is not None:
         value = content.encode()
+    # One byte past Swarm's limit is enough to refuse a value: a huge file is never held whole.
     elif file is not None:
-        value = file.read()
+        value = file.read(MAX_SECRET_BYTES + 1)
     else:
         if sys.stdin is None or sys.stdin.isatty():
             raise click.UsageError("give the value with -c TEXT, -f FILE or on stdin")
-        value = sys.stdin.buffer.read()
+        value = sys.stdin.buffer.read(MAX_SECRET_BYTES + 1)
     if not value:
         raise click.UsageError("the value is empty (Swarm stores no empty secret)")
     name = app_name(app, app_dir)

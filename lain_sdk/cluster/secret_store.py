@@ -319,8 +319,8 @@ def check_secret_value(path: str, content: bytes) -> bytes:
         )
     if len(content) > MAX_SECRET_BYTES:
         raise InvalidArgument(
-            f"the value of secret file {path} has {len(content)} bytes; Swarm stores at most "
-            f"{MAX_SECRET_BYTES} (500 KiB) per secret"
+            f"the value of secret file {path} has more than {MAX_SECRET_BYTES} bytes; Swarm "
+            "stores at most 500 KiB per secret"
         )
     return content
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -102,3 +103,27 @@ def test_the_help_says_what_is_checked(lain) -> None:
     text = " ".join(lain("secret", "add", "--help").stdout.split())
     assert "--undeclared" in text and "--registry HOST[:PORT]" in text
     assert "the running release's, or when the app is not deployed yet" in text
+
+
+def test_a_value_past_swarms_limit_is_refused_without_reading_it_all(lain) -> None:
+    class Endless(io.RawIOBase):
+        """A huge stdin (64 MB): reading it whole is what must not happen."""
+
+        read_so_far = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            if Endless.read_so_far >= 64 << 20:
+                return 0
+            buffer[:] = b"x" * len(buffer)
+            Endless.read_so_far += len(buffer)
+            return len(buffer)
+
+    result = lain(
+        "secret", "add", "web", "/etc/big", "-a", "shop", input=io.BufferedReader(Endless())
+    )
+    assert result.exit_code == ExitStatus.USAGE, result.stderr
+    assert "has more than 512000 bytes" in result.stderr
+    assert Endless.read_so_far < 2 * 512000

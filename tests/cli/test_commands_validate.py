@@ -307,7 +307,6 @@ def test_init_help_says_how_to_refresh_the_schema(lain) -> None:
 # -- import costs ------------------------------------------------------------------------------
 
 
-
 @pytest.mark.parametrize(
     ("argv", "allowed"),
     [

@@ -159,3 +159,14 @@ def test_a_bad_settings_file_is_a_settings_error_naming_file_and_key(
     assert f"lain: error: {config}{says}" in result.stderr
     assert "internal error" not in result.stderr
     assert ("Traceback" in result.stderr) is debug
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", "off", ""])
+def test_lain_debug_set_to_a_no_shows_no_traceback(lain, monkeypatch, value: str) -> None:
+    def fail(*args, **kwargs):
+        raise errors.NotFound("nothing here")
+
+    monkeypatch.setattr("platform.python_version", fail)
+    result = lain("version", env={"LAIN_DEBUG": value})
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert result.stderr == "lain: error: nothing here\n"

@@ -135,8 +135,8 @@ def test_a_secret_over_500_kib_is_exit_2_naming_the_file_and_the_limit(
         result = lain("secret", "add", "web", "/etc/big.conf", "-a", deployed.name, input=value)
     assert result.exit_code == ExitStatus.USAGE, result.stderr
     assert result.stderr == (
-        "lain: error: the value of secret file /etc/big.conf has 614400 bytes; Swarm stores at "
-        "most 512000 (500 KiB) per secret\n"
+        "lain: error: the value of secret file /etc/big.conf has more than 512000 bytes; Swarm "
+        "stores at most 500 KiB per secret\n"
     )
     assert not [r for r in seen if "/secrets" in r]
     assert docker_client.api.secrets(filters={"label": f"lain.app={deployed.name}"}) == []

@@ -167,7 +167,7 @@ def test_removing_refuses_a_mounted_version_and_removes_the_others(deployed) -> 
         ("web", "dir/", b"x", "names a directory"),
         ("web", "a", b"", "is empty"),
         ("web", "a", "text", "must be bytes"),
-        ("web", "a", b"x" * (500 * 1024 + 1), "Swarm stores at most"),
+        ("web", "a", b"x" * (500 * 1024 + 1), "Swarm stores at most 500 KiB"),
     ],
 )
 def test_bad_secrets_are_refused_before_anything_is_stored(

@@ -226,20 +226,25 @@ def test_a_failed_save_leaves_no_temporary_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_a_read_only_folder_is_a_settings_error_and_leaves_nothing(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
+def test_a_read_only_folder_is_a_settings_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        settings = Settings.load(folder / "config.yaml", environ={})
-        settings.add(ClusterSettings("lab", registry="r"))
-        with pytest.raises(SettingsError, match="cannot write the lain settings file"):
-            settings.save()
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o700)
+    real_open = os.open
+
+    def refused(path: str, *args: object, **kwargs: object) -> int:
+        # What the kernel answers a user (root is never refused, so it is played here).
+        if str(path).startswith(str(folder)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refused)
+    settings = Settings.load(folder / "config.yaml", environ={})
+    settings.add(ClusterSettings("lab", registry="r"))
+    with pytest.raises(SettingsError, match="cannot write the lain settings file"):
+        settings.save()
+    assert list(folder.iterdir()) == []
 
 
 def test_a_cache_that_cannot_be_written_leaves_no_temporary_file(
