@@ -70,3 +70,24 @@ def test_undeploying_what_is_not_there(cluster) -> None:
         run(undeploy_app("other", cluster=cluster, procs=["web"]))
     with pytest.raises(InvalidArgument, match="purge must be True or False"):
         undeploy(cluster, purge="yes")
+
+
+def test_purge_names_what_it_could_not_remove_and_removes_left_readers(cluster) -> None:
+    (version,) = stored_secrets(cluster, "shop")
+    # Something else still mounts the secret; a reader that a killed read left behind too.
+    mount = {"SecretID": version.secret_id, "SecretName": version.name, "File": {"Name": "x"}}
+    cluster.api.create_service(
+        {"ContainerSpec": {"Image": "busybox", "Secrets": [mount]}}, name="someone-else"
+    )
+    cluster.api.create_service(
+        {"ContainerSpec": {"Image": "busybox"}},
+        name="lain-secret-read-left",
+        labels={LABEL_APP: "shop", "lain.secret.reader": "9999999999"},
+    )
+    result, events = undeploy(cluster, purge=True)
+    assert result.secrets_removed == 0 and len(result.secrets_left) == 1
+    assert "someone-else" in result.secrets_left[0] and version.name in result.secrets_left[0]
+    said = [e.text for e in events if isinstance(e, Message)]
+    assert "removed secret reader lain-secret-read-left" in said
+    assert any(t.startswith("warning: secret web ") and "left in place" in t for t in said)
+    assert "lain-secret-read-left" not in {s["Spec"]["Name"] for s in cluster.api.services()}
