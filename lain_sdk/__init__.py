@@ -56,10 +56,10 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.history import rollback_app as rollback_app
     from lain_sdk.cluster.local import cluster_down as cluster_down
     from lain_sdk.cluster.local import cluster_up as cluster_up
-    from lain_sdk.cluster.lock import LockInfo as LockInfo
-    from lain_sdk.cluster.lock import LockStatus as LockStatus
     from lain_sdk.cluster.lock import break_lock as break_lock
     from lain_sdk.cluster.lock import lock_status as lock_status
+    from lain_sdk.cluster.lock_record import LockInfo as LockInfo
+    from lain_sdk.cluster.lock_record import LockStatus as LockStatus
     from lain_sdk.cluster.logs import LogLine as LogLine
     from lain_sdk.cluster.logs import app_logs as app_logs
     from lain_sdk.cluster.logs import parse_since as parse_since
@@ -231,8 +231,8 @@ _EXPORTS = {
     "ClusterLike": "lain_sdk.cluster.session",
     "ClusterSettings": "lain_sdk.settings",
     "DeployResult": "lain_sdk.cluster.deploy",
-    "LockInfo": "lain_sdk.cluster.lock",
-    "LockStatus": "lain_sdk.cluster.lock",
+    "LockInfo": "lain_sdk.cluster.lock_record",
+    "LockStatus": "lain_sdk.cluster.lock_record",
     "LogLine": "lain_sdk.cluster.logs",
     "Plan": "lain_sdk.cluster.plan",
     "ProcScale": "lain_sdk.cluster.sizing",

@@ -9,7 +9,8 @@ import click
 from lain_cli.context import Context
 from lain_cli.exit import ExitStatus
 from lain_cli.options import app_name, app_options, pass_context, selected_cluster
-from lain_sdk.cluster.lock import LEASE, RENEWALS_PER_LEASE, LockStatus, break_lock, lock_status
+from lain_sdk.cluster.lock import break_lock, lock_status
+from lain_sdk.cluster.lock_record import LEASE, RENEWALS_PER_LEASE, LockStatus
 
 RENEW_SECONDS = LEASE / RENEWALS_PER_LEASE
 

@@ -10,21 +10,23 @@ Modules, from the bottom up (each imports only the ones above it):
 ``spec``           one proc's Swarm service spec, and questions about specs (pure)
 ``desired``        everything one release of an app should have on the cluster (pure)
 ``plan``           what a deploy would change, desired against live (pure)
-``identity``       who is acting (user@host)
+``identity``       who is acting (user@host), and this process's identity for locks
 ``session``        :class:`Cluster`: the engine, registry and login of one cluster
-``lock``           one deploy at a time per app, through a Swarm config
+``lock_record``    what a deploy lock's Swarm config says; reading and marking it
+``lock``           one operation at a time per app: take, renew, release, break
 ``releases``       numbered release records kept in the cluster as Swarm configs
 ``swarm``          reading and changing services, tasks, networks, volumes, nodes
 ``wait``           waiting until a rollout converges, and why it did not
 ``source``         what a deploy runs: version, pinned image, lain.yaml; resource instances
-``rollout``        putting a recorded release in place, and undoing it on failure
+``rollout``        putting a recorded release in place, undoing it on failure, settling it
+``links``          link networks: the clients a provider serves, joining a new client
 ``secret_store``   secret files as versioned Swarm secrets, and the versions a deploy mounts
+``secret_reader``  reading secret values through a one-off task, without any log
 ``resources``      recording the version of a resource app
 ``deploy``         deploy and plan
 ``scale``          scale and restart
 ``history``        the release history, and rollback
 ``undeploy``       undeploy and purge
-``secret_reader``  reading secret values through a one-off task
 ``secrets``        add, list, read and remove secret files
 ``status``         what an app runs, instance by instance
 ``logs``           what an app prints

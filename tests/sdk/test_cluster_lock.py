@@ -15,19 +15,11 @@ from collections.abc import Callable
 import pytest
 from fakes.cluster import fake_cluster, run
 
-from lain_sdk.cluster import identity
+from lain_sdk.cluster import identity, lock_record
 from lain_sdk.cluster import lock as lock_module
 from lain_sdk.cluster.identity import ProcessIdentity, current_user
-from lain_sdk.cluster.lock import (
-    LABEL_ENDED,
-    LockInfo,
-    _look,
-    _take_over,
-    acquire_lock,
-    app_lock,
-    break_lock,
-    lock_status,
-)
+from lain_sdk.cluster.lock import acquire_lock, app_lock, break_lock, lock_status
+from lain_sdk.cluster.lock_record import LABEL_ENDED, LockInfo, look, take_over
 from lain_sdk.cluster.names import lock_config_name
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.errors import LockHeld, LockLost
@@ -66,7 +58,8 @@ def api(session: Cluster):
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> ManagerClock:
     found = ManagerClock()
-    monkeypatch.setattr(lock_module, "engine_time", found)
+    monkeypatch.setattr(lock_module, "engine_time", found)  # renewals
+    monkeypatch.setattr(lock_record, "engine_time", found)  # reading a lock
     return found
 
 
@@ -258,10 +251,10 @@ def test_an_unreadable_lock_is_taken_over(api) -> None:
 def test_a_takeover_leaves_a_lock_its_holder_renewed_meanwhile(session, api, clock) -> None:
     holder, _ = run(acquire_lock(api, "shop", renew_every=3600))
     clock.advance(91)
-    seen = _look(api, "shop")
+    seen = look(api, "shop")
     assert seen is not None and seen.state == "expired"
     holder.renew()  # between the taker's look and its takeover
-    assert _take_over(api, "shop", seen) is None  # the mark is made at the version it saw
+    assert take_over(api, "shop", seen) is None  # the mark is made at the version it saw
     assert lock_status("shop", cluster=session).held
     holder.release()
 
