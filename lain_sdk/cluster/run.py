@@ -22,7 +22,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,20 @@ def secret_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(runtime) if runtime and os.path.isdir(runtime) else Path(SHARED_MEMORY)
 
 
+@contextlib.contextmanager
+def _secrets_in_memory(files: Mapping[str, bytes], user: str) -> Iterator[list[Any]]:
+    """The bind mounts of the secret files, which exist outside the container only for the
+    block (the container's creation and start): they are deleted when it ends, however."""
+    if not files:
+        yield []
+        return
+    holder = Path(tempfile.mkdtemp(prefix="lain-run-", dir=secret_dir()))
+    try:
+        yield _secret_mounts(files, user, holder)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+
+
 def _secret_mounts(files: Mapping[str, bytes], user: str, where: Path) -> list[Any]:
     """Write the secret files into ``where`` (0400, owned by the proc's user where this process
     may give them away) and return their read-only bind mounts."""
@@ -234,10 +248,7 @@ def run_proc(
     ports = [(found.port.port, found.port.protocol)] if found.port else []
     mounts = _run_volumes(container.get("Mounts") or [])
     files = dict(secret_files or {})
-    # The values exist outside the container only from here until it has started.
-    holder = Path(tempfile.mkdtemp(prefix="lain-run-", dir=secret_dir())) if files else None
-    try:
-        secret_mounts = _secret_mounts(files, found.user, holder) if holder else []
+    with _secrets_in_memory(files, found.user) as secret_mounts:
         container_id = _create(
             api,
             image,
@@ -251,9 +262,6 @@ def run_proc(
             tty=tty,
         )
         info, attached = _start(api, container_id, name, follow=follow, stdin=stdin, tty=tty)
-    finally:
-        if holder is not None:
-            shutil.rmtree(holder, ignore_errors=True)
     return RunResult(
         config.appname,
         proc,
