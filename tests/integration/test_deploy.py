@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from apps import unique_app_name
-from in_tasks import task_container
 from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
 
 import lain_sdk
@@ -511,9 +510,14 @@ def test_a_oneshot_runs_once_shows_completed_and_restarts_once_more(
 
     # Published ports are shown as the engine binds them: on every interface.
     web = {p["proc"]: p for p in status["procs"]}["web"]
-    shown = web["instances"][0]["ports"][0]
+    # The running instance's own container: on a loaded machine an instance may have been
+    # replaced once, and the one it replaced had another port.
+    instance = next(i for i in web["instances"] if i["state"] == "running")
+    shown = instance["ports"][0]
     port = shown.rsplit(":", 1)[1]
-    container = task_container(docker_client, app.name, "web")
+    (container,) = docker_client.containers.list(
+        all=True, filters={"label": f"com.docker.swarm.task.id={instance['task']}"}
+    )
     bound = container.attrs["NetworkSettings"]["Ports"]["80/tcp"]
     assert {b["HostIp"] for b in bound} <= {"0.0.0.0", "::"} and port in {
         b["HostPort"] for b in bound
