@@ -188,8 +188,7 @@ def instance_or_lookup(
     if value is None or isinstance(value, kind) or callable(value):
         return value
     raise InvalidArgument(
-        f"{what} must be a {kind.__name__}, a function returning one, or None, "
-        f"not {_kind(value)}"
+        f"{what} must be a {kind.__name__}, a function returning one, or None, not {_kind(value)}"
     )
 
 

@@ -72,9 +72,7 @@ def connect(
                 use_ssh_client=base_url.startswith("ssh://"),
             )
         else:
-            client = docker.from_env(
-                version=version, timeout=int(timeout), environment=dict(env)
-            )
+            client = docker.from_env(version=version, timeout=int(timeout), environment=dict(env))
     except (DockerException, OSError) as e:
         raise EngineError(
             f"the Docker engine at {address} did not answer ({describe_connection_failure(e)}); "

@@ -338,8 +338,7 @@ class RegistryClient:
                             return extracted.read() if extracted is not None else None
             except tarfile.TarError as e:
                 raise RegistryError(
-                    f"layer {digest} of {repo}:{reference} is not a tar archive lain can read "
-                    f"({e})"
+                    f"layer {digest} of {repo}:{reference} is not a tar archive lain can read ({e})"
                 ) from e
         return None
 

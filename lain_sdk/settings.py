@@ -41,6 +41,9 @@ from lain_sdk.files import replace_file
 LOCAL_CLUSTER = "local"
 LOCAL_REGISTRY = "127.0.0.1:5000"
 LOCAL_DOMAIN = "lain.local"
+LOCAL_DOMAINS = ("lain.localhost", LOCAL_DOMAIN)
+# Made by the README's set-up from Debian's packages (nothing can be pulled on such machines).
+LOCAL_ROUTER_BASE = "lain-local/router-base:latest"
 
 
 class EnvVars:
@@ -52,6 +55,27 @@ class EnvVars:
     XDG_DATA_HOME = "XDG_DATA_HOME"
     XDG_CACHE_HOME = "XDG_CACHE_HOME"
     HOME = "HOME"
+
+
+class RouterSettings(NamedTuple):
+    """Where and how a cluster's router runs (see :mod:`lain_sdk.cluster.router`).
+
+    Attributes:
+        base_image: an image with nginx (and its stream module) and python3, or a Debian or
+            Ubuntu image lain installs them into when it builds the router's image.
+        http_port: the port the router answers HTTP on, on each of its nodes.
+        https_port: the same for HTTPS.
+        constraint: the Swarm placement constraint that picks the router's nodes (they must
+            be managers: the router reads the swarm from its node's engine).
+    """
+
+    base_image: str = "debian:bookworm-slim"
+    http_port: int = 80
+    https_port: int = 443
+    constraint: str = "node.role==manager"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._asdict())
 
 
 class ClusterSettings(NamedTuple):
@@ -66,8 +90,9 @@ class ClusterSettings(NamedTuple):
         insecure_registry: the registry speaks plain HTTP.
         tls_cert_path: a directory with ``ca.pem``, ``cert.pem`` and ``key.pem`` for a
             ``tcp://`` engine that wants TLS client certificates.
-        publish_ports: publish web procs on ephemeral host ports (the local default does, so a
-            developer can open the app; routing by mountpoint is for clusters with a router).
+        publish_ports: publish web procs on ephemeral host ports as well (for debugging: the
+            router serves them by their mountpoints).
+        router: where and how the router runs.
     """
 
     name: str
@@ -77,6 +102,7 @@ class ClusterSettings(NamedTuple):
     insecure_registry: bool = False
     tls_cert_path: str | None = None
     publish_ports: bool = False
+    router: RouterSettings = RouterSettings()
 
     @property
     def domain(self) -> str:
@@ -96,6 +122,7 @@ class ClusterSettings(NamedTuple):
             "domains": list(self.domains),
             "insecure_registry": self.insecure_registry,
             "publish_ports": self.publish_ports,
+            "router": self.router.to_dict(),
         }
         if self.tls_cert_path:
             data["tls_cert_path"] = self.tls_cert_path
@@ -106,9 +133,12 @@ LOCAL_DEFAULT = ClusterSettings(
     name=LOCAL_CLUSTER,
     docker_host=None,
     registry=LOCAL_REGISTRY,
-    domains=(LOCAL_DOMAIN,),
+    # *.localhost names reach this machine without editing /etc/hosts (curl and browsers
+    # resolve them to loopback); lain v2's lain.local stays served for its lain.yaml files.
+    domains=LOCAL_DOMAINS,
     insecure_registry=True,
     publish_ports=True,
+    router=RouterSettings(base_image=LOCAL_ROUTER_BASE),
 )
 
 
@@ -320,7 +350,9 @@ _CLUSTER_KEYS = {
     "insecure_registry",
     "tls_cert_path",
     "publish_ports",
+    "router",
 }
+_ROUTER_KEYS = {"base_image": str, "http_port": int, "https_port": int, "constraint": str}
 
 
 def _decode(raw: bytes, file: Path) -> str:
@@ -442,7 +474,30 @@ def _cluster(name: str, entry: Any, bad: Callable[[str], SettingsError]) -> Clus
         insecure_registry=bool(entry.get("insecure_registry", False)),
         tls_cert_path=entry.get("tls_cert_path") or None,
         publish_ports=bool(entry.get("publish_ports", False)),
+        router=_router(name, entry.get("router"), bad),
     )
+
+
+def _router(name: str, entry: Any, bad: Callable[[str], SettingsError]) -> RouterSettings:
+    if entry is None:
+        return RouterSettings()
+    if not isinstance(entry, dict):
+        raise bad(f"clusters.{name}.router must be a mapping, not {_kind(entry)}")
+    extra = set(entry) - set(_ROUTER_KEYS)
+    if extra:
+        raise bad(
+            f"clusters.{name}.router: unknown key(s) {', '.join(sorted(map(str, extra)))}; "
+            f"it takes {', '.join(sorted(_ROUTER_KEYS))}"
+        )
+    for key, kind in _ROUTER_KEYS.items():
+        value = entry.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise bad(f"clusters.{name}.router.{key} must be {kind.__name__}, not {_kind(value)}")
+        if isinstance(value, int) and not 0 < value < 65536:
+            raise bad(f"clusters.{name}.router.{key} must be a port (1-65535), not {value}")
+    return RouterSettings(**{k: v for k, v in entry.items() if v is not None})
 
 
 def _kind(value: Any) -> str:

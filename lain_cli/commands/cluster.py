@@ -9,6 +9,8 @@ from lain_cli.options import pass_context, report, timeout_option
 from lain_cli.progress import show_events
 from lain_cli.tables import table
 from lain_sdk.cluster.local import cluster_down, cluster_up
+from lain_sdk.cluster.router import ROUTER_TIMEOUT, router_up
+from lain_sdk.cluster.session import Cluster
 from lain_sdk.credentials import normalize_registry
 from lain_sdk.engine import connect
 from lain_sdk.settings import (
@@ -173,14 +175,17 @@ def rm(obj: Context, name: str) -> None:
     default=None,
     help="Where the local registry listens (default: 127.0.0.1:5000).",
 )
+@click.option("--no-router", is_flag=True, help="Do not start the router (apps get no URLs then).")
 @timeout_option(30, "Seconds to wait for the registry to answer.")
 @pass_context
-def up(obj: Context, registry: str | None, timeout: float) -> None:
-    """Set up the local cluster: this engine as a one-node swarm, and a registry.
+def up(obj: Context, registry: str | None, no_router: bool, timeout: float) -> None:
+    """Set up the local cluster: this engine as a one-node swarm, a registry and the router.
 
     Safe to run again: what is there already is left as it is.  The registry is the registry:2
     image when the engine has it, else Debian's docker-registry program (files under
-    $XDG_DATA_HOME/lain/registry).
+    $XDG_DATA_HOME/lain/registry).  The router serves apps at http://APP.lain.localhost/
+    (port 80 of this machine); its base image comes from scripts/setup-engine where nothing
+    can be pulled.
     """
     address = registry or LOCAL_REGISTRY
     result = show_events(obj, cluster_up(registry=address, timeout=timeout))
@@ -189,11 +194,16 @@ def up(obj: Context, registry: str | None, timeout: float) -> None:
         settings = Settings.load()
         settings.add(LOCAL_DEFAULT._replace(registry=address))
         settings.save()
+    data = {**result.to_dict(), "cluster": LOCAL_CLUSTER}
+    if not no_router:
+        session = Cluster.from_settings(LOCAL_CLUSTER)
+        data["router"] = show_events(obj, router_up(session, timeout=ROUTER_TIMEOUT)).to_dict()
     report(
         obj,
-        {**result.to_dict(), "cluster": LOCAL_CLUSTER},
+        data,
         lambda: (
             f"local cluster ready: the local engine (swarm manager) and registry {result.registry}"
+            + ("" if no_router else f", router on port {LOCAL_DEFAULT.router.http_port}")
         ),
     )
 

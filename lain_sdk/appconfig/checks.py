@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from lain_router.model import parse_mountpoint
 from lain_sdk.appconfig.keypath import KeyPath
 from lain_sdk.appconfig.model import APP_DIR, LOGS_DIR
 from lain_sdk.appconfig.render import template_error
@@ -215,6 +216,8 @@ class _Checker:
                         "the proc a web proc",
                         at="key",
                     )
+        if kind == "web":
+            self.mountpoints((*path, "mountpoint"), mountpoint)
         for key in ("cmd", "entrypoint"):
             self.command((*path, key), body.get(key))
         self.memory((*path, "memory"), body.get("memory"))
@@ -267,6 +270,24 @@ class _Checker:
             number = next(iter(value))
         if isinstance(number, str) and number.isdigit() and not 1 <= int(number) <= 65535:
             self.add(path, f"must be between 1 and 65535, got {int(number)}")
+
+    def mountpoints(self, path: KeyPath, value: Any) -> None:
+        """Each mountpoint is a host name, a host and a path, or a path on the app's
+        domains, in characters the router takes literally."""
+        if not isinstance(value, list) or not self.usable(path, value):
+            return
+        for index, entry in enumerate(value):
+            if not isinstance(entry, str) or is_template(entry):
+                continue
+            try:
+                parse_mountpoint(f"host{entry}" if entry.startswith("/") else entry)
+            except ValueError as e:
+                said = f"{entry!r} is not a path" if entry.startswith("/") else str(e)
+                self.add(
+                    (*path, index),
+                    f"{said}: write a mountpoint as example.com, example.com/path or /path "
+                    "(letters, digits and ._~%!&()*+,=:@- between single slashes)",
+                )
 
     def ports(self, path: KeyPath, value: Any, seen: dict[int, KeyPath]) -> None:
         if value is None or not self.usable(path, value):

@@ -55,9 +55,7 @@ def _place(doc: Document, found: list[Found]) -> list[Problem]:
     return [doc.problem(f.path, f.message, at=f.at) for f in found]
 
 
-def _validate(
-    doc: Document, data: Any, *, templates: bool, text: str | None = None
-) -> list[Found]:
+def _validate(doc: Document, data: Any, *, templates: bool, text: str | None = None) -> list[Found]:
     structural = structural_problems(data, templates=templates, text=text)
     bad = {f.bad_path for f in structural}
     if not isinstance(data, dict):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lain_sdk.appconfig.model import AppConfig
-from lain_sdk.cluster import discovery
+from lain_sdk.cluster import discovery, routing
 from lain_sdk.cluster.names import (
     DISCOVERY_LABELS,
     LABEL_APP,
@@ -25,6 +25,7 @@ from lain_sdk.cluster.names import (
     USE_LABEL_PREFIX,
     link_network_name,
     network_name,
+    router_network_name,
 )
 from lain_sdk.cluster.sizing import ProcScale
 from lain_sdk.cluster.spec import (
@@ -83,11 +84,18 @@ def link_network(provider: str, client: str) -> DesiredNetwork:
 def link_networks(
     app: AppConfig, links: Mapping[str, Mapping[str, Iterable[str]]] | None
 ) -> tuple[DesiredNetwork, ...]:
-    """The link networks ``app``'s services join: as a client of every app it uses, and as
-    the provider of the clients in ``links``."""
+    """The networks ``app``'s services join besides its own: the link network of every app
+    it uses and of every client in ``links``, and the router's network of the app when the
+    router serves one of its procs."""
     wanted = [link_network(used, app.appname) for used in discovery.used_services(app)]
     clients = {client for by_client in (links or {}).values() for client in by_client}
     wanted += [link_network(app.appname, client) for client in sorted(clients)]
+    if any(routing.is_routed(p) for p in app.procs):
+        wanted.append(
+            DesiredNetwork(
+                router_network_name(app.appname), routing.router_network_labels(app.appname)
+            )
+        )
     return tuple({n.name: n for n in wanted}.values())
 
 

@@ -52,6 +52,7 @@ from lain_sdk.cluster.names import (
     service_name,
     use_label,
 )
+from lain_sdk.cluster.routing import router_attachments, routing_labels
 from lain_sdk.errors import ClientNotAllowed, ClusterError
 
 DEFAULT_ALLOW_CLIENTS = "**"
@@ -161,6 +162,7 @@ def service_labels(app: AppConfig, proc: Proc) -> dict[str, str]:
         labels[LABEL_RESOURCE], labels[LABEL_RESOURCE_CLIENT] = instance
     if app.use_resources:
         labels[LABEL_USES_RESOURCES] = ",".join(sorted(app.use_resources))
+    labels.update(routing_labels(app, proc))
     return labels
 
 
@@ -195,7 +197,7 @@ def network_attachments(app: AppConfig, proc: Proc, network: str) -> list[dict[s
     attachments += [
         {"Target": link_network_name(other, app.appname)} for other in used_services(app)
     ]
-    return attachments
+    return attachments + router_attachments(app, proc)
 
 
 # -- who a provider serves ---------------------------------------------------------------------

@@ -11,6 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 
+from lain_router.labels import (
+    LABEL_HTTPS_ONLY,
+    LABEL_MOUNTPOINTS,
+    LABEL_NETWORK,
+    LABEL_PORT,
+    LABEL_STREAMS,
+)
+
 # On every object lain creates.
 LABEL_APP = "lain.app"
 LABEL_PROC = "lain.proc"
@@ -43,7 +51,7 @@ LABEL_LINKS = "lain.links"
 # On a link network: the provider and the client it joins.
 LABEL_LINK_PROVIDER = "lain.link.provider"
 LABEL_LINK_CLIENT = "lain.link.client"
-# What discovery decides from a lain.yaml (besides the ``lain.use.*`` labels).
+# What discovery and routing decide from a lain.yaml (besides the ``lain.use.*`` labels).
 DISCOVERY_LABELS = (
     LABEL_SERVICES,
     LABEL_ALLOW_CLIENTS,
@@ -51,6 +59,11 @@ DISCOVERY_LABELS = (
     LABEL_RESOURCE,
     LABEL_RESOURCE_CLIENT,
     LABEL_USES_RESOURCES,
+    LABEL_NETWORK,
+    LABEL_MOUNTPOINTS,
+    LABEL_PORT,
+    LABEL_HTTPS_ONLY,
+    LABEL_STREAMS,
 )
 # On release records (Swarm configs).
 LABEL_OUTCOME = "lain.outcome"
@@ -104,6 +117,13 @@ def link_network_name(provider: str, client: str) -> str:
     """The network that joins ``client`` to the services of ``provider`` it uses:
     ``lain_<provider>--<client>`` (app names never contain ``--``)."""
     return fit_name(f"lain_{app_slug(provider)}--{app_slug(client)}")
+
+
+def router_network_name(app: str) -> str:
+    """The network where the router reaches the app's routed procs: ``lain-router_<app>``.
+
+    One per app, so a proc the router serves is not reachable from other apps' procs."""
+    return fit_name(f"lain-router_{app_slug(app)}")
 
 
 def use_label(provider: str) -> str:

@@ -188,5 +188,3 @@ def _cat(cluster: Cluster, task: Task, path: str, what: str) -> bytes:
         reason = (err or b"").decode("utf-8", "replace").strip()[:200] or f"exit code {code}"
         raise ClusterError(f"could not {what}: cat {path} in the reader failed: {reason}")
     return bytes(out or b"")
-
-

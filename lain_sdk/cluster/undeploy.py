@@ -9,7 +9,7 @@ from typing import Any
 import lain_sdk.arguments as arguments
 from lain_sdk.cluster.links import prune_link_networks
 from lain_sdk.cluster.lock import app_lock
-from lain_sdk.cluster.names import network_name
+from lain_sdk.cluster.names import network_name, router_network_name
 from lain_sdk.cluster.releases import remove_releases
 from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import remove_app_secrets
@@ -103,6 +103,7 @@ def undeploy_app(
                 yield Message(f"network {network} is still in use; it was left in place")
         if whole:
             yield from prune_link_networks(session, app)
+            yield from _remove_router_network(session, app, timeout)
         result = UndeployResult(app, tuple(wanted), network_removed)
         if purge:
             result = yield from _purge(session, result, None if whole else wanted, timeout)
@@ -141,3 +142,17 @@ def _purge(
         secrets,
         tuple(secrets_left),
     )
+
+
+def _remove_router_network(
+    cluster: Cluster, app: str, timeout: float
+) -> Generator[Event, None, None]:
+    """The app's router network goes once the router left it (its watcher leaves a network
+    within a second of the last routed service going away)."""
+    network = router_network_name(app)
+    if find_network(cluster, network) is None:
+        return
+    if remove_network(cluster, network, timeout):
+        yield Message(f"removed network {network}")
+    else:
+        yield Message(f"network {network} is still in use; it was left in place")

@@ -109,7 +109,7 @@ def test_up_starts_a_registry_once_and_down_stops_it(
     lain: Any, isolation: Path, docker_client: Any
 ) -> None:
     address = f"127.0.0.1:{free_port()}"
-    first = lain("-o", "json", "cluster", "up", "--registry", address)
+    first = lain("-o", "json", "cluster", "up", "--registry", address, "--no-router")
     try:
         assert first.exit_code == ExitStatus.OK, first.stderr
         result = json.loads(first.stdout.splitlines()[-1])
@@ -123,7 +123,7 @@ def test_up_starts_a_registry_once_and_down_stops_it(
         pid = result["registry_pid"]
         os.kill(pid, 0)  # alive
 
-        again = lain("-o", "json", "cluster", "up", "--registry", address)
+        again = lain("-o", "json", "cluster", "up", "--registry", address, "--no-router")
         assert json.loads(again.stdout.splitlines()[-1])["registry_kind"] == "existing"
         shown = json.loads(lain("-o", "json", "cluster", "show", "local").stdout)
         assert shown["registry"] == address and shown["publish_ports"]

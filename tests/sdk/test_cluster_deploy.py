@@ -60,7 +60,8 @@ def test_a_first_deploy_creates_the_network_and_a_service_per_proc(cluster, swar
     created = [e.proc for e in events if isinstance(e, ProcChanged) and e.action == "created"]
     assert sorted(created) == ["mail", "web"]
     assert any(isinstance(e, ProcProgress) and e.state == "converged" for e in events)
-    assert [n["Name"] for n in swarm.networks()] == ["lain_shop"]
+    # The app's network, and the one the router reaches its web proc on.
+    assert [n["Name"] for n in swarm.networks()] == ["lain_shop", "lain-router_shop"]
     assert len(running(swarm, "shop__web")) == 2 and len(running(swarm, "shop__mail")) == 1
     web = swarm.service_named("shop__web")["Spec"]
     assert web["TaskTemplate"]["ContainerSpec"]["Image"] == release_source(WEB).image
@@ -245,7 +246,11 @@ def test_a_client_deploys_its_resource_instance_first(cluster, registry) -> None
     # The client joins the instance's link network, where the instance's redis answers to
     # its service name (and nothing else of the instance is).
     networks = cluster.api.service_named("shop__web")["Spec"]["TaskTemplate"]["Networks"]
-    assert [n["Target"] for n in networks] == ["lain_shop", "lain_resource_redis_shop--shop"]
+    assert [n["Target"] for n in networks] == [
+        "lain_shop",
+        "lain_resource_redis_shop--shop",
+        "lain-router_shop",
+    ]
     redis = cluster.api.service_named("resource_redis_shop__redis")["Spec"]
     assert redis["TaskTemplate"]["Networks"] == [
         {"Target": "lain_resource_redis_shop", "Aliases": ["redis"]},

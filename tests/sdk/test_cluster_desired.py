@@ -30,8 +30,11 @@ def test_one_service_per_proc_with_labels_network_and_dnsrr() -> None:
         labels = spec["Labels"]
         assert labels["lain.app"] == "shop" and labels["lain.proc"] == service.proc
         assert labels["lain.release"] == "3" and labels["lain.version"] == SHOP_MV
+        # The web proc is on the router's network too, answering to no name there.
+        routed = [{"Target": "lain-router_shop"}] if service.proctype == "web" else []
         assert spec["TaskTemplate"]["Networks"] == [
-            {"Target": "lain_shop", "Aliases": [service.proc]}
+            {"Target": "lain_shop", "Aliases": [service.proc]},
+            *routed,
         ]
         assert spec["EndpointSpec"]["Mode"] == "dnsrr"
         assert spec["TaskTemplate"]["ContainerSpec"]["Labels"]["lain.proctype"] == service.proctype

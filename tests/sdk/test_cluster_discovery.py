@@ -154,6 +154,7 @@ def test_consumer_joins_one_link_network_per_app_it_uses_and_nothing_else() -> N
             {"Target": "lain_echo-app--shop"},
             {"Target": "lain_gw-app--shop"},
             {"Target": "lain_resource_redis_shop--shop"},
+            *([{"Target": "lain-router_shop"}] if proc == "web" else []),
         ]
         # How a provider's deploy finds this client and what it uses.
         assert spec["Labels"]["lain.use.echo-app"] == "echo"

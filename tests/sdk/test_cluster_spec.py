@@ -63,7 +63,7 @@ def test_web_proc_spec() -> None:
     assert env["LAIN_APPNAME"] == "shop"
     assert env["LAIN_PROCNAME"] == "web"
     assert env["LAIN_APP_RELEASE_VERSION"] == SHOP_MV
-    assert env["LAIN_DOMAIN"] == "lain.local"
+    assert env["LAIN_DOMAIN"] == "lain.localhost"  # the local cluster's main domain
     assert env["LAIN_INSTANCE_NO"] == "{{.Task.Slot}}"
     assert env["DEPLOYD_POD_INSTANCE_NO"] == "{{.Task.Slot}}"
     assert env["DEPLOYD_POD_NAME"] == "shop.web.web"

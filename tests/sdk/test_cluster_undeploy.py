@@ -45,7 +45,7 @@ def test_undeploy_of_some_procs_keeps_the_network(cluster) -> None:
     result, _ = undeploy(cluster, procs=["mail"])
     assert result.removed_procs == ("mail",) and not result.network_removed
     assert set(app_services(cluster, "shop")) == {"web"}
-    assert [n["Name"] for n in cluster.api.networks()] == ["lain_shop"]
+    assert [n["Name"] for n in cluster.api.networks()] == ["lain_shop", "lain-router_shop"]
 
 
 def test_purge_removes_history_volumes_and_secrets_of_the_app_only(cluster) -> None:

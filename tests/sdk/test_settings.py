@@ -34,7 +34,8 @@ def test_no_file_means_the_local_default(tmp_path: Path) -> None:
     assert settings.clusters == {}
     assert settings.cluster() == LOCAL_DEFAULT
     assert settings.cluster().registry == "127.0.0.1:5000"
-    assert settings.cluster().domain == "lain.local"
+    # A name that reaches this machine with no /etc/hosts entry; v2's domain is still served.
+    assert settings.cluster().domains == ("lain.localhost", "lain.local")
     assert settings.cluster().publish_ports
     assert settings.names() == ["local"]
 
