@@ -112,6 +112,7 @@ def corpus_names(name: str) -> list[str]:
 
 # -- the fake engine (tests/fakes): docker-py's client answered in memory ------------------------
 
+
 @pytest.fixture
 def fake_docker() -> FakeDockerClient:
     """A docker client on a fresh fake engine (pass it as ``engine=``)."""

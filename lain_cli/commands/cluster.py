@@ -19,6 +19,7 @@ from lain_sdk.settings import (
     LOCAL_DOMAIN,
     LOCAL_REGISTRY,
     ClusterSettings,
+    RouterSettings,
     Settings,
 )
 
@@ -61,6 +62,22 @@ def cluster() -> None:
     is_flag=True,
     help="Publish web procs on ephemeral host ports (as the local cluster does).",
 )
+@click.option(
+    "--router-base-image",
+    metavar="IMAGE",
+    default=RouterSettings().base_image,
+    show_default=True,
+    help="Image the router's image is built on (nginx and python3 are installed when missing).",
+)
+@click.option(
+    "--router-constraint",
+    metavar="EXPR",
+    default=RouterSettings().constraint,
+    show_default=True,
+    help="Swarm placement constraint picking the router's nodes (managers).",
+)
+@click.option("--router-http-port", type=click.IntRange(1, 65535), default=80, show_default=True)
+@click.option("--router-https-port", type=click.IntRange(1, 65535), default=443, show_default=True)
 @click.option("--use", "use_it", is_flag=True, help="Also mark it as the cluster in use.")
 @pass_context
 def add(
@@ -72,6 +89,10 @@ def add(
     insecure_registry: bool,
     tls_cert_path: str | None,
     publish_ports: bool,
+    router_base_image: str,
+    router_constraint: str,
+    router_http_port: int,
+    router_https_port: int,
     use_it: bool,
 ) -> None:
     """Add a cluster (or replace the one called NAME).
@@ -92,6 +113,12 @@ def add(
         insecure_registry=insecure_registry,
         tls_cert_path=tls_cert_path,
         publish_ports=publish_ports,
+        router=RouterSettings(
+            base_image=router_base_image,
+            http_port=router_http_port,
+            https_port=router_https_port,
+            constraint=router_constraint,
+        ),
     )
     settings.add(entry)
     if use_it:

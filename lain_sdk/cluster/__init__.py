@@ -6,6 +6,7 @@ Modules, from the bottom up (each imports only the ones above it):
 ``engine_calls``   the boundary with the docker SDK: its errors become lain errors
 ``sizing``         instances, CPU and memory, and which value a deploy keeps (pure)
 ``views``          typed views of the services, tasks and nodes the engine returns
+``routing``        what the router serves of an app: labels, network, URLs (pure)
 ``discovery``      which networks a proc joins and which names it answers to (pure)
 ``spec``           one proc's Swarm service spec, and questions about specs (pure)
 ``desired``        everything one release of an app should have on the cluster (pure)
@@ -34,4 +35,6 @@ Modules, from the bottom up (each imports only the ones above it):
 ``run``            one proc of a built release in a local container
 ``exec``           a command in a running instance
 ``local``          the local engine as a one-node swarm plus a registry
+``cert_store``     the router's TLS certificates, kept as Swarm secrets
+``router``         the router's image and service, and its status
 """

@@ -18,7 +18,11 @@ import pytest
 from apps import unique_app_name
 from swarm_apps import TestApp, cleanup
 
+import lain_sdk
+from lain_sdk.cluster.router import router_up
+from lain_sdk.cluster.session import Cluster
 from lain_sdk.engine import LOCAL_BASE_IMAGE
+from lain_sdk.settings import LOCAL_ROUTER_BASE, ClusterSettings, RouterSettings
 
 HERE = Path(__file__).resolve().parent
 IN_CI = os.environ.get("CI", "") not in ("", "0", "false")
@@ -254,3 +258,18 @@ def new_app(docker_client: Any, registry: Any, base_image: str) -> Iterator[Any]
     yield make
     for app in reversed(made):
         cleanup(docker_client, app.name, app.images)
+
+
+@pytest.fixture(scope="session")
+def router(docker_client: Any, registry: Any, base_image: str) -> Any:
+    """The cluster's router, started (or brought up to date) once for the session on the
+    local engine's swarm, listening on ports 80 and 443 of this machine."""
+    settings = ClusterSettings(
+        name="test",
+        registry=registry.host,
+        insecure_registry=True,
+        router=RouterSettings(base_image=LOCAL_ROUTER_BASE),
+    )
+    status = lain_sdk.drain(router_up(Cluster(settings, engine=docker_client), timeout=240))
+    assert status.running, status
+    return status

@@ -18,7 +18,7 @@ from typing import Any
 
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.engine import LOCAL_BASE_IMAGE
-from lain_sdk.settings import ClusterSettings
+from lain_sdk.settings import LOCAL_ROUTER_BASE, ClusterSettings, RouterSettings
 
 # httpd as PID 1 ignores SIGTERM; the trap makes stops (and rolling updates) quick.
 WEB_CMD = (
@@ -76,6 +76,7 @@ class TestApp:
             domains=("lain.local",),
             insecure_registry=True,
             publish_ports=True,
+            router=RouterSettings(base_image=LOCAL_ROUTER_BASE),
         )
 
     def cluster(self) -> Cluster:
@@ -96,17 +97,36 @@ def _context(files: dict[str, str]) -> io.BytesIO:
     return buffer
 
 
-def push_version(client: Any, app: TestApp, lain_yaml: str, page: str) -> str:
-    """Build and push a release and a meta image; return the new meta version."""
+# A CGI program for busybox httpd: what the request looked like when it reached the proc.
+ECHO_CGI = """#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+echo "uri=$REQUEST_URI"
+echo "host=$HTTP_HOST"
+echo "xff=$HTTP_X_FORWARDED_FOR"
+echo "proto=$HTTP_X_FORWARDED_PROTO"
+echo "xhost=$HTTP_X_FORWARDED_HOST"
+echo "prefix=$HTTP_X_FORWARDED_PREFIX"
+echo "instance=$LAIN_INSTANCE_NO"
+echo "proc=$LAIN_PROCNAME"
+"""
+
+
+def push_version(
+    client: Any, app: TestApp, lain_yaml: str, page: str, *, echo: bool = False
+) -> str:
+    """Build and push a release and a meta image; return the new meta version.  With
+    ``echo``, the release also has ``/cgi-bin/echo`` (see :data:`ECHO_CGI`)."""
     app.clock += 1
     mv = f"{app.clock}-{secrets.token_hex(20)}"
     repo = f"{app.registry}/{app.name}"
-    release = _context(
-        {
-            "Dockerfile": f"FROM {LOCAL_BASE_IMAGE}\nCOPY index.html /www/index.html\n",
-            "index.html": page + "\n",
-        }
-    )
+    files = {
+        "Dockerfile": f"FROM {LOCAL_BASE_IMAGE}\nCOPY index.html /www/index.html\n",
+        "index.html": page + "\n",
+    }
+    if echo:
+        files["echo"] = ECHO_CGI
+        files["Dockerfile"] += "COPY echo /www/cgi-bin/echo\nRUN chmod 755 /www/cgi-bin/echo\n"
+    release = _context(files)
     meta = _context(
         {"Dockerfile": "FROM scratch\nCOPY lain.yaml /lain.yaml\n", "lain.yaml": lain_yaml}
     )

@@ -76,7 +76,6 @@ MULTI_FILES = {
 }
 
 
-
 def run(client: Any, image: str, command: str) -> str:
     return client.containers.run(image, ["/bin/sh", "-c", command], remove=True).decode()
 

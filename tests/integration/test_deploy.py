@@ -31,6 +31,7 @@ from lain_sdk import (
 from lain_sdk.cluster.lock import acquire_lock
 from lain_sdk.errors import DeployFailed, LockHeld
 from lain_sdk.events import LockWaiting, ProcChanged
+from lain_sdk.settings import LOCAL_ROUTER_BASE
 
 TIMEOUT = 90
 
@@ -52,6 +53,8 @@ def use_cluster(lain: Any, app: TestApp) -> None:
         "--registry",
         app.registry,
         "--publish-ports",
+        "--router-base-image",
+        LOCAL_ROUTER_BASE,
         "--insecure-registry",
         "--use",
     )

@@ -14,6 +14,7 @@ from lain_cli.exit import ExitStatus
 from lain_sdk import app_status, deploy_app, list_releases
 from lain_sdk.cluster.names import link_network_name, service_name
 from lain_sdk.errors import NotFound
+from lain_sdk.settings import LOCAL_ROUTER_BASE
 
 TIMEOUT = 90
 
@@ -162,6 +163,8 @@ def use_cluster(lain: Any, app: TestApp) -> None:
         "--registry",
         app.registry,
         "--publish-ports",
+        "--router-base-image",
+        LOCAL_ROUTER_BASE,
         "--insecure-registry",
         "--use",
     )

@@ -17,6 +17,7 @@ from lain_sdk import app_status, deploy_app
 from lain_sdk.cluster.names import service_name
 from lain_sdk.errors import NotFound
 from lain_sdk.events import ProcChanged
+from lain_sdk.settings import LOCAL_ROUTER_BASE
 
 TIMEOUT = 90
 
@@ -87,6 +88,8 @@ def use_cluster(lain: Any, app: TestApp) -> None:
         "--registry",
         app.registry,
         "--publish-ports",
+        "--router-base-image",
+        LOCAL_ROUTER_BASE,
         "--insecure-registry",
         "--use",
     )

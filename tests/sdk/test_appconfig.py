@@ -202,8 +202,6 @@ def test_sources_list_every_corpus_file() -> None:
 # -- import costs ------------------------------------------------------------------------------
 
 
-
-
 def test_importing_the_model_is_cheap() -> None:
     assert loaded_after("import lain_sdk.appconfig, lain_sdk.appconfig.model, lain_sdk") == set()
 

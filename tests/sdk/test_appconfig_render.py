@@ -98,8 +98,7 @@ def test_a_huge_string_is_refused_before_it_is_built() -> None:
     finally:
         tracemalloc.stop()
     assert reason == (
-        "the template was stopped: repeating a value would be larger than 65536 characters or "
-        "items"
+        "the template was stopped: repeating a value would be larger than 65536 characters or items"
     )
     assert peak < 20 * 1024 * 1024
 
@@ -224,6 +223,5 @@ def test_validating_a_resource_template_is_bounded_too(tmp_path) -> None:
     problems = check_app_config(tmp_path)
     assert time.monotonic() - started < 2
     assert [p.message for p in problems] == [
-        "the template was stopped: repeating a value would be larger than 65536 characters or "
-        "items"
+        "the template was stopped: repeating a value would be larger than 65536 characters or items"
     ]

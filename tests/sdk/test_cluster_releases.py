@@ -122,8 +122,6 @@ def test_removing_the_history(cluster) -> None:
 IMAGE = "127.0.0.1:5000/shop:release-" + SHOP_MV
 
 
-
-
 def test_release_records_carry_versions_never_values() -> None:
     config = parse_app_config(SECRETS_SHOP, domains=["lain.local"])
     state = desired_state(

@@ -51,7 +51,6 @@ def spec_of(proc: str, **kw: Any) -> dict[str, Any]:
     return built(proc, **kw).spec
 
 
-
 def test_web_proc_spec() -> None:
     spec = spec_of("web")
     container = spec["TaskTemplate"]["ContainerSpec"]

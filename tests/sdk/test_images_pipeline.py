@@ -216,9 +216,7 @@ def test_a_second_build_of_the_same_version_reuses_everything(multi, fake_docker
     assert again.reused == ("prepare", "build", "release", "meta")
     assert all(cached for _, cached in finished(events))
 
-    fresh, _ = run_to_end(
-        build_app(multi.path, engine=fake_docker, environ=ENVIRON, no_cache=True)
-    )
+    fresh, _ = run_to_end(build_app(multi.path, engine=fake_docker, environ=ENVIRON, no_cache=True))
     assert fresh.reused == ()
     assert not set(fresh.image_ids.values()) & set(first.image_ids.values())
     assert engine.image(fresh.images["release"]).id == fresh.image_ids["release"]
@@ -717,9 +715,7 @@ def test_build_and_push_sends_prepare_and_another_engine_pulls_it(shared, fake_d
     shared.write("code.txt", "new\n")
     shared.commit("code change")
     again, events = run_to_end(
-        build_app(
-            shared.path, engine=other, registry="registry.example.com", environ=ENVIRON
-        )
+        build_app(shared.path, engine=other, registry="registry.example.com", environ=ENVIRON)
     )
     assert again.images["prepare"] == built.images["prepare"]
     assert again.image_ids["prepare"] == built.image_ids["prepare"]
@@ -739,9 +735,7 @@ def test_a_prepare_image_that_cannot_be_pulled_is_built_here(shared, fake_docker
     other = another_engine(registry)
     registry.fail_pull(f"hello:prepare-{key}", "unexpected EOF")
     again, events = run_to_end(
-        build_app(
-            shared.path, engine=other, registry="registry.example.com", environ=ENVIRON
-        )
+        build_app(shared.path, engine=other, registry="registry.example.com", environ=ENVIRON)
     )
     assert (
         Message(
@@ -787,9 +781,7 @@ def test_a_registry_that_cannot_be_asked_means_building_prepare_here(
 ):
     registry.reachable = False
     result, events = run_to_end(
-        build_app(
-            multi.path, engine=fake_docker, registry="registry.example.com", environ=ENVIRON
-        )
+        build_app(multi.path, engine=fake_docker, registry="registry.example.com", environ=ENVIRON)
     )
     assert any(
         isinstance(e, Message)

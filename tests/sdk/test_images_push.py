@@ -144,9 +144,7 @@ def test_a_registry_that_wants_credentials(app, fake_docker, engine, registries)
     registries[private.host] = engine.add_registry(private)
 
     def push(**options):
-        return run_to_end(
-            push_app(app.path, registry=private.host, engine=fake_docker, **options)
-        )
+        return run_to_end(push_app(app.path, registry=private.host, engine=fake_docker, **options))
 
     with pytest.raises(RegistryAuthError) as caught:
         push()  # nothing stored for it

@@ -73,7 +73,8 @@ class _Module:
         self.error_makers = {
             node.name
             for node in ast.walk(self.tree)
-            if isinstance(node, ast.FunctionDef) and node.returns is not None
+            if isinstance(node, ast.FunctionDef)
+            and node.returns is not None
             and _is_exception(_name(node.returns))
         }
 
@@ -183,7 +184,7 @@ def test_the_check_finds_command_lines_and_flags() -> None:
     assert cli_text("lain tags images by commit; a -dirty- version, 64m--128m") is None
 
 
-SAMPLE = '''
+SAMPLE = """
 HINT = "create one with `lain init`"
 
 def f(path, registry):
@@ -210,7 +211,7 @@ def i():  # nothing here is a message
     problems = [Problem(0, 0, "", HINT)]
     ok = "docs say `lain init`, but this is never a message"
     raise ValueError("no --flag in plain " + "text")
-'''
+"""
 
 
 def test_the_check_follows_variables_lists_and_error_functions() -> None:

@@ -685,9 +685,7 @@ def digest_of(blob: bytes) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def image_registry(
-    layers: list[bytes], *, index: bool = False, corrupt: bool = False
-) -> Handler:
+def image_registry(layers: list[bytes], *, index: bool = False, corrupt: bool = False) -> Handler:
     """A registry holding ``hello:meta-1`` made of ``layers`` (bottom first)."""
     blobs = {digest_of(b): b for b in layers}
     manifest = {
