@@ -266,12 +266,18 @@ def router_up(
         yield Message("updated the router to this lain's image and settings")
     else:
         yield Message("the router is up to date")
-    return (yield from _wait_running(cluster, deadline, timeout))
+    return (yield from wait_router(cluster, deadline, timeout))
 
 
-def _wait_running(
+def wait_router(
     cluster: Cluster, deadline: float, timeout: float
 ) -> Generator[Event, None, RouterStatus]:
+    """Wait until the router runs on every node it should (``deadline`` on the monotonic
+    clock; ``timeout`` is what the error says it was).
+
+    Raises:
+        LainTimeout: it did not, naming each node's task state and error.
+    """
     while True:
         status = router_status(cluster, watcher=False)
         current = [t for t in status.tasks if t.desired_state == "running"]
