@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lain_router.engine import Engine, EngineError
+from lain_router.engine import SOCKET, Engine, EngineError
 from lain_router.labels import LABEL_NETWORK
 from lain_router.model import RouterModel, apps_of, build_model, parse_mountpoint, without_apps
 from lain_router.nginx import Nginx
@@ -42,6 +42,7 @@ class Options(NamedTuple):
     certs_dir: str = "/run/secrets"
     container: str = ""
     node: str = ""
+    engine_socket: str = SOCKET
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Options:
@@ -56,6 +57,7 @@ class Options(NamedTuple):
             certs_dir=env.get("LAIN_ROUTER_CERTS", "/run/secrets"),
             container=env.get("HOSTNAME", ""),
             node=env.get("LAIN_ROUTER_NODE", ""),
+            engine_socket=env.get("LAIN_ROUTER_ENGINE", SOCKET),
         )
 
 
@@ -228,7 +230,7 @@ class Watcher:
 
 def main() -> int:
     options = Options.from_env(os.environ)
-    watcher = Watcher(Engine(), Nginx(options.listen.run_dir), options)
+    watcher = Watcher(Engine(options.engine_socket), Nginx(options.listen.run_dir), options)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
