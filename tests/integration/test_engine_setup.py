@@ -13,7 +13,10 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SETUP_ENGINE = REPO_ROOT / "scripts" / "setup-engine"
-READY = "setup-engine: engine ready: swarm manager, lain-local/busybox:latest present\n"
+READY = (
+    "setup-engine: engine ready: swarm manager, lain-local/busybox:latest and "
+    "lain-local/router-base:latest present\n"
+)
 
 
 def run_setup(**env: str) -> subprocess.CompletedProcess[str]:
@@ -39,6 +42,16 @@ def test_second_run_changes_nothing_and_is_quick(docker_client: Any) -> None:
     assert docker_client.images.get("lain-local/busybox:latest").id == image_id
     # Aimed at well under 2 s; the bound only catches a run that redoes work.
     assert took < 10, f"a no-op run took {took:.1f}s"
+
+
+def test_router_base_image_has_nginx_with_streams_and_python(docker_client: Any) -> None:
+    script = (
+        "nginx -V 2>&1 | tr ' ' '\\n' | grep -E '^--with-(http_v2_module|stream=dynamic)$'; "
+        "ls /etc/nginx/modules-enabled/ | grep -c stream; "
+        "python3 -c 'import http.client, json, socket, ssl; print(\"python ok\")'"
+    )
+    found = run_in(docker_client, "lain-local/router-base:latest", script).split()
+    assert found == ["--with-http_v2_module", "--with-stream=dynamic", "1", "python", "ok"]
 
 
 def test_engine_is_a_swarm_manager(docker_client: Any) -> None:
