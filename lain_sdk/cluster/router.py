@@ -42,14 +42,16 @@ STATUS_PATH = f"{RUN_DIR}/status.json"
 ROUTER_TIMEOUT = 180.0
 POLL = 0.5
 # Installs nginx and python3 only when the base image lacks them (a plain Debian or Ubuntu).
+_INSTALL = (
+    "command -v nginx >/dev/null && command -v python3 >/dev/null || (apt-get update && "
+    "apt-get install -y --no-install-recommends nginx-light libnginx-mod-stream python3 && "
+    "rm -rf /var/lib/apt/lists/*)"
+)
 _DOCKERFILE = """\
 FROM {base}
-RUN command -v nginx >/dev/null && command -v python3 >/dev/null \\
- || (apt-get update && apt-get install -y --no-install-recommends nginx-light \\
-     libnginx-mod-stream python3 && rm -rf /var/lib/apt/lists/*)
+RUN {install}
 COPY lain_router /opt/lain/lain_router
 ENV PYTHONPATH=/opt/lain PYTHONDONTWRITEBYTECODE=1
-STOPSIGNAL SIGTERM
 ENTRYPOINT ["python3", "-m", "lain_router"]
 CMD []
 """
@@ -96,6 +98,11 @@ class RouterStatus(NamedTuple):
 # -- the image ---------------------------------------------------------------------------------
 
 
+def dockerfile(base: str) -> str:
+    """The router image's Dockerfile on ``base``."""
+    return _DOCKERFILE.format(base=base, install=_INSTALL)
+
+
 def _sources() -> dict[str, bytes]:
     package = Path(lain_router.__file__).parent
     return {f"lain_router/{p.name}": p.read_bytes() for p in sorted(package.glob("*.py"))}
@@ -103,7 +110,7 @@ def _sources() -> dict[str, bytes]:
 
 def image_context(base: str) -> tuple[bytes, str]:
     """The build context of the router's image on ``base``, and a tag naming its content."""
-    files = {"lain.Dockerfile": _DOCKERFILE.format(base=base).encode(), **_sources()}
+    files = {"lain.Dockerfile": dockerfile(base).encode(), **_sources()}
     digest = hashlib.sha256()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -123,9 +130,7 @@ def router_image(cluster: Cluster, timeout: float) -> Generator[Event, None, str
     builder = Builder(cluster.engine, timeout=timeout)
     if builder.image_id(reference) is None:
         yield Message(f"building the router's image on {base}")
-        yield from builder.build(
-            "router", Dockerfile(_DOCKERFILE.format(base=base)), context, tag=reference
-        )
+        yield from builder.build("router", Dockerfile(dockerfile(base)), context, tag=reference)
     yield from push_images(
         cluster.engine,
         [("router", reference, reference)],
