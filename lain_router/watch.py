@@ -33,6 +33,7 @@ STATUS_FILE = "status.json"
 # The networks the router joins are named so; it leaves one when nothing on it is served.
 NETWORK_PREFIX = "lain-router_"
 CERT_SUFFIX, KEY_SUFFIX = ".crt", ".key"
+EMPTY = RouterModel((), {}, (), (), frozenset())
 
 
 class Options(NamedTuple):
@@ -43,6 +44,7 @@ class Options(NamedTuple):
     container: str = ""
     node: str = ""
     engine_socket: str = SOCKET
+    nginx: str = "nginx"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Options:
@@ -58,6 +60,7 @@ class Options(NamedTuple):
             container=env.get("HOSTNAME", ""),
             node=env.get("LAIN_ROUTER_NODE", ""),
             engine_socket=env.get("LAIN_ROUTER_ENGINE", SOCKET),
+            nginx=env.get("LAIN_ROUTER_NGINX", "nginx"),
         )
 
 
@@ -89,6 +92,9 @@ class Watcher:
             if model.networks:
                 self.join(model.networks)
         except EngineError as e:
+            if not self.nginx.running():
+                # Answer 404 meanwhile, rather than refuse connections, until the engine does.
+                self.apply(EMPTY, [], started)
             self.note_error(f"engine: {e}")
             return False
         certificates = self.certificates()
@@ -230,7 +236,8 @@ class Watcher:
 
 def main() -> int:
     options = Options.from_env(os.environ)
-    watcher = Watcher(Engine(options.engine_socket), Nginx(options.listen.run_dir), options)
+    nginx = Nginx(options.listen.run_dir, binary=options.nginx)
+    watcher = Watcher(Engine(options.engine_socket), nginx, options)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -157,8 +157,9 @@ def test_an_engine_that_does_not_answer_is_an_engine_error(tmp_path: Path) -> No
         Engine(str(tmp_path / "nothing.sock"), timeout=1).tasks()
 
 
-def test_the_watcher_process_stops_on_sigterm(tmp_path: Path) -> None:
-    """python3 -m lain_router with no engine: it keeps trying (never crashes) until SIGTERM."""
+def test_the_watcher_process_stops_on_sigterm(tmp_path: Path, nginx: Nginx) -> None:
+    """python3 -m lain_router with no engine: it keeps trying (never crashes) until SIGTERM,
+    serving an empty configuration meanwhile (here a stand-in nginx)."""
     import subprocess
 
     env = {
@@ -167,6 +168,7 @@ def test_the_watcher_process_stops_on_sigterm(tmp_path: Path) -> None:
         "LAIN_ROUTER_POLL": "0.05",
         "HOSTNAME": "",
         "LAIN_ROUTER_ENGINE": str(tmp_path / "no-engine.sock"),
+        "LAIN_ROUTER_NGINX": nginx.binary,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "lain_router"], env=env, stderr=subprocess.PIPE, text=True
@@ -175,4 +177,6 @@ def test_the_watcher_process_stops_on_sigterm(tmp_path: Path) -> None:
     wait_for(status)
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
-    assert "engine:" in json.loads(status.read_text())["last_error"]
+    said = json.loads(status.read_text())
+    assert "engine:" in said["last_error"] and said["routes"] == 0
+    assert (tmp_path / "run" / "current" / "nginx.conf.started").exists()
