@@ -175,8 +175,8 @@ def test_the_watcher_process_stops_on_sigterm(tmp_path: Path, nginx: Nginx) -> N
     )
     status = tmp_path / "run" / "status.json"
     wait_for(status)
+    wait_for(tmp_path / "run" / "current" / "nginx.conf.started")
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     said = json.loads(status.read_text())
     assert "engine:" in said["last_error"] and said["routes"] == 0
-    assert (tmp_path / "run" / "current" / "nginx.conf.started").exists()
