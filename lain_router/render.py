@@ -97,6 +97,9 @@ def _http(model: RouterModel, listen: Listen, certs: Mapping[str, Certificate]) 
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Forwarded-Host $host;",
+        # A client's own X-Forwarded-Prefix never reaches an app (an empty value drops it);
+        # path routes set the real one.
+        'proxy_set_header X-Forwarded-Prefix "";',
         "proxy_next_upstream error timeout http_502 http_503 http_504;",
         "proxy_next_upstream_tries 3;",
         "proxy_next_upstream_timeout 10s;",

@@ -27,6 +27,7 @@ def get(
     port: int | None = None,
     timeout: float = 5.0,
     context: ssl.SSLContext | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     """One GET through the router; a connection failure is status 0 (its error as body)."""
     if https:
@@ -37,7 +38,8 @@ def get(
     else:
         connection = http.client.HTTPConnection("127.0.0.1", port or HTTP_PORT, timeout=timeout)
     try:
-        connection.request("GET", path, headers={"Host": host, "Connection": "close"})
+        sent = {"Host": host, "Connection": "close", **(headers or {})}
+        connection.request("GET", path, headers=sent)
         response = connection.getresponse()
         body = response.read().decode("utf-8", "replace")
         return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)

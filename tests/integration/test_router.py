@@ -78,6 +78,30 @@ def test_a_path_mountpoint_strips_its_prefix_and_the_longest_prefix_wins(served:
     assert "proc=api" in own.body and "uri=/cgi-bin/echo" in own.body
 
 
+def test_forwarded_headers_a_client_sends_are_replaced_not_trusted(served: TestApp) -> None:
+    spoofed = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "bank.example.test",
+        "X-Forwarded-Prefix": "/evil",
+        "X-Forwarded-For": "203.0.113.9",
+    }
+    answer = get(f"{served.name}.lain.local", "/cgi-bin/echo", headers=spoofed)
+    said = dict(line.split("=", 1) for line in answer.body.splitlines() if "=" in line)
+    assert answer.status == 200, answer
+    assert (said["proto"], said["xhost"], said["prefix"]) == (
+        "http",
+        f"{served.name}.lain.local",
+        "",
+    )
+    # The client's list is kept (a proxy in front may have set it) and the router adds the
+    # address it saw last, which is the one an app can trust.
+    assert said["xff"].startswith("203.0.113.9, ") and said["xff"].split(", ")[-1]
+    # A path written to climb between prefixes is resolved before it is routed: /zero/../api
+    # is /api, so web.api gets it with its own prefix stripped.
+    climbing = get(f"{served.name}.lain.local", "/zero/../api/cgi-bin/echo")
+    assert "proc=api" in climbing.body and "uri=/cgi-bin/echo" in climbing.body, climbing
+
+
 def test_an_unknown_host_gets_404_from_the_router(served: TestApp) -> None:
     answer = get(f"nobody-{served.name}.lain.local", "/")
     assert answer.status == 404 and "no app is served here" in answer.body
@@ -88,12 +112,8 @@ def test_a_proc_with_no_healthy_instance_gets_503(served: TestApp) -> None:
     assert answer.status == 503 and "no instance" in answer.body
     # Scaled up, it serves; scaled back to none, 503 again (never 502).
     cluster = served.cluster()
-    lain_sdk.drain(
-        scale_proc(served.name, "zero", cluster=cluster, instances=1, timeout=TIMEOUT)
-    )
+    lain_sdk.drain(scale_proc(served.name, "zero", cluster=cluster, instances=1, timeout=TIMEOUT))
     assert wait_answer(f"{served.name}.lain.local", "/zero/index.html").status == 200
-    lain_sdk.drain(
-        scale_proc(served.name, "zero", cluster=cluster, instances=0, timeout=TIMEOUT)
-    )
+    lain_sdk.drain(scale_proc(served.name, "zero", cluster=cluster, instances=0, timeout=TIMEOUT))
     after = wait_answer(f"{served.name}.lain.local", "/zero/", lambda a: a.status != 200)
     assert after.status == 503, after
