@@ -25,7 +25,9 @@ from lain_cli.tables import table
 from lain_sdk.cluster.deploy import DeployResult, deploy_app, plan_deploy
 from lain_sdk.cluster.history import list_releases, rollback_app
 from lain_sdk.cluster.plan import Plan
+from lain_sdk.cluster.router import router_status
 from lain_sdk.cluster.scale import restart_app, scale_proc
+from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.sizing import (
     MAX_CPU,
     MAX_INSTANCES,
@@ -34,6 +36,7 @@ from lain_sdk.cluster.sizing import (
     check_instances,
     parse_memory,
 )
+from lain_sdk.cluster.status import app_urls
 from lain_sdk.cluster.undeploy import undeploy_app
 from lain_sdk.errors import InvalidArgument
 
@@ -74,6 +77,21 @@ def _result_text(result: DeployResult) -> str:
         f"{result.app} release {release.number} ({release.kind} of {release.meta_version}) "
         f"{release.outcome}"
     )
+
+
+def _urls_text(urls: tuple[str, ...]) -> str:
+    return "\n".join(("urls: " if n == 0 else "      ") + url for n, url in enumerate(urls))
+
+
+def _report_urls(obj: Context, cluster: Cluster, app: str) -> tuple[str, ...]:
+    """The app's URLs, with a warning when no router serves them."""
+    urls = app_urls(app, cluster=cluster)
+    if urls and not router_status(cluster, watcher=False).running:
+        obj.warn(
+            f"no router runs on cluster {cluster.name}: these URLs answer once "
+            "`lain router up` started it"
+        )
+    return urls
 
 
 @click.command()
@@ -117,7 +135,8 @@ def deploy(
     change are left alone, so running the same deploy twice changes nothing.  When a proc
     fails, Swarm rolls it back, the other procs are put back too, and lain exits with the
     deploy-failed status: the previous release keeps serving.  Values set with `lain scale`
-    stay until lain.yaml changes them.
+    stay until lain.yaml changes them.  The app's URLs come last (with -o json, as the
+    result's "urls"): where the cluster's router serves its web procs.
 
     The apps named in use_services must run and provide the services used, or nothing is
     changed.  Resource instances (use_resources) are deployed first; an instance that runs
@@ -141,7 +160,12 @@ def deploy(
             wait=not no_wait,
         ),
     )
-    report(obj, result.to_dict(), lambda: _result_text(result))
+    urls = _report_urls(obj, cluster, name)
+    report(
+        obj,
+        {**result.to_dict(), "urls": list(urls)},
+        lambda: "\n".join(filter(None, [_result_text(result), _urls_text(urls)])),
+    )
 
 
 def _checked(

@@ -1,4 +1,5 @@
-"""``lain logs``: what an app's procs print, merged by time."""
+"""``lain logs``: what an app's procs print, merged by time; with ``--access``, the requests the
+cluster's router answered for it."""
 
 from __future__ import annotations
 
@@ -8,18 +9,47 @@ import click
 
 from lain_cli.context import Context
 from lain_cli.options import app_name, app_options, pass_context, selected_cluster
-from lain_sdk.cluster.logs import LogLine, app_logs, parse_since
+from lain_sdk.cluster.logs import AccessRecord, LogLine, access_logs, app_logs, parse_since
 from lain_sdk.errors import InvalidArgument
+
+
+def access_text(record: AccessRecord) -> str:
+    """``TIME STATUS METHOD HOST URI DURATION UPSTREAM``: one request a line."""
+    duration = f"{record.duration * 1000:.0f}ms"
+    return " ".join(
+        [
+            record.time or "-",
+            str(record.status),
+            record.method or "-",
+            record.host or "-",
+            record.uri or "-",
+            duration,
+            record.upstream or "-",
+        ]
+    )
 
 
 @click.command()
 @click.argument("procs", metavar="[PROC]...", nargs=-1)
+@click.option(
+    "--proc",
+    "more_procs",
+    metavar="PROC",
+    multiple=True,
+    help="Only this proc (repeat for more); the same as naming it as an argument.",
+)
+@click.option(
+    "--access",
+    is_flag=True,
+    help="The requests the cluster's router answered for the app, not what its procs print.",
+)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option(
     "--tail",
     type=click.IntRange(min=0),
     metavar="N",
-    help="Only the last N lines of each instance, from its current container.",
+    help="Only the last N lines of each instance, from its current container "
+    "(with --access: the last N requests).",
 )
 @click.option(
     "--since",
@@ -31,6 +61,8 @@ from lain_sdk.errors import InvalidArgument
 def logs(
     obj: Context,
     procs: tuple[str, ...],
+    more_procs: tuple[str, ...],
+    access: bool,
     follow: bool,
     tail: int | None,
     since: str | None,
@@ -44,6 +76,11 @@ def logs(
     or restarts replaced included; with --tail N, the last N lines of each instance's current
     container.  With -f, those lines come first, in time order, then new lines as they are
     written, each once.
+
+    With --access, the app's access log instead: the requests the cluster's router answered
+    for it, on every node, one a line (TIME STATUS METHOD HOST URI DURATION UPSTREAM; with
+    -o json, the router's records as it wrote them).  UPSTREAM is the instance that answered
+    ("-" when none did, as in a 503 with no instance ready).
     """
     start = None
     if since:
@@ -51,10 +88,15 @@ def logs(
             start = parse_since(since)
         except InvalidArgument as e:
             raise click.BadParameter(str(e), param_hint="--since") from None
+    name = app_name(app, app_dir)
+    named = [*procs, *more_procs] or None
+    if access:
+        _access(obj, name, named, follow, tail, start)
+        return
     lines: Iterable[LogLine] = app_logs(
-        app_name(app, app_dir),
+        name,
         cluster=selected_cluster(obj),
-        procs=procs or None,
+        procs=named,
         follow=follow,
         tail=tail,
         since=start,
@@ -68,6 +110,29 @@ def logs(
         else:
             width = max(width, len(line.source))
             click.echo(f"{line.source.ljust(width)} | {line.text}")
+
+
+def _access(
+    obj: Context,
+    app: str,
+    procs: list[str] | None,
+    follow: bool,
+    tail: int | None,
+    since: float | None,
+) -> None:
+    records = access_logs(
+        app, cluster=selected_cluster(obj), procs=procs, follow=follow, tail=tail, since=since
+    )
+    printed = 0
+    for record in records:
+        printed += 1
+        if obj.json:
+            obj.emit_line(record.to_dict())
+        else:
+            click.echo(access_text(record))
+    if not printed and not follow:
+        which = f" ({', '.join(procs)})" if procs else ""
+        obj.info(f"the router's log has no request for {app}{which}")
 
 
 COMMANDS = [logs]

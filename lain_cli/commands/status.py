@@ -37,12 +37,18 @@ def _fmt_state(state: str, desired: str, exit_code: int | None, oneshot: bool) -
     return state if desired == "running" else f"{state}->{desired}"
 
 
+def _urls_text(urls: tuple[str, ...]) -> list[str]:
+    """``urls: URL``, one URL a line."""
+    return [("urls: " if n == 0 else "      ") + url for n, url in enumerate(urls)]
+
+
 def _status_text(status: AppStatus) -> str:
     release = f"release {status.release}" if status.release else "no release"
     lines = [
         f"{status.app} on {status.cluster}: {release}, "
         + ("healthy" if status.healthy else "NOT healthy")
     ]
+    lines += _urls_text(status.urls)
     for p in status.procs:
         update = (
             f", update {p.update_state}" if p.update_state and p.update_state != "completed" else ""
@@ -89,12 +95,13 @@ def _status_text(status: AppStatus) -> str:
 @app_options
 @pass_context
 def ps(obj: Context, app: str | None, app_dir: str) -> None:
-    """Show the app's procs and instances: state, health, address.
+    """Show the app's URLs, procs and instances: state, health, address.
 
-    For each proc: version, release and desired/running instances; for each instance: node,
-    state, health, uptime, address (host:port of a published port on the local cluster, else
-    its IP on the app's network) and last error.  The app's resource instances
-    (resource.<res>.<app>) follow, each the same way.
+    The URLs are where the cluster's router serves the app's web procs, one per mountpoint
+    (hosts ending in .lain left out).  For each proc: version, release and desired/running
+    instances; for each instance: node, state, health, uptime, address (host:port of a
+    published port on the local cluster, else its IP on the app's network) and last error.
+    The app's resource instances (resource.<res>.<app>) follow, each the same way.
     """
     status = app_status(app_name(app, app_dir), cluster=selected_cluster(obj))
     obj.emit(status.to_dict(), lambda: _status_text(status))

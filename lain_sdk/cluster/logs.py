@@ -1,17 +1,21 @@
-"""What an app prints: the logs of its procs, merged by time, each line knowing its instance."""
+"""What an app prints: the logs of its procs, merged by time, each line knowing its instance;
+and the requests the cluster's router served for it (its access log).
+"""
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
+from lain_router.labels import ROUTER_SERVICE
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
 from lain_sdk.cluster.views import Task
@@ -286,3 +290,240 @@ def _follow(
             refreshed = time.monotonic()
             got = _parse(raw, proc, slots)
         yield got.line
+
+
+# -- the router's access log -------------------------------------------------------------------
+
+# A tail of the access log asks the engine for the last lines of each router instance, this
+# many at first, four times more each time they hold too few of the app's requests, up to the
+# limit: an app the router has not served for that long shows fewer than asked.
+ACCESS_FIRST_SCAN = 2_000
+ACCESS_SCAN_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One request the cluster's router answered for an app: a line of its access log (see
+    ``LOG_FORMAT`` in :mod:`lain_router.render`).
+
+    Attributes:
+        time: when the router answered (ISO 8601, its clock, to the second).
+        app: the app; proc: the proc whose mountpoint matched.
+        host, method, uri: the request (``uri`` as the client sent it, query included).
+        status: the status the client got; bytes: the body's size.
+        duration: seconds from the request's first byte to the answer's last.
+        upstream: the instances tried (``address:port``, several when one failed), empty when
+            none was (a 503 with no instance ready, a redirect to HTTPS).
+        upstream_status: what each of those answered.
+        client: the address the request came from; agent: its User-Agent.
+        fields: the whole record as the router wrote it (what :meth:`to_dict` gives).
+    """
+
+    time: str
+    app: str
+    proc: str
+    host: str
+    method: str
+    uri: str
+    status: int
+    bytes: int
+    duration: float
+    upstream: str
+    upstream_status: str
+    client: str
+    agent: str
+    fields: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> AccessRecord:
+        """A record of the router's log; missing or odd values read as empty or 0."""
+
+        def text(key: str) -> str:
+            value = record.get(key)
+            return value if isinstance(value, str) else ""
+
+        def number(key: str) -> float:
+            value = record.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return 0.0
+            return float(value)
+
+        return cls(
+            time=text("time"),
+            app=text("app"),
+            proc=text("proc"),
+            host=text("host"),
+            method=text("method"),
+            uri=text("uri"),
+            status=int(number("status")),
+            bytes=int(number("bytes")),
+            duration=number("duration"),
+            upstream=text("upstream"),
+            upstream_status=text("upstream_status"),
+            client=text("client"),
+            agent=text("agent"),
+            fields=dict(record),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+def parse_access_line(text: str) -> AccessRecord | None:
+    """A line of the router's standard output as an :class:`AccessRecord`; None for a line
+    that is not one of its HTTP requests (a stream port's record has no app)."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("app"), str):
+        return None
+    return AccessRecord.from_record(record)
+
+
+class _AccessRead(NamedTuple):
+    task: str
+    nanos: int
+    record: AccessRecord
+
+
+class _AccessFilter(NamedTuple):
+    """Which records are the app's: a cheap look at the text first (the router writes
+    ``"app":"NAME"`` exactly so), then the parsed record."""
+
+    app: str
+    procs: frozenset[str]
+
+    def read(self, raw: str) -> tuple[str, _AccessRead | None]:
+        """The task that wrote ``raw``, and the record when it is one of the app's."""
+        got = _parse(raw, ROUTER_SERVICE, {})
+        if f'"app":"{self.app}"' not in got.line.text:
+            return got.task, None
+        record = parse_access_line(got.line.text)
+        if record is None or record.app != self.app:
+            return got.task, None
+        if self.procs and record.proc not in self.procs:
+            return got.task, None
+        return got.task, _AccessRead(got.task, got.nanos, record)
+
+
+def access_logs(
+    app: str,
+    *,
+    cluster: ClusterLike,
+    procs: Iterable[str] | None = None,
+    follow: bool = False,
+    tail: int | None = None,
+    since: float | None = None,
+) -> Iterator[AccessRecord]:
+    """The requests the cluster's router answered for ``app``, in time order: its access log
+    (every router instance's, on whatever node, read through the engine's service logs).
+
+    The app need not be deployed: the router's log keeps what it answered for it before.  With
+    ``follow``, new requests come after those there are, until the router's service is gone (or
+    the caller stops iterating); a request is never given twice.
+
+    Args:
+        app: the app.
+        cluster: the cluster (a session, its settings, or its name).
+        procs: only the requests these procs' mountpoints matched (default: all).
+        follow: keep streaming new requests.
+        tail: only the last N requests (the router's instances are searched back at most
+            :data:`ACCESS_SCAN_LIMIT` lines each).
+        since: only requests after this Unix time (see :func:`parse_since`).
+
+    Raises:
+        InvalidArgument: an argument of the wrong kind.
+        NotFound: no router runs on the cluster.
+        EngineError: the engine does not answer.
+    """
+    app = arguments.app_name(app)
+    wanted = _AccessFilter(app, frozenset(arguments.proc_names(procs) or ()))
+    if tail is not None:
+        arguments.whole(tail, "tail")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+        raise InvalidArgument(f"since must be a Unix time (see parse_since), not {since!r}")
+    session = Cluster.of(cluster)
+    service_id = _router_service(session)
+    if not follow:
+        reads = _collect_access(session, service_id, wanted, tail, since)
+        return iter([r.record for r in reads])
+    start = session.clock()  # before the old lines are read: none written between is missed
+    return _access_then_new(session, service_id, wanted, tail, since, start)
+
+
+def _router_service(cluster: Cluster) -> str:
+    with cluster.errors("look up the router's service"):
+        found = cluster.api.services(filters={"name": ROUTER_SERVICE})
+    for service in found:
+        if (service.get("Spec") or {}).get("Name") == ROUTER_SERVICE:
+            return str(service["ID"])
+    raise NotFound(
+        f"no router runs on cluster {cluster.name}, so no request reached an app through it: "
+        "start it with `lain router up` (the access logs are its own)"
+    )
+
+
+def _access_lines(
+    cluster: Cluster, service_id: str, tail: int | str, since: float | None
+) -> Iterator[str]:
+    options = {**_options(None, since), "tail": tail, "stderr": False}
+    with cluster.errors("read the router's access log"):
+        for chunk in cluster.api.service_logs(service_id, follow=False, **options):
+            yield from chunk.decode("utf-8", "replace").splitlines()
+
+
+def _collect_access(
+    cluster: Cluster,
+    service_id: str,
+    wanted: _AccessFilter,
+    tail: int | None,
+    since: float | None,
+) -> list[_AccessRead]:
+    """The app's records there are, in time order; with ``tail``, the last ``tail``, read
+    from ever longer tails of the log until each router instance gave that many of the app's
+    or all it has."""
+    scan = max(ACCESS_FIRST_SCAN, 4 * (tail or 0))
+    while True:
+        lines: dict[str, int] = {}  # per router task: the lines read, the app's among them
+        found: dict[str, int] = {}
+        reads = []
+        for raw in _access_lines(cluster, service_id, "all" if tail is None else scan, since):
+            task, read = wanted.read(raw)
+            lines[task] = lines.get(task, 0) + 1
+            if read is not None:
+                found[task] = found.get(task, 0) + 1
+                reads.append(read)
+        if tail is None or scan >= ACCESS_SCAN_LIMIT:
+            break
+        if all(lines[t] < scan or found.get(t, 0) >= tail for t in lines):
+            break
+        scan = min(scan * 4, ACCESS_SCAN_LIMIT)
+    reads.sort(key=lambda r: r.nanos)  # the engine reads the instances side by side
+    if tail is not None:
+        reads = reads[-tail:] if tail else []
+    return reads
+
+
+def _access_then_new(
+    cluster: Cluster,
+    service_id: str,
+    wanted: _AccessFilter,
+    tail: int | None,
+    since: float | None,
+    start: float,
+) -> Iterator[AccessRecord]:
+    seen: dict[str, int] = {}
+    for read in _collect_access(cluster, service_id, wanted, tail, since):
+        seen[read.task] = max(seen.get(read.task, 0), read.nanos)
+        yield read.record
+    options = {**_options(None, max(start, since or 0.0)), "stderr": False}
+    try:
+        with cluster.errors("follow the router's access log"):
+            for chunk in cluster.api.service_logs(service_id, follow=True, **options):
+                for raw in chunk.decode("utf-8", "replace").splitlines():
+                    _, new = wanted.read(raw)
+                    if new is not None and new.nanos > seen.get(new.task, -1):
+                        yield new.record
+    except (LainError, OSError, ValueError):
+        return  # the router's service went away or the engine closed the stream

@@ -1,22 +1,32 @@
-"""What an app runs on a cluster, proc by proc and instance by instance.
+"""What an app runs on a cluster, proc by proc and instance by instance, and where users reach
+it.
 
 Status costs three engine calls however many procs the app has: the app's services, their
 tasks and the nodes, services and tasks both found by the app's label; two more list the
-services and tasks of its resource instances when it has some.
+services and tasks of its resource instances when it has some.  The app's URLs cost none: they
+come from the router's labels on its services (see :mod:`lain_router.labels`) and the
+cluster's router ports, so no lain.yaml is needed.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
+from lain_router.labels import LABEL_HTTPS_ONLY, LABEL_MOUNTPOINTS, LABEL_PORT
+from lain_router.model import parse_mountpoint
 from lain_sdk.cluster.names import LABEL_APP, LABEL_RESOURCE_CLIENT, network_name
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, instance_services, labelled_tasks, nodes
 from lain_sdk.cluster.views import Node, Service, Task, current_release
 from lain_sdk.errors import NotFound
+from lain_sdk.settings import RouterSettings
+
+# A router on the default ports, for URLs worked out without a cluster's settings.
+DEFAULT_ROUTER = RouterSettings()
 
 
 class InstanceStatus(NamedTuple):
@@ -74,7 +84,8 @@ class InstanceStatus(NamedTuple):
 
 class ProcStatus(NamedTuple):
     """One proc: what it runs and how many instances run (a oneshot's: how many of its runs
-    completed, ``completed`` of ``desired``)."""
+    completed, ``completed`` of ``desired``), and the URLs the router serves it at (see
+    :func:`service_urls`)."""
 
     proc: str
     proctype: str
@@ -91,6 +102,7 @@ class ProcStatus(NamedTuple):
     instances: tuple[InstanceStatus, ...]
     oneshot: bool = False
     completed: int = 0
+    urls: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +121,7 @@ class ProcStatus(NamedTuple):
             "instances": [i.to_dict() for i in self.instances],
             "oneshot": self.oneshot,
             "completed": self.completed,
+            "urls": list(self.urls),
         }
 
 
@@ -122,6 +135,8 @@ class AppStatus(NamedTuple):
         procs: one :class:`ProcStatus` per deployed proc.
         resource_instances: the status of each of the app's resource instances
             (``resource.<res>.<app>``, see :mod:`lain_sdk.cluster.resources`).
+        urls: where users reach the app through the cluster's router (a property: its procs'
+            URLs, the ``web`` proc's first).
     """
 
     app: str
@@ -140,12 +155,17 @@ class AppStatus(NamedTuple):
             for p in serving
         )
 
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return _ordered_urls((p.proc, p.urls) for p in self.procs)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "app": self.app,
             "cluster": self.cluster,
             "release": self.release,
             "healthy": self.healthy,
+            "urls": list(self.urls),
             "procs": [p.to_dict() for p in self.procs],
             "resource_instances": [i.to_dict() for i in self.resource_instances],
         }
@@ -178,10 +198,11 @@ def app_status(app: str, *, cluster: ClusterLike) -> AppStatus:
         by_service.setdefault(task.service_id, []).append(task)
     where = {n.id: n for n in nodes(session)}
     now = time.time()
+    router = session.settings.router
 
     def status_of(name: str, procs: Mapping[str, Service]) -> AppStatus:
         statuses = tuple(
-            _proc_status(name, service, by_service.get(service.id, []), where, now)
+            _proc_status(name, service, by_service.get(service.id, []), where, now, router)
             for _, service in sorted(procs.items())
         )
         return AppStatus(name, session.name, current_release(procs.values()), statuses)
@@ -191,8 +212,72 @@ def app_status(app: str, *, cluster: ClusterLike) -> AppStatus:
     )
 
 
+def app_urls(app: str, *, cluster: ClusterLike) -> tuple[str, ...]:
+    """Where users reach ``app`` through the cluster's router: every URL of its procs, the
+    ``web`` proc's first (see :func:`service_urls`); none when it is not deployed or serves
+    no web proc.  One engine call.
+
+    Whether the router runs is not asked (see :func:`lain_sdk.cluster.router.router_status`):
+    these are the addresses it serves the app at when it does.
+
+    Raises:
+        InvalidArgument: an argument of the wrong kind.
+        EngineError: the engine does not answer.
+    """
+    app = arguments.app_name(app)
+    session = Cluster.of(cluster)
+    router = session.settings.router
+    live = app_services(session, app)
+    return _ordered_urls((proc, service_urls(s.labels, router)) for proc, s in live.items())
+
+
+def service_urls(
+    labels: Mapping[str, str], router: RouterSettings = DEFAULT_ROUTER
+) -> tuple[str, ...]:
+    """The URLs the router serves a proc at, from its service's router labels (pure): one per
+    mountpoint, in the order lain.yaml gave them, ``https://`` for a proc served only so, with
+    ``:port`` when the router's port is not the scheme's own (80, 443).
+
+    Left out: hosts ending in ``.lain`` (v2 gave every web proc one; they never had an address
+    outside the cluster), wildcard hosts (no one address), and labels the router would refuse
+    as well (it serves nothing of them).
+    """
+    raw = labels.get(LABEL_MOUNTPOINTS)
+    if raw is None or not labels.get(LABEL_PORT, "").isdigit():
+        return ()
+    try:
+        points = json.loads(raw)
+        if not isinstance(points, list) or not all(isinstance(p, str) for p in points):
+            return ()
+        parsed = [parse_mountpoint(p) for p in points]
+    except ValueError:
+        return ()
+    https = labels.get(LABEL_HTTPS_ONLY) == "true"
+    scheme, port, default = (
+        ("https", router.https_port, 443) if https else ("http", router.http_port, 80)
+    )
+    suffix = "" if port == default else f":{port}"
+    found = [
+        f"{scheme}://{host}{suffix}{path}"
+        for host, path in parsed
+        if not host.endswith(".lain") and not host.startswith("*.")
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def _ordered_urls(procs: Iterable[tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+    """The URLs of (proc, its URLs): the ``web`` proc's first, then the others' by name."""
+    ordered = sorted(procs, key=lambda p: (p[0] != "web", p[0]))
+    return tuple(dict.fromkeys(url for _, urls in ordered for url in urls))
+
+
 def _proc_status(
-    app: str, service: Service, tasks: list[Task], where: Mapping[str, Node], now: float
+    app: str,
+    service: Service,
+    tasks: list[Task],
+    where: Mapping[str, Node],
+    now: float,
+    router: RouterSettings,
 ) -> ProcStatus:
     scale = service.scale
     status = service.update_status if not service.job else None  # a job is never "updated"
@@ -219,6 +304,7 @@ def _proc_status(
         instances=tuple(instances),
         oneshot=service.job,
         completed=sum(1 for i in instances if i.state == "complete") if service.job else 0,
+        urls=service_urls(service.labels, router),
     )
 
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from fakes.cluster import REGISTRY, WEB, mv, publish, release_source, run
+from fakes.router import start_router
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.cluster.deploy import deploy_source
@@ -115,3 +116,41 @@ def test_deploy_help_says_where_the_nodes_pull_from(lain) -> None:
     text = " ".join(lain("deploy", "--help").stdout.split())
     assert "--registry HOST[:PORT]" in text and "LAIN_REGISTRY" in text
     assert "the nodes pull its release image from that registry" in text
+
+
+# -- the app's URLs, last -----------------------------------------------------------------------
+
+
+def test_deploy_ends_with_the_apps_urls(lain, cli_cluster, registry) -> None:
+    start_router(cli_cluster)
+    publish(registry, WEB, n=1)
+    result = lain("deploy", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert result.stdout.splitlines()[-2:] == [
+        "shop release 1 (deploy of " + mv(1) + ") succeeded",
+        "urls: http://shop.example.com/",
+    ]
+    assert "no router runs" not in result.stderr
+    # Nothing to change: the URLs all the same; with -o json, in the result.
+    again = lain("-o", "json", "deploy", "-a", "shop")
+    result_line = json.loads(again.stdout.splitlines()[-1])
+    assert result_line["event"] == "result" and not result_line["changed"]
+    assert result_line["urls"] == ["http://shop.example.com/"]
+
+
+def test_deploy_says_when_no_router_serves_the_urls(lain, cli_cluster, registry) -> None:
+    publish(registry, WEB, n=1)
+    result = lain("deploy", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert result.stdout.splitlines()[-1] == "urls: http://shop.example.com/"
+    assert (
+        "lain: warning: no router runs on cluster fake: these URLs answer once `lain router up` "
+        "started it"
+    ) in " ".join(result.stderr.split())
+
+
+def test_deploy_of_an_app_with_no_web_proc_prints_no_urls(lain, cli_cluster, registry) -> None:
+    publish(registry, WEB, n=1)
+    result = lain("deploy", "-a", "shop", "--proc", "mail")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert "urls:" not in result.stdout and "no router runs" not in result.stderr

@@ -1,5 +1,6 @@
 """`lain logs --tail N [-f]`: the last N lines of each current instance, in time order, then
-(with -f) the new lines, each once."""
+(with -f) the new lines, each once.  `lain logs --access`: the requests the router answered for
+the app, one a line."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import pytest
 from fakes.cluster import WEB, release_source, run
 from fakes.logs import EngineLogs, tasks_by_instance
+from fakes.router import access_line, start_router
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.cluster.deploy import deploy_source
@@ -62,3 +64,63 @@ def test_the_help_says_what_tail_keeps(lain) -> None:
     text = " ".join(lain("logs", "--help").stdout.split())
     assert "the last N lines of each instance, from its current container" in text
     assert "those lines come first, in time order, then new lines" in text
+
+
+# -- --access: the router's access log, the app's requests only ---------------------------------
+
+
+@pytest.fixture
+def access(cli_cluster) -> EngineLogs:
+    """A router (one instance) that answered shop three times and another app once."""
+    (task,) = start_router(cli_cluster)
+    found = EngineLogs(cli_cluster)
+    t0 = time.time() - 100
+    found.write(task, access_line("shop", "/cgi-bin/hello?x=1"), at=t0 + 1)
+    found.write(task, access_line("other", "/not-ours"), at=t0 + 2)
+    found.write(
+        task,
+        access_line("shop", "/api/items", proc="api", method="POST", duration=0.1234),
+        at=t0 + 3,
+    )
+    found.write(task, access_line("shop", "/", status=503, upstream=""), at=t0 + 4)
+    found.while_following = [(task, access_line("shop", "/new"))]
+    return found
+
+
+def test_access_prints_one_request_a_line(lain, access) -> None:
+    result = lain("logs", "--access", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert result.stdout.splitlines() == [
+        "2026-01-01T12:00:00+00:00 200 GET shop.example.com /cgi-bin/hello?x=1 2ms 10.0.1.5:80",
+        "2026-01-01T12:00:00+00:00 200 POST shop.example.com /api/items 123ms 10.0.1.5:80",
+        "2026-01-01T12:00:00+00:00 503 GET shop.example.com / 2ms -",
+    ]
+
+
+def test_access_with_tail_proc_and_follow_as_json(lain, access) -> None:
+    result = lain("-o", "json", "logs", "--access", "--tail", "1", "-f", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["uri"], r["status"], r["upstream"]) for r in records] == [
+        ("/", 503, ""),
+        ("/new", 200, "10.0.1.5:80"),
+    ]
+    assert set(records[0]) >= {"time", "app", "proc", "host", "method", "duration", "agent"}
+    only_api = lain("logs", "--access", "--proc", "api", "-a", "shop")
+    assert [line.split()[4] for line in only_api.stdout.splitlines()] == ["/api/items"]
+    # The argument and the option name procs alike.
+    assert lain("logs", "--access", "api", "-a", "shop").stdout == only_api.stdout
+
+
+def test_access_says_so_when_the_router_answered_nothing_for_the_app(lain, access) -> None:
+    result = lain("logs", "--access", "-a", "quiet")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == "the router's log has no request for quiet\n"
+
+
+def test_access_without_a_router_says_how_to_start_it(lain, cli_cluster) -> None:
+    result = lain("logs", "--access", "-a", "shop")
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert "no router runs on cluster fake" in result.stderr
+    assert "`lain router up`" in result.stderr and "Traceback" not in result.stderr

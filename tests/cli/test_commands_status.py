@@ -25,6 +25,34 @@ def test_ps_shows_every_instance(lain, cli_cluster) -> None:
     assert [p["proc"] for p in data["procs"]] == ["mail", "web"] and data["healthy"]
 
 
+def test_ps_shows_the_urls_the_router_serves_the_app_at(lain, cli_cluster) -> None:
+    text = WEB + "web.api:\n  cmd: httpd -f -p 80\n  mountpoint: [/api, api.example.org]\n"
+    run(deploy_source(cli_cluster, release_source(text), timeout=5))
+    result = lain("ps", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert result.stdout.splitlines()[:4] == [
+        "shop on fake: release 1, healthy",
+        "urls: http://shop.example.com/",
+        "      http://api.example.org/",
+        "      http://shop.example.com/api",
+    ]
+    data = json.loads(lain("-o", "json", "ps", "-a", "shop").stdout)
+    assert data["urls"] == [
+        "http://shop.example.com/",
+        "http://api.example.org/",
+        "http://shop.example.com/api",
+    ]
+    assert {p["proc"]: p["urls"] for p in data["procs"]}["mail"] == []
+
+
+def test_ps_of_an_app_with_no_web_proc_has_no_urls_line(lain, cli_cluster) -> None:
+    run(deploy_source(cli_cluster, release_source(WEB), timeout=5, procs=["mail"]))
+    result = lain("ps", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert not any(line.startswith("urls:") for line in result.stdout.splitlines())
+    assert json.loads(lain("-o", "json", "ps", "-a", "shop").stdout)["urls"] == []
+
+
 def test_an_old_failure_of_a_replaced_task_is_shown_with_its_age(lain, cli_cluster) -> None:
     run(deploy_source(cli_cluster, release_source(WEB), timeout=5))
     web = cli_cluster.api.swarm_services[cli_cluster.api.service_named("shop__web")["ID"]]

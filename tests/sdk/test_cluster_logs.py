@@ -7,10 +7,21 @@ import time
 import pytest
 from fakes.cluster import REGISTRY, WEB, fake_cluster, release_source, run
 from fakes.logs import EngineLogs, tasks_by_instance
+from fakes.router import access_line, start_router
 from fakes.swarm import Behaviour
 
+import lain_sdk.cluster.logs as logs_module
 from lain_sdk.cluster.deploy import deploy_source
-from lain_sdk.cluster.logs import LogLine, app_logs, current_tasks, parse_log_line, parse_since
+from lain_sdk.cluster.logs import (
+    AccessRecord,
+    LogLine,
+    access_logs,
+    app_logs,
+    current_tasks,
+    parse_access_line,
+    parse_log_line,
+    parse_since,
+)
 from lain_sdk.cluster.views import Task
 from lain_sdk.errors import InvalidArgument, NotFound
 
@@ -186,3 +197,113 @@ def test_the_current_task_of_each_instance() -> None:
         task("g-b", "agent", 0, "running", 1.0, "c6")._replace(node_id="b"),
     ]
     assert current_tasks(tasks) == {"w1", "m1-ran", "g-a", "g-b"}
+
+
+# -- the router's access log: its stdout, the app's records only ------------------------------
+
+
+@pytest.fixture
+def router():
+    """A session whose router runs two instances (two nodes), with its log answered as the
+    engine answers; the tests write its lines."""
+    session = fake_cluster()
+    first, second = start_router(session, instances=2)
+    return session, EngineLogs(session), first, second
+
+
+def test_the_access_log_gives_the_apps_requests_from_every_router_instance_in_order(
+    router,
+) -> None:
+    session, logs, first, second = router
+    t0 = time.time() - 100
+    logs.write(first, access_line("shop", "/one"), at=t0 + 1)
+    logs.write(second, access_line("shop", "/two", proc="api"), at=t0 + 2)
+    logs.write(first, access_line("other", "/not-ours"), at=t0 + 3)
+    logs.write(first, access_line("", "/no-app-here", status=404, upstream=""), at=t0 + 4)
+    logs.write(first, access_line("shop-admin", "/a-longer-name"), at=t0 + 5)
+    logs.write(second, "not json at all", at=t0 + 6)
+    # A stream port's record has no app.
+    logs.write(second, '{"time":"x","port":9500,"status":200,"duration":0.1}', at=t0 + 7)
+    logs.write(first, access_line("shop", "/three?x=1", status=503, upstream=""), at=t0 + 8)
+    records = list(access_logs("shop", cluster=session))
+    assert [(r.uri, r.proc, r.status) for r in records] == [
+        ("/one", "web", 200),
+        ("/two", "api", 200),
+        ("/three?x=1", "web", 503),
+    ]
+    first_record = records[0]
+    assert (first_record.method, first_record.host, first_record.upstream) == (
+        "GET",
+        "shop.example.com",
+        "10.0.1.5:80",
+    )
+    assert first_record.duration == 0.002 and first_record.bytes == 12
+    # The record as the router wrote it, every key.
+    assert first_record.to_dict()["agent"] == "curl/8.5.0" and len(first_record.to_dict()) == 13
+    only_api = list(access_logs("shop", cluster=session, procs=["api"]))
+    assert [r.uri for r in only_api] == ["/two"]
+    since = list(access_logs("shop", cluster=session, since=t0 + 1.5))
+    assert [r.uri for r in since] == ["/two", "/three?x=1"]
+
+
+def test_tail_gives_the_last_requests_looking_further_back_until_it_has_them(
+    router, monkeypatch
+) -> None:
+    session, logs, first, second = router
+    monkeypatch.setattr(logs_module, "ACCESS_FIRST_SCAN", 4)
+    t0 = time.time() - 1000
+    logs.write(first, access_line("shop", "/oldest"), at=t0)
+    logs.write(second, access_line("shop", "/old"), at=t0 + 1)
+    for n in range(30):  # other apps' requests since: more than the first look reads
+        logs.write(first, access_line("other", f"/{n}"), at=t0 + 10 + n)
+        logs.write(second, access_line("other", f"/{n}"), at=t0 + 10 + n)
+    logs.write(second, access_line("shop", "/new"), at=t0 + 100)
+    calls = []
+    logs.on_read = lambda: calls.append(1)
+    records = list(access_logs("shop", cluster=session, tail=2))
+    assert [r.uri for r in records] == ["/old", "/new"]
+    # The last 8 lines of each instance (4 a request asked for), then 32: all the first has,
+    # and the second's last two requests of shop among them.
+    assert len(calls) == 2
+    assert [r.uri for r in access_logs("shop", cluster=session, tail=5)] == [
+        "/oldest",
+        "/old",
+        "/new",
+    ]
+    assert list(access_logs("shop", cluster=session, tail=0)) == []
+    # Never further back than the limit: an app not served for that long shows less.
+    monkeypatch.setattr(logs_module, "ACCESS_SCAN_LIMIT", 16)
+    assert [r.uri for r in access_logs("shop", cluster=session, tail=2)] == ["/new"]
+
+
+def test_following_the_access_log_gives_what_is_there_then_new_requests_once(router) -> None:
+    session, logs, first, second = router
+    t0 = time.time() - 100
+    logs.write(first, access_line("shop", "/before"), at=t0)
+    logs.write(first, access_line("other", "/others"), at=t0 + 1)
+    logs.while_following = [
+        (second, access_line("shop", "/after")),
+        (first, access_line("other", "/others-after")),
+    ]
+    records = list(access_logs("shop", cluster=session, follow=True, tail=10))
+    assert [r.uri for r in records] == ["/before", "/after"]
+    assert min(logs.follow_since) > t0 + 1
+
+
+def test_access_logs_without_a_router_say_how_to_start_it() -> None:
+    session = fake_cluster()
+    with pytest.raises(NotFound, match=r"no router runs on cluster fake.*`lain router up`"):
+        access_logs("shop", cluster=session)
+    with pytest.raises(InvalidArgument, match="tail must be a whole number"):
+        access_logs("shop", cluster=session, tail=-1)
+    with pytest.raises(InvalidArgument, match="procs must be a list of proc names"):
+        access_logs("shop", cluster=session, procs="web")
+
+
+def test_an_access_line_reads_as_a_record_or_none() -> None:
+    record = parse_access_line(access_line("shop", "/x", status=302))
+    assert isinstance(record, AccessRecord) and (record.app, record.status) == ("shop", 302)
+    assert parse_access_line("lain-router: generation 3 applied") is None
+    assert parse_access_line('["a list"]') is None
+    odd = parse_access_line('{"app":"shop","status":"oops","duration":true}')
+    assert odd is not None and (odd.status, odd.duration, odd.host) == (0, 0.0, "")

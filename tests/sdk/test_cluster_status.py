@@ -18,10 +18,18 @@ from fakes.cluster import (
 )
 from fakes.swarm import Behaviour
 
+from lain_router.labels import router_labels
 from lain_sdk.cluster.deploy import deploy_source
-from lain_sdk.cluster.status import InstanceStatus, app_status, instance_statuses
+from lain_sdk.cluster.status import (
+    InstanceStatus,
+    app_status,
+    app_urls,
+    instance_statuses,
+    service_urls,
+)
 from lain_sdk.cluster.views import Node, Task
 from lain_sdk.errors import InvalidArgument, NotFound
+from lain_sdk.settings import RouterSettings
 
 
 @pytest.fixture
@@ -155,3 +163,104 @@ def test_a_oneshot_shows_its_completed_run_and_does_not_count_against_health(clu
     assert (only.instance, only.state, only.exit_code) == (1, "complete", 0)
     assert status.healthy
     assert status.to_dict()["procs"][1]["completed"] == 1
+
+
+# -- URLs: from the router's labels on the live services and the cluster's router ports ---------
+
+ROUTED = (
+    WEB
+    + """\
+web.api:
+  cmd: httpd -f -p 8080
+  port: 8080
+  mountpoint: [/api, api.example.org, "*.wild.example.org"]
+web.admin:
+  cmd: httpd -f -p 80
+  https_only: true
+  mountpoint: [admin.example.org/console]
+"""
+)
+
+
+def test_status_shows_the_urls_the_router_serves_each_web_proc_at(cluster) -> None:
+    run(deploy_source(cluster, release_source(ROUTED), timeout=5))
+    status = app_status("shop", cluster=cluster)
+    procs = {p.proc: p for p in status.procs}
+    assert procs["web"].urls == ("http://shop.example.com/",)  # shop.lain left out
+    # A host of its own, a path on the app's domain; a wildcard host has no one address.
+    assert procs["api"].urls == ("http://api.example.org/", "http://shop.example.com/api")
+    assert procs["admin"].urls == ("https://admin.example.org/console",)
+    assert procs["mail"].urls == ()
+    # The web proc's first, then the others' by name.
+    assert status.urls == (
+        "http://shop.example.com/",
+        "https://admin.example.org/console",
+        "http://api.example.org/",
+        "http://shop.example.com/api",
+    )
+    data = status.to_dict()
+    assert data["urls"] == list(status.urls)
+    assert {p["proc"]: p["urls"] for p in data["procs"]}["admin"] == [
+        "https://admin.example.org/console"
+    ]
+    # The same URLs in one engine call, no lain.yaml needed.
+    before = len(cluster.api.calls)
+    assert app_urls("shop", cluster=cluster) == status.urls
+    assert cluster.api.calls[before:] == ["services"]
+
+
+def test_urls_name_the_router_port_when_it_is_not_the_schemes_own(cluster) -> None:
+    run(deploy_source(cluster, release_source(ROUTED), timeout=5))
+    settings = cluster.settings._replace(router=RouterSettings(http_port=8000, https_port=8443))
+    moved = fake_cluster(engine=cluster.engine, settings=settings)
+    assert app_status("shop", cluster=moved).urls[:2] == (
+        "http://shop.example.com:8000/",
+        "https://admin.example.org:8443/console",
+    )
+
+
+def test_an_app_with_no_web_proc_or_not_deployed_has_no_urls(cluster) -> None:
+    assert app_urls("shop", cluster=cluster) == ()
+    run(deploy_source(cluster, release_source(WEB), timeout=5, procs=["mail"]))
+    assert app_status("shop", cluster=cluster).urls == ()
+    with pytest.raises(InvalidArgument, match="app must be an app name"):
+        app_urls("no such app", cluster=cluster)
+
+
+@pytest.mark.parametrize(
+    ("labels", "urls"),
+    [
+        (
+            router_labels(network="n", mountpoints=["a.example.com"], port=80),
+            ["http://a.example.com/"],
+        ),
+        # Only the router's labels count: a stream-only proc, or no labels at all, has none.
+        (router_labels(network="n", mountpoints=["a.example.com"]), []),
+        ({}, []),
+        # Upper case and a trailing dot read as the router reads them; a path keeps its case.
+        (
+            router_labels(network="n", mountpoints=["A.Example.COM./Docs/"], port=80),
+            ["http://a.example.com/Docs"],
+        ),
+        (
+            router_labels(network="n", mountpoints=["x.lain", "b.example.com"], port=80),
+            ["http://b.example.com/"],
+        ),
+        # Labels the router refuses serve nothing: no URL either.
+        ({"lain.router.mountpoints": "not json", "lain.router.port": "80"}, []),
+        ({"lain.router.mountpoints": '["a b"]', "lain.router.port": "80"}, []),
+        ({"lain.router.mountpoints": '["a.example.com", 3]', "lain.router.port": "80"}, []),
+        ({"lain.router.mountpoints": '["a.example.com"]', "lain.router.port": "http"}, []),
+        (
+            router_labels(
+                network="n",
+                mountpoints=["a.example.com", "a.example.com"],
+                port=80,
+                https_only=True,
+            ),
+            ["https://a.example.com/"],
+        ),
+    ],
+)
+def test_service_urls_read_the_router_labels(labels: dict[str, str], urls: list[str]) -> None:
+    assert list(service_urls(labels)) == urls
