@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from routed import get, wait_answer
-from swarm_apps import TestApp, push_version
+from swarm_apps import TestApp, push_version, web_app
 
 import lain_sdk
-from lain_sdk import deploy_app, scale_proc
+from lain_sdk import deploy_app, scale_proc, undeploy_app
 
 pytestmark = pytest.mark.docker
 
@@ -117,3 +117,18 @@ def test_a_proc_with_no_healthy_instance_gets_503(served: TestApp) -> None:
     lain_sdk.drain(scale_proc(served.name, "zero", cluster=cluster, instances=0, timeout=TIMEOUT))
     after = wait_answer(f"{served.name}.lain.local", "/zero/", lambda a: a.status != 200)
     assert after.status == 503, after
+
+
+def test_an_undeployed_app_is_no_longer_served_and_its_router_network_goes(
+    docker_client: Any, new_app: Any, router: Any
+) -> None:
+    app = new_app("rtu")
+    push_version(docker_client, app, web_app(app.name), "short-lived page")
+    lain_sdk.drain(deploy_app(app.name, cluster=app.cluster(), timeout=TIMEOUT))
+    host = f"{app.name}.lain.local"
+    assert wait_answer(host, "/index.html").body == "short-lived page\n"
+    result = lain_sdk.drain(undeploy_app(app.name, cluster=app.cluster(), timeout=60))
+    assert result.network_removed
+    # The router left the app's network (within a second) so that it could be removed.
+    assert not docker_client.networks.list(names=[f"lain-router_{app.name}"])
+    assert wait_answer(host, "/index.html", lambda a: a.status == 404).status == 404
