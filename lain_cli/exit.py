@@ -11,7 +11,7 @@ class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1  # anything not listed below
     USAGE = 2  # bad command line (click's own usage errors)
-    CONFIG_INVALID = 3  # lain.yaml missing or invalid
+    CONFIG_INVALID = 3  # lain.yaml missing or invalid, or claims a route another app holds
     BUILD_FAILED = 4  # a build phase failed
     TEST_FAILED = 5  # test.script failed
     REGISTRY_ERROR = 6  # registry unreachable, refused, or credentials rejected
@@ -34,6 +34,8 @@ ERROR_STATUS: tuple[tuple[type[errors.LainError], ExitStatus], ...] = (
     (errors.BuildError, ExitStatus.BUILD_FAILED),
     (errors.RegistryError, ExitStatus.REGISTRY_ERROR),
     (errors.CredentialsMissing, ExitStatus.REGISTRY_ERROR),
+    # Nothing was sent: the fix is in lain.yaml (another mountpoint or port), not a retry.
+    (errors.RouteTaken, ExitStatus.CONFIG_INVALID),
     (errors.DeployFailed, ExitStatus.DEPLOY_FAILED),
     (errors.LockHeld, ExitStatus.LOCKED),
     (errors.ClusterError, ExitStatus.CLUSTER_ERROR),

@@ -116,6 +116,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.errors import ProcFailure as ProcFailure
     from lain_sdk.errors import RegistryAuthError as RegistryAuthError
     from lain_sdk.errors import RegistryError as RegistryError
+    from lain_sdk.errors import RouteTaken as RouteTaken
     from lain_sdk.errors import SecretNotDeclared as SecretNotDeclared
     from lain_sdk.errors import SecretsMissing as SecretsMissing
     from lain_sdk.errors import SettingsError as SettingsError
@@ -198,6 +199,7 @@ _EXPORTS = {
     "ProcFailure": "lain_sdk.errors",
     "RegistryAuthError": "lain_sdk.errors",
     "RegistryError": "lain_sdk.errors",
+    "RouteTaken": "lain_sdk.errors",
     "SecretNotDeclared": "lain_sdk.errors",
     "SecretsMissing": "lain_sdk.errors",
     "SettingsError": "lain_sdk.errors",

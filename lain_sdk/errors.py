@@ -28,6 +28,8 @@
      │    ├── LockHeld         another deploy of the app holds its lock (carries the holder)
      │    ├── LockLost         an operation lost the app's lock while it ran (carries who
      │    │                    broke or took it)
+     │    ├── RouteTaken       a mountpoint or stream port a deploy claims is held by another
+     │    │                    app (carries each claim and its holder); nothing was changed
      │    └── ContainerExists  a container of that name is there already (carries its name)
      ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
@@ -544,6 +546,66 @@ class LockLost(ClusterError):
             f"the {operation} of {app} lost the app's lock while it ran: {detail}; another "
             "operation may have changed the app meanwhile"
         )
+
+
+class TakenRoute(NamedTuple):
+    """A mountpoint or stream port an app claims that a live service of another app holds.
+
+    Attributes:
+        proc: the proc of the app that claims it.
+        kind: ``mountpoint`` or ``stream port``.
+        what: the mountpoint (``shop.example.com/api``) or the port (``9531/tcp``).
+        holder: the app that holds it.
+        holder_proc: the proc of that app whose service holds it.
+    """
+
+    proc: str
+    kind: str
+    what: str
+    holder: str
+    holder_proc: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.kind} {self.what} (proc {self.proc}) is held by {self.holder} "
+            f"(proc {self.holder_proc})"
+        )
+
+
+class RouteTaken(ClusterError):
+    """Mountpoints or stream ports an app claims are held by live services of other apps, so
+    its deploy (or rollback) was refused before anything changed: the router serves each
+    mountpoint and each stream port for one service only, the one that held it first.
+
+    Attributes:
+        app: the app that was refused.
+        cluster: the cluster's name.
+        taken: each claim that is held, and by whom.
+    """
+
+    def __init__(
+        self, app: str, cluster: str, taken: list[TakenRoute] | tuple[TakenRoute, ...]
+    ) -> None:
+        self.app = app
+        self.cluster = cluster
+        self.taken = tuple(taken)
+        holders = ", ".join(dict.fromkeys(t.holder for t in self.taken))
+        kinds = {t.kind for t in self.taken}
+        other = " or ".join(
+            k
+            for k, said in (
+                ("mountpoints", "mountpoint"),
+                ("source ports (9500-10000) in ports:", "stream port"),
+            )
+            if said in kinds
+        )
+        lines = [
+            f"{app} claims what other apps hold on cluster {cluster}, so nothing was changed:",
+            *(f"  {t.describe()}" for t in self.taken),
+            f"Give {app} other {other} in its lain.yaml, or first take the procs that hold "
+            f"them off the cluster (undeploy them from {holders}).",
+        ]
+        super().__init__("\n".join(lines))
 
 
 class ContainerExists(ClusterError):

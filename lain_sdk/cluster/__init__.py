@@ -24,6 +24,10 @@ Modules, from the bottom up (each imports only the ones above it):
 ``secret_store``   secret files as versioned Swarm secrets, and the versions a deploy mounts
 ``secret_reader``  reading secret values through a one-off task, without any log
 ``resources``      recording the version of a resource app
+``claims``         the mountpoints and stream ports other apps hold; refusing to take one
+``cert_store``     the router's TLS certificates, kept as Swarm secrets
+``router``         the router's image and service, and its status
+``stream_ports``   having the router publish an app's stream ports after a change
 ``deploy``         deploy and plan
 ``scale``          scale and restart
 ``history``        the release history, and rollback
@@ -35,6 +39,4 @@ Modules, from the bottom up (each imports only the ones above it):
 ``run``            one proc of a built release in a local container
 ``exec``           a command in a running instance
 ``local``          the local engine as a one-node swarm plus a registry
-``cert_store``     the router's TLS certificates, kept as Swarm secrets
-``router``         the router's image and service, and its status
 """

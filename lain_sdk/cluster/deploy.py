@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import lain_sdk.arguments as arguments
+from lain_sdk.cluster.claims import check_app_claims
 from lain_sdk.cluster.desired import DesiredState, desired_state
 from lain_sdk.cluster.links import join_providers, provider_links, prune_link_networks
 from lain_sdk.cluster.lock import app_lock
@@ -50,6 +51,7 @@ from lain_sdk.cluster.source import (
     load_source,
 )
 from lain_sdk.cluster.spec import yaml_scale
+from lain_sdk.cluster.stream_ports import publish_streams
 from lain_sdk.cluster.swarm import app_services, find_network
 from lain_sdk.cluster.views import Service, current_release
 from lain_sdk.cluster.wait import Target
@@ -123,8 +125,10 @@ def prepare(
     Raises:
         SecretsMissing: a declared secret file is not stored.
         NotFound: ``procs`` names a proc the app does not have.
+        RouteTaken: another app holds a mountpoint or stream port of the app.
     """
     config = source.config
+    check_app_claims(cluster, config, procs)
     live = app_services(cluster, source.app)
     history = read_releases(cluster, source.app)
     scale = {
@@ -177,6 +181,7 @@ def plan_deploy(
     Raises:
         InvalidArgument: an argument of the wrong kind.
         VersionNotFound: the version is not in the registry.
+        RouteTaken: another app's live service holds a mountpoint or stream port of the app.
         EngineError: the engine does not answer.
     """
     app = arguments.app_name(app)
@@ -225,6 +230,8 @@ def deploy_app(
         NotFound: a proc does not exist; an app in ``use_services`` is not deployed or does not
             provide a service used (nothing was changed).
         SecretsMissing: a declared secret file is not stored (nothing was changed).
+        RouteTaken: another app's live service holds a mountpoint or stream port of the app
+            (nothing was changed).
         LockHeld: another deploy of the app held the lock for the whole ``timeout``.
         DeployFailed: a proc did not converge; the previous release keeps serving.
         AppConfigError: a resource's template does not render for this client.
@@ -245,6 +252,7 @@ def deploy_app(
         return DeployResult(app, source.meta_version, plan, release, waited=True)
     # Everything the app depends on is checked before anything changes.
     check_use_services(session, source.config)
+    check_app_claims(session, source.config, wanted)
     instances = instance_sources(session, source.config)
     # Resource instances first, so that the client's services can join their networks.
     done = []
@@ -347,4 +355,5 @@ def deploy_source(
         if procs is None:
             keep = [n.name for n in desired.link_networks]
             yield from prune_link_networks(cluster, app, keep)
+        yield from publish_streams(cluster, app, live.values(), wait=wait, timeout=timeout)
         return DeployResult(app, meta_version, plan, final, waited=wait)

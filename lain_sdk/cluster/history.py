@@ -12,6 +12,7 @@ from typing import Any
 import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.loader import parse_app_config, parse_instance_config
 from lain_sdk.appconfig.model import AppConfig
+from lain_sdk.cluster.claims import check_claims
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult
 from lain_sdk.cluster.desired import app_network, rediscovered
 from lain_sdk.cluster.links import provider_links
@@ -30,6 +31,7 @@ from lain_sdk.cluster.rollout import Change, Rollout, rollout, settle_pending
 from lain_sdk.cluster.secret_store import check_spec_secrets
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.spec import relabel_spec
+from lain_sdk.cluster.stream_ports import publish_streams
 from lain_sdk.cluster.swarm import app_services, find_network
 from lain_sdk.cluster.views import Service, current_release
 from lain_sdk.errors import ClusterError, NotFound
@@ -175,6 +177,8 @@ def rollback_app(
         NotFound: no such release, nothing earlier to go back to, or a secret version it
             mounted was removed since.
         ClusterError: release ``number`` failed (it never ran whole).
+        RouteTaken: another app's live service holds a mountpoint or stream port that release
+            ``number`` had (nothing was changed).
         DeployFailed: the rollback did not converge.
     """
     app = arguments.app_name(app)
@@ -198,6 +202,7 @@ def rollback_app(
         if not plan.changed:
             yield Message(f"nothing to change: {app} already runs what release {target.number} ran")
             return DeployResult(app, target.meta_version, plan, None, waited=wait)
+        check_claims(session, app, {p: s.get("Labels") or {} for p, s in specs.items()})
         check_spec_secrets(session, app, specs, f"release {target.number}")
         release = create_release(
             session,
@@ -227,4 +232,5 @@ def rollback_app(
             timeout=timeout,
             wait=wait,
         )
+        yield from publish_streams(session, app, live.values(), wait=wait, timeout=timeout)
         return DeployResult(app, target.meta_version, plan, final, waited=wait)

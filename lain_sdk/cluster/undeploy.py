@@ -14,6 +14,7 @@ from lain_sdk.cluster.releases import remove_releases
 from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import remove_app_secrets
 from lain_sdk.cluster.session import Cluster, ClusterLike
+from lain_sdk.cluster.stream_ports import publish_streams
 from lain_sdk.cluster.swarm import (
     app_services,
     app_volumes,
@@ -104,6 +105,7 @@ def undeploy_app(
         if whole:
             yield from prune_link_networks(session, app)
             yield from _remove_router_network(session, app, timeout)
+        yield from publish_streams(session, app, live.values(), wait=True, timeout=timeout)
         result = UndeployResult(app, tuple(wanted), network_removed)
         if purge:
             result = yield from _purge(session, result, None if whole else wanted, timeout)
