@@ -24,7 +24,6 @@ from lain_sdk.cluster.views import Service, Task
 from lain_sdk.errors import ClusterError, LainError
 from lain_sdk.events import Event, Message
 
-POLL = 0.5
 # Two operations that refresh the router at once: the later one is refused by the engine
 # (the router's spec changed since it was read) and tries again with the new one.
 ATTEMPTS = 3
@@ -73,7 +72,7 @@ def publish_streams(
     changed: bool = False
     error: LainError | None = None
     for attempt in range(ATTEMPTS):
-        time.sleep(POLL * attempt)
+        time.sleep(cluster.poll_interval * attempt)
         try:
             changed = refresh_router(cluster)
             error = None
@@ -145,4 +144,4 @@ def wait_router_updated(cluster: Cluster, timeout: float) -> Generator[Event, No
             )
             return False
         yield from ()
-        time.sleep(POLL)
+        time.sleep(cluster.poll_interval)
