@@ -77,6 +77,7 @@ class Watcher:
         self.applied_model: RouterModel | None = None
         self.applied_at = 0.0
         self.status: dict[str, Any] = {"node": options.node, "generation": 0}
+        self.refused: dict[str, str] = {}  # app -> why nginx -t refused its last change
 
     def read(self) -> RouterModel:
         services = self.engine.services(LABEL_NETWORK)
@@ -101,6 +102,10 @@ class Watcher:
         text = self._render(model, certificates)
         if text in (self.applied_text, self.attempted_text) and self.nginx.running():
             self.status["checked_at"] = time.time()
+            # Labels refused whole leave the text as it was: the status still names them.
+            if self._problems(model) != self.status.get("problems"):
+                self.status["problems"] = self._problems(model)
+                self.write_status()
             return False
         wait = self.options.settle - (time.monotonic() - self.applied_at)
         if wait > 0 and self.applied_text:
@@ -127,6 +132,7 @@ class Watcher:
             return False
         self.applied_model = model
         self.applied_at = time.monotonic()
+        self.refused = refused
         self.status.update(
             generation=self.generation,
             applied_at=time.time(),
@@ -136,8 +142,7 @@ class Watcher:
             hosts=len(model.hosts),
             upstreams=len(model.upstreams),
             streams=len(model.streams),
-            problems=[p._asdict() for p in model.problems]
-            + [{"app": a, "proc": "", "message": e} for a, e in refused.items()],
+            problems=self._problems(model),
         )
         if not refused:
             self.status.pop("last_error", None)
@@ -168,6 +173,11 @@ class Watcher:
             self.nginx.swap_in(staged)
             self.applied_text = text
         return error
+
+    def _problems(self, model: RouterModel) -> list[dict[str, Any]]:
+        return [p._asdict() for p in model.problems] + [
+            {"app": a, "proc": "", "message": e} for a, e in self.refused.items()
+        ]
 
     def _render(self, model: RouterModel, certificates: list[Certificate]) -> str:
         return render(model, listen=self.options.listen, certificates=certificates)
