@@ -65,6 +65,7 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "unlock": Entry("lock", "unlock", "Show who holds the app's lock; --force breaks it."),
         "cluster": Entry("cluster", "cluster", "Manage the clusters lain deploys to."),
         "router": Entry("router", "router", "Run the router that serves apps by domain and path."),
+        "cert": Entry("cert", "cert", "Store, list and remove the router's TLS certificates."),
     },
     "Secrets and local helpers": {
         "secret": Entry("secret", "secret", "Store, list, read and remove the app's secret files."),
