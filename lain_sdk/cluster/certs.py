@@ -35,7 +35,7 @@ from lain_sdk.cluster.cert_store import (
 )
 from lain_sdk.cluster.engine_calls import parse_time
 from lain_sdk.cluster.identity import current_user
-from lain_sdk.cluster.router import refresh_router
+from lain_sdk.cluster.router import refresh_router, router_status
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import tasks_of
 from lain_sdk.cluster.views import Service
@@ -43,6 +43,10 @@ from lain_sdk.errors import ClusterError, InvalidArgument, LainTimeout, NotFound
 from lain_sdk.events import Event, Message
 
 CERT_TIMEOUT = 180.0
+# How long to wait, once the router's tasks run, for the watcher next to the engine lain talks
+# to to say it applied its first configuration (nginx serves from then on); past that, a
+# warning.  A new task's watcher applies within a second.
+WATCHER_WAIT = 20.0
 # Two commands that change the router at once: the second's update is refused as out of
 # sequence, and a fresh look at the router settles it.
 _REFRESH_TRIES = 3
@@ -367,6 +371,7 @@ def _wait_router(
         fresh = {t.id for t in tasks_of(session, [router.id], doing, up_to_date=True)}
         current = [t for t in tasks if t.desired_state == "running"]
         if current and all(t.id in fresh and t.state == "running" for t in current):
+            yield from _wait_watcher(session, deadline)
             return len(current)
         if time.monotonic() >= deadline:
             said = "; ".join(
@@ -382,3 +387,24 @@ def _wait_router(
             )
         yield from ()
         time.sleep(session.poll_interval)
+
+
+def _wait_watcher(session: Cluster, deadline: float) -> Generator[Event, None, None]:
+    """Wait until the watcher of the router's new task on this engine's node has applied a
+    configuration (the task's status file appears then), for at most :data:`WATCHER_WAIT`."""
+    until = min(deadline, time.monotonic() + WATCHER_WAIT)
+    while True:
+        watcher = router_status(session).watcher
+        if watcher.get("applied_at"):
+            return
+        if time.monotonic() >= until:
+            said = watcher.get("last_error")
+            yield Message(
+                "warning: the router's tasks run, but its watcher on this node has not said "
+                "that it serves their configuration yet"
+                + (f" (it says: {said})" if said else "")
+                + "; look at the router's status"
+            )
+            return
+        yield from ()
+        time.sleep(max(session.poll_interval, 0.1))

@@ -11,10 +11,19 @@ import pytest
 from tls_certs import make_cert
 
 from lain_cli.exit import ExitStatus
-from lain_sdk.cluster.router import router_spec
+from lain_sdk.cluster.router import RouterStatus, router_spec
 from lain_sdk.cluster.swarm import create_service
 
 DOMAIN = "shop.example.com"
+
+
+@pytest.fixture(autouse=True)
+def watcher(monkeypatch):
+    """The router's watcher says it applied its configuration (the fake runs no watcher)."""
+    monkeypatch.setattr(
+        "lain_sdk.cluster.certs.router_status",
+        lambda cluster: RouterStatus(True, watcher={"applied_at": 1.0}),
+    )
 
 
 @pytest.fixture

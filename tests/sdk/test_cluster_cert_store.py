@@ -4,6 +4,7 @@ into the router, replaced and removed once the router no longer uses them."""
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,7 +30,7 @@ from lain_sdk.cluster.cert_store import (
     secret_name,
 )
 from lain_sdk.cluster.certs import add_certificate, list_certificates, remove_certificate
-from lain_sdk.cluster.router import router_spec
+from lain_sdk.cluster.router import RouterStatus, router_spec
 from lain_sdk.cluster.swarm import create_service
 from lain_sdk.errors import ClusterError, InvalidArgument, LainTimeout, NotFound
 
@@ -37,6 +38,17 @@ DOMAIN = "shop.example.com"
 ROUTER_IMAGE = "registry.example.com/lain/router:test"
 # What Swarm takes as an object's name.
 SWARM_NAME = re.compile(r"^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$")
+
+
+@pytest.fixture(autouse=True)
+def watcher(monkeypatch):
+    """The router's watcher says it applied its configuration (the fake runs no watcher);
+    ``watcher.update(...)`` changes what it says."""
+    said = {"applied_at": 1.0, "generation": 1}
+    monkeypatch.setattr(
+        certs_module, "router_status", lambda cluster: RouterStatus(True, watcher=dict(said))
+    )
+    return said
 
 
 @pytest.fixture(scope="module")
@@ -509,3 +521,41 @@ def test_adding_after_a_removal_cut_short_serves_the_new_one_and_clears_the_rest
     result, _ = run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
     assert stored_names(router) == sorted(result.certificate.secrets)
     assert set(mounted_files(router)) == {f"{DOMAIN}.crt", f"{DOMAIN}.key"}
+
+
+def test_a_watcher_that_does_not_apply_in_time_is_a_warning(router, pem, watcher, monkeypatch):
+    watcher.clear()
+    watcher["last_error"] = "configuration refused, the last good one stays: nginx said no"
+    monkeypatch.setattr(certs_module, "WATCHER_WAIT", 0.0)
+    result, events = run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
+    warning = events[-2].to_dict()["text"]
+    assert warning.startswith("warning: the router's tasks run, but its watcher on this node")
+    assert "(it says: configuration refused, the last good one stays: nginx said no)" in warning
+    assert result.certificate.served
+
+
+@pytest.mark.parametrize(
+    "key_options",
+    [["-newkey", "rsa:2048"], ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]],
+)
+def test_what_openssl_writes_passes(tmp_path, key_options: list[str]) -> None:
+    cert, key = tmp_path / "shop.crt", tmp_path / "shop.key"
+    names = f"subjectAltName=DNS:{DOMAIN},DNS:*.{DOMAIN}"
+    request = ["openssl", "req", "-x509", *key_options, "-nodes", "-days", "40"]
+    subprocess.run(
+        [
+            *request,
+            "-subj",
+            f"/CN={DOMAIN}",
+            "-addext",
+            names,
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    checked = check_certificate(f"*.{DOMAIN}", cert.read_bytes(), key.read_bytes())
+    assert checked.facts.names == (DOMAIN, f"*.{DOMAIN}") and checked.warnings == ()
