@@ -25,8 +25,10 @@ Modules, from the bottom up (each imports only the ones above it):
 ``secret_reader``  reading secret values through a one-off task, without any log
 ``resources``      recording the version of a resource app
 ``claims``         the mountpoints and stream ports other apps hold; refusing to take one
+``cert_check``     checking a TLS certificate and its key before they are stored (pure)
 ``cert_store``     the router's TLS certificates, kept as Swarm secrets
 ``router``         the router's image and service, and its status
+``certs``          add, list and remove the router's TLS certificates
 ``stream_ports``   having the router publish an app's stream ports after a change
 ``deploy``         deploy and plan
 ``scale``          scale and restart
