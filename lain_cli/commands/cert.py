@@ -84,7 +84,8 @@ def add(obj: Context, domain: str, cert_file: BinaryIO, key_file: BinaryIO, time
     certificate's, that the certificate names DOMAIN and that it has not expired; a problem
     exits with status 2 and stores nothing.  It warns when the certificate expires within
     30 days.  Then the router's tasks restart with it, one node at a time, and the domain's
-    previous certificate is removed once no task uses it.
+    previous certificate is removed once no task uses it.  Adding the certificate the
+    domain has already changes nothing.
     """
     cert_name, key_name = _name(cert_file), _name(key_file)
     if cert_name == key_name == "standard input":
@@ -106,10 +107,14 @@ def add(obj: Context, domain: str, cert_file: BinaryIO, key_file: BinaryIO, time
     report(obj, added.to_dict(), lambda: _added_text(added))
 
 
-@cert.command("ls")
+@cert.command("ls", short_help="List the certificates: expiry, issuer, whether served.")
 @pass_context
 def ls(obj: Context) -> None:
-    """List the certificates: domain, expiry, issuer, who added them, whether served."""
+    """List the certificates: expiry, issuer, who added them, whether served.
+
+    LEFT says "(renew!)" for a certificate that expires within 30 days; SERVED says whether
+    the router's tasks mount it ("no router" when none runs).
+    """
     found = list_certificates(selected_cluster(obj))
     obj.emit([c.to_dict() for c in found], lambda: _list_text(found))
 
@@ -198,6 +203,8 @@ def _added_text(added: CertificateAdded) -> str:
     ]
     if added.router == "restarted":
         lines.append(f"the router serves it on every node ({added.seconds:.1f} s)")
+    elif added.router == "unchanged":
+        lines[0] = lines[0].replace(f"{verb} the", "already stored: the", 1)
     else:
         lines.append("no router runs on this cluster: `lain router up` starts one that serves it")
     return "\n".join(lines)

@@ -134,8 +134,9 @@ class CertificateAdded:
     Attributes:
         certificate: the certificate now stored for the domain.
         replaced: an older certificate for the domain was replaced (and removed).
-        router: ``restarted`` (its tasks run with the certificate) or ``not running`` (it
-            serves the certificate once started).
+        router: ``restarted`` (its tasks run with the certificate), ``not running`` (it
+            serves the certificate once started) or ``unchanged`` (the same certificate was
+            stored and mounted already: nothing was done).
         seconds: how long the router took to run with it everywhere (0 when it did not run).
         warnings: what the check found worth knowing (it expires soon, ...).
     """
@@ -245,6 +246,10 @@ def _add(
     for warning in checked.warnings:
         yield Message(f"warning: {warning}")
     before = read_store(session)
+    same = _same_served(session, before, checked)
+    if same is not None:
+        yield Message(f"the certificate for {domain} is stored and served already: no change")
+        return same
     stored = store_certificate(session, checked, current_user())
     yield Message(f"stored the certificate for {domain} ({', '.join(stored.secret_names)})")
     try:
@@ -274,6 +279,25 @@ def _add(
         replaced=any(s.complete and not s.leaving for s in older),
         router=state,
         seconds=seconds,
+        warnings=checked.warnings,
+    )
+
+
+def _same_served(
+    session: Cluster, store: CertStore, checked: CheckedCertificate
+) -> CertificateAdded | None:
+    """What adding a certificate stored already for its domain did: nothing, when the router
+    (if any) mounts it; None when there is something to do."""
+    current = [s for s in store.served() if s.domain == checked.domain]
+    if not current or current[0].labels.get(LABEL_CERT_FINGERPRINT) != checked.facts.fingerprint:
+        return None
+    router = _router(session)
+    if router is not None and not set(current[0].secret_ids) <= _mounted(router):
+        return None  # stored by an add that did not finish: this one finishes it
+    return CertificateAdded(
+        CertificateInfo.of(current[0], router),
+        replaced=False,
+        router="unchanged",
         warnings=checked.warnings,
     )
 

@@ -203,3 +203,12 @@ def test_without_a_router_add_says_how_to_start_one(lain, cli_cluster, files) ->
         "no router runs on this cluster: `lain router up` starts one that serves it"
     )
     assert lain("cert", "ls").stdout.splitlines()[1].endswith("no router")
+
+
+def test_adding_the_same_certificate_again_changes_nothing(lain, router, files) -> None:
+    cert, key = files(make_cert(DOMAIN))
+    assert lain("cert", "add", DOMAIN, "--cert", cert, "--key", key).exit_code == 0
+    again = lain("cert", "add", DOMAIN, "--cert", cert, "--key", key)
+    assert again.exit_code == ExitStatus.OK
+    assert again.stdout.startswith(f"already stored: the certificate for {DOMAIN}: {DOMAIN}; ")
+    assert len(again.stdout.splitlines()) == 1

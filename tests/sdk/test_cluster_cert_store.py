@@ -28,6 +28,7 @@ from lain_sdk.cluster.cert_store import (
     certificate_mounts,
     read_store,
     secret_name,
+    store_certificate,
 )
 from lain_sdk.cluster.certs import add_certificate, list_certificates, remove_certificate
 from lain_sdk.cluster.router import RouterStatus, router_spec
@@ -422,7 +423,8 @@ def test_a_secret_name_taken_at_the_same_millisecond_gets_another(router, pem, m
     ids = iter(["18c0000000000aa", "18c0000000000aa", "18c0000000000bb"])
     monkeypatch.setattr("lain_sdk.cluster.cert_store.new_set_id", lambda: next(ids))
     run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
-    result, _ = run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
+    renewed = make_cert(DOMAIN)
+    result, _ = run(add_certificate(router, DOMAIN, renewed.cert, renewed.key, timeout=5))
     assert result.replaced
     assert stored_names(router) == [
         f"lain-cert-{DOMAIN}-18c0000000000bb-crt",
@@ -559,3 +561,21 @@ def test_what_openssl_writes_passes(tmp_path, key_options: list[str]) -> None:
     )
     checked = check_certificate(f"*.{DOMAIN}", cert.read_bytes(), key.read_bytes())
     assert checked.facts.names == (DOMAIN, f"*.{DOMAIN}") and checked.warnings == ()
+
+
+def test_adding_the_certificate_stored_already_changes_nothing(router, pem) -> None:
+    first, _ = run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
+    updates = router.api.calls.count("update_service")
+    again, events = run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
+    assert again.router == "unchanged" and not again.replaced
+    assert again.certificate.secrets == first.certificate.secrets
+    assert router.api.calls.count("update_service") == updates
+    assert events[-1].to_dict()["text"].endswith("is stored and served already: no change")
+
+
+def test_a_stored_certificate_the_router_does_not_mount_yet_is_given_to_it(router, pem) -> None:
+    checked = check_certificate(DOMAIN, pem.cert, pem.key)
+    store_certificate(router, checked, "someone@elsewhere")  # an add cut short
+    result, _ = run(add_certificate(router, DOMAIN, pem.cert, pem.key, timeout=5))
+    assert result.router == "restarted" and result.certificate.served
+    assert len(stored_names(router)) == 2
