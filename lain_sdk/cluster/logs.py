@@ -4,6 +4,7 @@ and the requests the cluster's router served for it (its access log).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -19,7 +20,7 @@ from lain_router.labels import ROUTER_SERVICE
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
 from lain_sdk.cluster.views import Task
-from lain_sdk.errors import InvalidArgument, LainError, NotFound
+from lain_sdk.errors import InvalidArgument, LainError, LainTimeout, NotFound
 
 # Lines waiting to be read while following; the readers block when it is full.
 FOLLOW_BUFFER = 10_000
@@ -299,6 +300,8 @@ def _follow(
 # limit: an app the router has not served for that long shows fewer than asked.
 ACCESS_FIRST_SCAN = 2_000
 ACCESS_SCAN_LIMIT = 1_000_000
+# Seconds a read of the router's log may go without a line before it gives up.
+LOG_IDLE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -436,6 +439,8 @@ def access_logs(
         InvalidArgument: an argument of the wrong kind.
         NotFound: no router runs on the cluster.
         EngineError: the engine does not answer.
+        LainTimeout: the engine left the log's stream open with nothing more to send for
+            :data:`LOG_IDLE_TIMEOUT` seconds (before following).
     """
     app = arguments.app_name(app)
     wanted = _AccessFilter(app, frozenset(arguments.proc_names(procs) or ()))
@@ -467,10 +472,44 @@ def _router_service(cluster: Cluster) -> str:
 def _access_lines(
     cluster: Cluster, service_id: str, tail: int | str, since: float | None
 ) -> Iterator[str]:
+    """The lines of the router's standard output, read by a thread so that a stream the
+    engine leaves open with nothing more to give (``docker service logs`` does that now and
+    then) ends in :class:`LainTimeout` after :data:`LOG_IDLE_TIMEOUT` seconds of silence."""
     options = {**_options(None, since), "tail": tail, "stderr": False}
-    with cluster.errors("read the router's access log"):
-        for chunk in cluster.api.service_logs(service_id, follow=False, **options):
-            yield from chunk.decode("utf-8", "replace").splitlines()
+    idle = LOG_IDLE_TIMEOUT
+    feed: queue.Queue[str | Exception | None] = queue.Queue(maxsize=FOLLOW_BUFFER)
+
+    def read() -> None:
+        end: Exception | None = None  # the error that ended the read, handed to the reader
+        try:
+            with cluster.errors("read the router's access log"):
+                for chunk in cluster.api.service_logs(service_id, follow=False, **options):
+                    for raw in chunk.decode("utf-8", "replace").splitlines():
+                        feed.put(raw, timeout=idle)
+        except queue.Full:
+            return  # the reader gave up
+        except Exception as e:
+            end = e
+        with contextlib.suppress(queue.Full):
+            feed.put(end, timeout=idle)
+
+    threading.Thread(target=read, daemon=True).start()
+    count = 0
+    while True:
+        try:
+            item = feed.get(timeout=idle)
+        except queue.Empty:
+            raise LainTimeout(
+                f"the engine sent {count} line{'' if count == 1 else 's'} of the router's log, "
+                f"then nothing for {idle:.0f} s without ending it (an engine bug `docker "
+                "service logs` has now and then): try again"
+            ) from None
+        if item is None:
+            return
+        if isinstance(item, Exception):
+            raise item
+        count += 1
+        yield item
 
 
 def _collect_access(

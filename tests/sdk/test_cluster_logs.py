@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -23,7 +24,7 @@ from lain_sdk.cluster.logs import (
     parse_since,
 )
 from lain_sdk.cluster.views import Task
-from lain_sdk.errors import InvalidArgument, NotFound
+from lain_sdk.errors import InvalidArgument, LainTimeout, NotFound
 
 
 @pytest.fixture
@@ -288,6 +289,28 @@ def test_following_the_access_log_gives_what_is_there_then_new_requests_once(rou
     records = list(access_logs("shop", cluster=session, follow=True, tail=10))
     assert [r.uri for r in records] == ["/before", "/after"]
     assert min(logs.follow_since) > t0 + 1
+
+
+def test_a_read_the_engine_leaves_open_gives_up_after_a_while(router, monkeypatch) -> None:
+    """`docker service logs` now and then keeps a stream open with nothing more to send."""
+    session, logs, first, _ = router
+    logs.write(first, access_line("shop", "/one"))
+    released = threading.Event()
+    real = session.api.service_logs
+
+    def hanging(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        released.wait(30)
+
+    monkeypatch.setattr(session.api, "service_logs", hanging)
+    monkeypatch.setattr(logs_module, "LOG_IDLE_TIMEOUT", 0.2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(LainTimeout, match=r"sent 1 line of the router's log, then nothing"):
+            access_logs("shop", cluster=session)
+    finally:
+        released.set()
+    assert time.monotonic() - started < 5
 
 
 def test_access_logs_without_a_router_say_how_to_start_it() -> None:
