@@ -60,7 +60,9 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.lock import lock_status as lock_status
     from lain_sdk.cluster.lock_record import LockInfo as LockInfo
     from lain_sdk.cluster.lock_record import LockStatus as LockStatus
+    from lain_sdk.cluster.logs import AccessRecord as AccessRecord
     from lain_sdk.cluster.logs import LogLine as LogLine
+    from lain_sdk.cluster.logs import access_logs as access_logs
     from lain_sdk.cluster.logs import app_logs as app_logs
     from lain_sdk.cluster.logs import parse_since as parse_since
     from lain_sdk.cluster.names import parse_resource_instance as parse_resource_instance
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.sizing import ProcScale as ProcScale
     from lain_sdk.cluster.status import AppStatus as AppStatus
     from lain_sdk.cluster.status import app_status as app_status
+    from lain_sdk.cluster.status import app_urls as app_urls
     from lain_sdk.cluster.undeploy import UndeployResult as UndeployResult
     from lain_sdk.cluster.undeploy import undeploy_app as undeploy_app
     from lain_sdk.credentials import Credentials as Credentials
@@ -228,6 +231,7 @@ _EXPORTS = {
     "registry_login": "lain_sdk.registry",
     "registry_logout": "lain_sdk.registry",
     # clusters: settings, the session, deploy, scale, status, logs, releases, discovery
+    "AccessRecord": "lain_sdk.cluster.logs",
     "AppStatus": "lain_sdk.cluster.status",
     "Cluster": "lain_sdk.cluster.session",
     "ClusterLike": "lain_sdk.cluster.session",
@@ -243,8 +247,10 @@ _EXPORTS = {
     "ServiceRoute": "lain_sdk.cluster.discovery",
     "Settings": "lain_sdk.settings",
     "UndeployResult": "lain_sdk.cluster.undeploy",
+    "access_logs": "lain_sdk.cluster.logs",
     "app_logs": "lain_sdk.cluster.logs",
     "app_status": "lain_sdk.cluster.status",
+    "app_urls": "lain_sdk.cluster.status",
     "break_lock": "lain_sdk.cluster.lock",
     "cluster_down": "lain_sdk.cluster.local",
     "cluster_up": "lain_sdk.cluster.local",
