@@ -17,6 +17,7 @@ from lain_sdk.errors import (
     LockHeld,
     LockLost,
     RegistryAuthError,
+    RouterNotRunning,
     SecretNotDeclared,
     SecretsMissing,
     VersionNotBuilt,
@@ -73,6 +74,8 @@ def hints_for(error: LainError) -> list[str]:
         return ["build it with `lain build` (or give the version of an image that is here)"]
     if isinstance(error, VersionNotBuilt):
         return ["`lain build` builds the version checked out (`lain meta` names it)"]
+    if isinstance(error, RouterNotRunning):
+        return [f"start it with `lain -c {shlex.quote(error.cluster)} router up`"]
     if isinstance(error, ClusterNotFound):
         return [f"lain cluster add {shlex.quote(error.name)} --docker-host URL --registry HOST"]
     return []

@@ -119,6 +119,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.errors import ProcFailure as ProcFailure
     from lain_sdk.errors import RegistryAuthError as RegistryAuthError
     from lain_sdk.errors import RegistryError as RegistryError
+    from lain_sdk.errors import RouterNotRunning as RouterNotRunning
     from lain_sdk.errors import RouteTaken as RouteTaken
     from lain_sdk.errors import SecretNotDeclared as SecretNotDeclared
     from lain_sdk.errors import SecretsMissing as SecretsMissing
@@ -202,6 +203,7 @@ _EXPORTS = {
     "ProcFailure": "lain_sdk.errors",
     "RegistryAuthError": "lain_sdk.errors",
     "RegistryError": "lain_sdk.errors",
+    "RouterNotRunning": "lain_sdk.errors",
     "RouteTaken": "lain_sdk.errors",
     "SecretNotDeclared": "lain_sdk.errors",
     "SecretsMissing": "lain_sdk.errors",

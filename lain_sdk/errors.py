@@ -18,6 +18,7 @@
      │    ├── ImageNotFound    an image is not on the engine
      │    ├── VersionNotBuilt  a version's images are not on the engine (carries app, version)
      │    ├── ClusterNotFound  no cluster of that name in the settings (carries the name)
+     │    ├── RouterNotRunning the cluster's router does not run (carries the cluster)
      │    ├── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
      │    └── SecretNotDeclared    a secret file its proc does not declare was not stored
      │                             (carries app, proc, path, what lain.yaml declares)
@@ -272,6 +273,18 @@ class ClusterNotFound(NotFound):
         super().__init__(
             f"no cluster named {name!r} in {path} (clusters: {', '.join(self.known)}); add it first"
         )
+
+
+class RouterNotRunning(NotFound):
+    """The cluster's router does not run, so what only it has (its access log) is not there.
+
+    Attributes:
+        cluster: the cluster's name.
+    """
+
+    def __init__(self, cluster: str, what: str) -> None:
+        self.cluster = cluster
+        super().__init__(f"no router runs on cluster {cluster}, so {what}; start the router")
 
 
 class ImageNotFound(NotFound):

@@ -20,7 +20,7 @@ from lain_router.labels import ROUTER_SERVICE
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
 from lain_sdk.cluster.views import Task
-from lain_sdk.errors import InvalidArgument, LainError, LainTimeout, NotFound
+from lain_sdk.errors import InvalidArgument, LainError, LainTimeout, NotFound, RouterNotRunning
 
 # Lines waiting to be read while following; the readers block when it is full.
 FOLLOW_BUFFER = 10_000
@@ -437,7 +437,7 @@ def access_logs(
 
     Raises:
         InvalidArgument: an argument of the wrong kind.
-        NotFound: no router runs on the cluster.
+        RouterNotRunning: no router runs on the cluster (a :class:`NotFound`).
         EngineError: the engine does not answer.
         LainTimeout: the engine left the log's stream open with nothing more to send for
             :data:`LOG_IDLE_TIMEOUT` seconds (before following).
@@ -463,10 +463,7 @@ def _router_service(cluster: Cluster) -> str:
     for service in found:
         if (service.get("Spec") or {}).get("Name") == ROUTER_SERVICE:
             return str(service["ID"])
-    raise NotFound(
-        f"no router runs on cluster {cluster.name}, so no request reached an app through it: "
-        "start it with `lain router up` (the access logs are its own)"
-    )
+    raise RouterNotRunning(cluster.name, "there is no access log: the router keeps it")
 
 
 def _access_lines(

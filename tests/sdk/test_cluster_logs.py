@@ -24,7 +24,7 @@ from lain_sdk.cluster.logs import (
     parse_since,
 )
 from lain_sdk.cluster.views import Task
-from lain_sdk.errors import InvalidArgument, LainTimeout, NotFound
+from lain_sdk.errors import InvalidArgument, LainTimeout, NotFound, RouterNotRunning
 
 
 @pytest.fixture
@@ -315,8 +315,12 @@ def test_a_read_the_engine_leaves_open_gives_up_after_a_while(router, monkeypatc
 
 def test_access_logs_without_a_router_say_how_to_start_it() -> None:
     session = fake_cluster()
-    with pytest.raises(NotFound, match=r"no router runs on cluster fake.*`lain router up`"):
+    with pytest.raises(RouterNotRunning, match="no router runs on cluster fake") as raised:
         access_logs("shop", cluster=session)
+    assert raised.value.cluster == "fake" and isinstance(raised.value, NotFound)
+    assert str(raised.value).endswith(
+        "there is no access log: the router keeps it; start the router"
+    )
     with pytest.raises(InvalidArgument, match="tail must be a whole number"):
         access_logs("shop", cluster=session, tail=-1)
     with pytest.raises(InvalidArgument, match="procs must be a list of proc names"):
