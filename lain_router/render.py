@@ -86,7 +86,11 @@ def _http(model: RouterModel, listen: Listen, certs: Mapping[str, Certificate]) 
         "server_names_hash_bucket_size 128;",
         "variables_hash_max_size 2048;",
         f"log_format lain escape=json '{LOG_FORMAT}';",
-        f"access_log {listen.access_log} lain;",
+        # Buffered: one write per 4 KiB of lines instead of one per request, which the
+        # engine's log driver then reads at a fraction of the cost (under load, the driver
+        # took more CPU than nginx).  4 KiB is the pipe's atomic write size, so the lines of
+        # two workers never mix; 100 ms bounds how late a line comes.
+        f"access_log {listen.access_log} lain buffer=4k flush=100ms;",
         "client_max_body_size 0;",
         "proxy_http_version 1.1;",
         "map $http_upgrade $lain_connection { default upgrade; '' ''; }",
