@@ -23,8 +23,10 @@ LABEL_STREAMS = "lain.router.streams"
 # On the router's own service and networks.
 LABEL_ROUTER = "lain.router"
 
-# The only service lain's router runs as.
+# The services lain's router runs as: HTTP(S), and the apps' stream ports (a service of its
+# own, so that publishing a new stream port never restarts the HTTP router).
 ROUTER_SERVICE = "lain-router"
+STREAM_ROUTER_SERVICE = "lain-router-stream"
 # Stream ports are taken from this range, as lain v2's stream router did.
 STREAM_PORTS = range(9500, 10001)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from lain_router.engine import SOCKET, Engine, EngineError
-from lain_router.labels import LABEL_NETWORK
+from lain_router.labels import LABEL_MOUNTPOINTS, LABEL_NETWORK, LABEL_STREAMS
 from lain_router.model import RouterModel, apps_of, build_model, parse_mountpoint, without_apps
 from lain_router.nginx import Nginx
 from lain_router.render import DEFAULT_LISTEN, Certificate, Listen, render
@@ -43,6 +43,7 @@ class Options(NamedTuple):
     certs_dir: str = "/run/secrets"
     container: str = ""
     node: str = ""
+    serves: str = "all"  # http, stream or all: what this router's service serves
     engine_socket: str = SOCKET
     nginx: str = "nginx"
 
@@ -59,6 +60,7 @@ class Options(NamedTuple):
             certs_dir=env.get("LAIN_ROUTER_CERTS", "/run/secrets"),
             container=env.get("HOSTNAME", ""),
             node=env.get("LAIN_ROUTER_NODE", ""),
+            serves=env.get("LAIN_ROUTER_SERVES", "all"),
             engine_socket=env.get("LAIN_ROUTER_ENGINE", SOCKET),
             nginx=env.get("LAIN_ROUTER_NGINX", "nginx"),
         )
@@ -80,7 +82,7 @@ class Watcher:
         self.refused: dict[str, str] = {}  # app -> why nginx -t refused its last change
 
     def read(self) -> RouterModel:
-        services = self.engine.services(LABEL_NETWORK)
+        services = _served_by(self.engine.services(LABEL_NETWORK), self.options.serves)
         ids = {s.get("ID") for s in services}
         tasks = [t for t in self.engine.tasks() if t.get("ServiceID") in ids]
         return build_model(services, tasks)
@@ -242,6 +244,23 @@ class Watcher:
             stop.wait(self.options.poll)
         self.nginx.stop()
         return 0
+
+
+def _served_by(services: list[dict[str, Any]], serves: str) -> list[dict[str, Any]]:
+    """The services (with only the labels) a router that serves ``serves`` looks at: the HTTP
+    router leaves stream ports to the stream router, which leaves mountpoints to the other."""
+    drop = {"http": LABEL_STREAMS, "stream": LABEL_MOUNTPOINTS}.get(serves)
+    if drop is None:
+        return services
+    keep = LABEL_MOUNTPOINTS if drop == LABEL_STREAMS else LABEL_STREAMS
+    found = []
+    for service in services:
+        spec = service.get("Spec") or {}
+        labels = dict(spec.get("Labels") or {})
+        if keep in labels:
+            labels.pop(drop, None)
+            found.append({**service, "Spec": {**spec, "Labels": labels}})
+    return found
 
 
 def main() -> int:

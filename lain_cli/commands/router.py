@@ -74,6 +74,10 @@ def status_text(status: RouterStatus) -> str:
             ]
         )
     )
+    streams = [t for t in status.stream_tasks if t.desired_state == "running"]
+    if streams:
+        running = sum(1 for t in streams if t.state == "running")
+        lines.append(f"\nstream router: running on {running} of {len(streams)} node(s)")
     watcher = status.watcher
     if watcher:
         applied = watcher.get("applied_at")

@@ -35,9 +35,8 @@ from lain_sdk.cluster.cert_store import (
 )
 from lain_sdk.cluster.engine_calls import parse_time
 from lain_sdk.cluster.identity import current_user
-from lain_sdk.cluster.router import refresh_router, router_status
+from lain_sdk.cluster.router import find_router, refresh_router, router_status, wait_updated
 from lain_sdk.cluster.session import Cluster, ClusterLike
-from lain_sdk.cluster.swarm import tasks_of
 from lain_sdk.cluster.views import Service
 from lain_sdk.errors import ClusterError, InvalidArgument, LainTimeout, NotFound
 from lain_sdk.events import Event, Message
@@ -360,10 +359,7 @@ def _not_stored(domain: str, session: Cluster, store: CertStore) -> str:
 
 
 def _router(session: Cluster) -> Service | None:
-    with session.errors("look up the router's service"):
-        found = session.api.services(filters={"name": ROUTER_SERVICE})
-    exact = [s for s in found if (s.get("Spec") or {}).get("Name") == ROUTER_SERVICE]
-    return Service.from_engine(exact[0]) if exact else None
+    return find_router(session)
 
 
 def _mounted(router: Service) -> set[str]:
@@ -389,28 +385,16 @@ def _wait_router(
 ) -> Generator[Event, None, int]:
     """Wait until every task of the router runs its service's current spec (so mounts the
     certificates it names); how many run."""
-    doing = "list the router's tasks"
-    while True:
-        tasks = tasks_of(session, [router.id], doing)
-        fresh = {t.id for t in tasks_of(session, [router.id], doing, up_to_date=True)}
-        current = [t for t in tasks if t.desired_state == "running"]
-        if current and all(t.id in fresh and t.state == "running" for t in current):
-            yield from _wait_watcher(session, deadline)
-            return len(current)
-        if time.monotonic() >= deadline:
-            said = "; ".join(
-                f"{t.node_id or 'not placed'}: {t.state}"
-                + ("" if t.id in fresh else " (previous spec)")
-                + (f" {t.error}" if t.error else "")
-                for t in current
-            )
-            raise LainTimeout(
-                f"the router did not restart with the change for {domain} within "
-                f"{timeout:.0f} s ({said or 'no task'}); it goes on restarting: look at the "
-                "router's status, and run the command again to finish"
-            )
-        yield from ()
-        time.sleep(session.poll_interval)
+    try:
+        count = yield from wait_updated(session, ROUTER_SERVICE, deadline, timeout)
+    except LainTimeout as e:
+        raise LainTimeout(
+            f"the router did not restart with the change for {domain} within {timeout:.0f} s "
+            f"({e}); it goes on restarting: look at the router's status, and run the command "
+            "again to finish"
+        ) from None
+    yield from _wait_watcher(session, deadline)
+    return count
 
 
 def _wait_watcher(session: Cluster, deadline: float) -> Generator[Event, None, None]:

@@ -16,19 +16,25 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import lain_router
-from lain_router.labels import LABEL_ROUTER, LABEL_STREAMS, ROUTER_SERVICE, StreamPort
+from lain_router.labels import (
+    LABEL_ROUTER,
+    LABEL_STREAMS,
+    ROUTER_SERVICE,
+    STREAM_ROUTER_SERVICE,
+    StreamPort,
+)
 from lain_router.model import build_model
 from lain_sdk.cluster.cert_store import certificate_mounts
-from lain_sdk.cluster.engine_calls import is_not_found
+from lain_sdk.cluster.engine_calls import is_not_found, unless_missing
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.swarm import create_service, nodes, tasks_of, update_service
 from lain_sdk.cluster.views import Service, Task
-from lain_sdk.errors import ClusterError, LainTimeout
+from lain_sdk.errors import ClusterError, LainTimeout, NotFound
 from lain_sdk.events import Event, Message
 from lain_sdk.images.builder import Builder
 from lain_sdk.images.dockerfiles import Dockerfile
@@ -77,6 +83,8 @@ class RouterStatus(NamedTuple):
         tasks: one per node it runs (or tried to run) on.
         watcher: what the watcher next to the engine lain talks to says (generation, last
             reload, routes, problems, last error); empty when no router runs there.
+        stream_tasks: the stream router's, one per node (none while no app has a stream
+            port).
     """
 
     running: bool
@@ -84,6 +92,7 @@ class RouterStatus(NamedTuple):
     constraint: str = ""
     tasks: tuple[RouterTask, ...] = ()
     watcher: Mapping[str, Any] = {}
+    stream_tasks: tuple[RouterTask, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +101,7 @@ class RouterStatus(NamedTuple):
             "constraint": self.constraint,
             "tasks": [t.to_dict() for t in self.tasks],
             "watcher": dict(self.watcher),
+            "stream_tasks": [t.to_dict() for t in self.stream_tasks],
         }
 
 
@@ -149,33 +159,57 @@ def router_spec(
     image: str,
     *,
     certificates: Sequence[Mapping[str, Any]] = (),
-    streams: Iterable[StreamPort] = (),
 ) -> dict[str, Any]:
-    """The router's service spec: global on the router nodes, publishing its HTTP and HTTPS
-    ports and the stream ports of the apps on each of them, with the certificates mounted
-    (``certificates``: ``ContainerSpec.Secrets`` entries, see
+    """The HTTP router's service spec: global on the router nodes, publishing its HTTP and
+    HTTPS ports on each, with the certificates mounted (``certificates``:
+    ``ContainerSpec.Secrets`` entries, see
     :func:`~lain_sdk.cluster.cert_store.certificate_mounts`)."""
     router = settings.router
-    published = [(p, "tcp") for p in (router.http_port, router.https_port)]
-    published += sorted({(s.src, s.protocol) for s in streams})
-    ports = [
-        {"Protocol": protocol, "TargetPort": p, "PublishedPort": p, "PublishMode": "host"}
-        for p, protocol in published
-    ]
+    spec = _router_service(
+        settings,
+        ROUTER_SERVICE,
+        image,
+        "http",
+        [(router.http_port, "tcp"), (router.https_port, "tcp")],
+    )
+    if certificates:
+        spec["TaskTemplate"]["ContainerSpec"]["Secrets"] = list(certificates)
+    return spec
+
+
+def stream_router_spec(
+    settings: ClusterSettings, image: str, streams: Iterable[StreamPort]
+) -> dict[str, Any]:
+    """The stream router's service spec: the same image on the same nodes, publishing the
+    apps' stream ports.  A service of its own, so that a change of stream ports (which
+    restarts it: published ports are part of a service's spec) never interrupts HTTP."""
+    published = sorted({(s.src, s.protocol) for s in streams})
+    return _router_service(settings, STREAM_ROUTER_SERVICE, image, "stream", published)
+
+
+def _router_service(
+    settings: ClusterSettings,
+    name: str,
+    image: str,
+    serves: str,
+    published: Sequence[tuple[int, str]],
+) -> dict[str, Any]:
+    router = settings.router
     env = {
+        "LAIN_ROUTER_SERVES": serves,
         "LAIN_ROUTER_HTTP_PORT": router.http_port,
         "LAIN_ROUTER_HTTPS_PORT": router.https_port,
         "LAIN_ROUTER_RUN_DIR": RUN_DIR,
         "LAIN_ROUTER_NODE": "{{.Node.Hostname}}",
     }
     return {
-        "Name": ROUTER_SERVICE,
-        "Labels": {LABEL_ROUTER: "true"},
+        "Name": name,
+        "Labels": {LABEL_ROUTER: serves},
         "TaskTemplate": {
             "ContainerSpec": {
                 "Image": image,
                 "Env": [f"{k}={v}" for k, v in env.items()],
-                "Labels": {LABEL_ROUTER: "true"},
+                "Labels": {LABEL_ROUTER: serves},
                 "Mounts": [
                     {
                         "Type": "bind",
@@ -184,7 +218,6 @@ def router_spec(
                     }
                 ],
                 "StopGracePeriod": 15 * 10**9,
-                **({"Secrets": list(certificates)} if certificates else {}),
             },
             "Placement": {"Constraints": [router.constraint]},
             "RestartPolicy": {"Condition": "any", "Delay": 10**9},
@@ -192,29 +225,42 @@ def router_spec(
         "Mode": {"Global": {}},
         # Host ports cannot be held twice on a node: the old task stops before the new starts.
         "UpdateConfig": {"Parallelism": 1, "Order": "stop-first", "FailureAction": "pause"},
-        "EndpointSpec": {"Mode": "dnsrr", "Ports": ports},
+        "EndpointSpec": {
+            "Mode": "dnsrr",
+            "Ports": [
+                {"Protocol": protocol, "TargetPort": p, "PublishedPort": p, "PublishMode": "host"}
+                for p, protocol in published
+            ],
+        },
     }
 
 
 def wanted_streams(cluster: Cluster) -> list[StreamPort]:
-    """The stream ports the apps on the cluster declare (the router publishes them)."""
+    """The stream ports the apps on the cluster declare (the stream router publishes them)."""
     with cluster.errors("list the services the router serves"):
         found = cluster.api.services(filters={"label": LABEL_STREAMS})
     model = build_model(found, [])
     return [StreamPort(s.port, s.port, s.protocol) for s in model.streams]
 
 
-def _spec(cluster: Cluster, image: str) -> dict[str, Any]:
-    """The router's spec with today's certificates and stream ports, labelled with its hash."""
-    spec = router_spec(
-        cluster.settings,
-        image,
-        certificates=certificate_mounts(cluster),
-        streams=wanted_streams(cluster),
-    )
+def _hashed(spec: dict[str, Any]) -> dict[str, Any]:
     spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     spec["Labels"][LABEL_SPEC_HASH] = spec_hash
     return spec
+
+
+def _specs(cluster: Cluster, image: str) -> dict[str, dict[str, Any] | None]:
+    """Both routers' specs with today's certificates and stream ports, labelled with their
+    hashes (the stream router's None when no app has a stream port)."""
+    streams = wanted_streams(cluster)
+    return {
+        ROUTER_SERVICE: _hashed(
+            router_spec(cluster.settings, image, certificates=certificate_mounts(cluster))
+        ),
+        STREAM_ROUTER_SERVICE: (
+            _hashed(stream_router_spec(cluster.settings, image, streams)) if streams else None
+        ),
+    }
 
 
 def _changed(live: Service, spec: Mapping[str, Any]) -> bool:
@@ -223,33 +269,48 @@ def _changed(live: Service, spec: Mapping[str, Any]) -> bool:
     )
 
 
-def refresh_router(cluster: Cluster) -> bool:
-    """Give the running router today's certificates and stream ports (its image stays);
-    True when that changed its spec (its tasks then restart, one node at a time).  No router:
-    nothing to do (False)."""
-    live = _find(cluster)
+def _apply(cluster: Cluster, image: str) -> Iterator[tuple[str, str]]:
+    """Bring both routers to their specs; ``(service, what was done)`` for each change."""
+    for name, spec in _specs(cluster, image).items():
+        live = find_router(cluster, name)
+        if spec is None:
+            if live is not None:
+                with cluster.errors(f"remove {name}"):
+                    unless_missing(cluster.api.remove_service, live.id)
+                yield name, "removed"
+        elif live is None:
+            create_service(cluster, spec)
+            yield name, "created"
+        elif _changed(live, spec):
+            update_service(cluster, live, spec)
+            yield name, "updated"
+
+
+def refresh_router(cluster: Cluster) -> list[tuple[str, str]]:
+    """Give the running router today's certificates, and the stream router today's stream
+    ports (their image stays); what changed, as ``(service, created|updated|removed)`` (a
+    changed service's tasks restart, one node at a time).  No router: nothing to do."""
+    live = find_router(cluster)
     if live is None:
-        return False
+        return []
     image = str(live.spec["TaskTemplate"]["ContainerSpec"]["Image"]).split("@", 1)[0]
-    spec = _spec(cluster, image)
-    if not _changed(live, spec):
-        return False
-    update_service(cluster, live, spec)
-    return True
+    return list(_apply(cluster, image))
 
 
-def _find(cluster: Cluster) -> Service | None:
-    with cluster.errors("look up the router's service"):
-        found = cluster.api.services(filters={"name": ROUTER_SERVICE})
-    exact = [s for s in found if (s.get("Spec") or {}).get("Name") == ROUTER_SERVICE]
+def find_router(cluster: Cluster, name: str = ROUTER_SERVICE) -> Service | None:
+    """The router's service (or the stream router's), None when it does not run."""
+    with cluster.errors(f"look up the service {name}"):
+        found = cluster.api.services(filters={"name": name})
+    exact = [s for s in found if (s.get("Spec") or {}).get("Name") == name]
     return Service.from_engine(exact[0]) if exact else None
 
 
 def router_up(
     cluster: Cluster, *, timeout: float = ROUTER_TIMEOUT
 ) -> Generator[Event, None, RouterStatus]:
-    """Start the router, or bring it to this lain's image and the cluster's settings; wait
-    until it runs on every node it should.
+    """Start the router (and the stream router when an app has stream ports), or bring them
+    to this lain's image and the cluster's settings; wait until they run on every node they
+    should.
 
     Raises:
         BuildError, RegistryError: its image could not be built or pushed.
@@ -258,79 +319,107 @@ def router_up(
     """
     deadline = time.monotonic() + timeout
     image = yield from router_image(cluster, timeout)
-    spec = _spec(cluster, image)
-    live = _find(cluster)
-    if live is None:
-        create_service(cluster, spec)
-        yield Message(
-            f"started the router ({ROUTER_SERVICE}) on the nodes where "
-            f"{cluster.settings.router.constraint}"
-        )
-    elif _changed(live, spec):
-        update_service(cluster, live, spec)
-        yield Message("updated the router to this lain's image and settings")
-    else:
+    changes = list(_apply(cluster, image))
+    where = cluster.settings.router.constraint
+    for name, done in changes:
+        yield Message(f"{done} the service {name} (on the nodes where {where})")
+    if not changes:
         yield Message("the router is up to date")
-    return (yield from wait_router(cluster, deadline, timeout))
+    for name in (ROUTER_SERVICE, STREAM_ROUTER_SERVICE):
+        if find_router(cluster, name) is not None:
+            yield from wait_updated(cluster, name, deadline, timeout)
+    return router_status(cluster)
 
 
-def wait_router(
-    cluster: Cluster, deadline: float, timeout: float
-) -> Generator[Event, None, RouterStatus]:
-    """Wait until the router runs on every node it should (``deadline`` on the monotonic
-    clock; ``timeout`` is what the error says it was).
+def wait_updated(
+    cluster: Cluster, name: str, deadline: float, timeout: float
+) -> Generator[Event, None, int]:
+    """Wait until every task of the router service ``name`` runs its service's current spec
+    (the engine's own up-to-date test: a task of the spec before does not count); how many
+    run.  ``deadline`` is on the monotonic clock, ``timeout`` what the error says it was.
 
     Raises:
-        LainTimeout: it did not, naming each node's task state and error.
+        NotFound: the service went away meanwhile.
+        ClusterError: its update paused or rolled back on a failure.
+        LainTimeout: not everywhere in time, naming each task's node, state and error.
     """
+    doing = f"list the tasks of {name}"
     while True:
-        status = router_status(cluster, watcher=False)
-        current = [t for t in status.tasks if t.desired_state == "running"]
-        if current and all(t.state == "running" for t in current):
-            return router_status(cluster)
-        if time.monotonic() >= deadline:
-            said = "; ".join(f"{t.node}: {t.state} {t.error}".strip() for t in current)
-            raise LainTimeout(
-                f"the router did not run everywhere within {timeout:.0f} s ({said or 'no task'})"
+        live = find_router(cluster, name)
+        if live is None:
+            raise NotFound(f"the service {name} went away while lain waited for it")
+        tasks = tasks_of(cluster, [live.id], doing)
+        fresh = {t.id for t in tasks_of(cluster, [live.id], doing, up_to_date=True)}
+        current = [t for t in tasks if t.desired_state == "running"]
+        if current and all(t.id in fresh and t.state == "running" for t in current):
+            return len(current)
+        said = (
+            "; ".join(
+                f"{t.node_id or 'not placed'}: {t.state}"
+                + ("" if t.id in fresh else " (previous spec)")
+                + (f" {t.error}" if t.error else "")
+                for t in current
             )
+            or "no task"
+        )
+        state = live.update_status.state if live.update_status else ""
+        if state == "paused" or state.startswith("rollback"):
+            raise ClusterError(
+                f"the update of {name} is {state.replace('_', ' ')} ({said}); see the "
+                "router's status"
+            )
+        if time.monotonic() >= deadline:
+            raise LainTimeout(f"{name} did not run everywhere within {timeout:.0f} s ({said})")
         yield from ()
-        time.sleep(POLL)
+        time.sleep(min(cluster.poll_interval, POLL) or POLL)
 
 
 def router_down(cluster: Cluster) -> bool:
-    """Remove the router's service; False when there was none."""
-    live = _find(cluster)
-    if live is None:
-        return False
-    with cluster.errors("remove the router's service"):
-        cluster.api.remove_service(live.id)
-    return True
+    """Remove the router's services; False when there was none."""
+    removed = False
+    for name in (ROUTER_SERVICE, STREAM_ROUTER_SERVICE):
+        live = find_router(cluster, name)
+        if live is not None:
+            with cluster.errors(f"remove the service {name}"):
+                removed = unless_missing(cluster.api.remove_service, live.id) or removed
+    return removed
 
 
 def router_status(cluster: Cluster, *, watcher: bool = True) -> RouterStatus:
-    """The router's service, its task on each node, and what the watcher on the engine lain
-    talks to says."""
-    live = _find(cluster)
+    """The router's service, its task on each node (and the stream router's), and what the
+    watcher on the engine lain talks to says."""
+    live = find_router(cluster)
     if live is None:
         return RouterStatus(running=False)
     names = {n.id: n.hostname for n in nodes(cluster)}
-    tasks = sorted(
-        tasks_of(cluster, [live.id], "list the router's tasks"),
-        key=lambda t: (t.desired_state != "running", -t.created_at),
-    )
-    shown: dict[str, RouterTask] = {}
-    for task in tasks:
-        node = names.get(task.node_id, task.node_id or "(not placed)")
-        shown.setdefault(node, RouterTask(node, task.state, task.desired_state, task.error))
+    tasks, shown = _tasks(cluster, live, names)
+    stream = find_router(cluster, STREAM_ROUTER_SERVICE)
+    stream_shown = _tasks(cluster, stream, names)[1] if stream is not None else ()
     container = live.spec.get("TaskTemplate", {}).get("ContainerSpec", {})
     constraints = live.spec.get("TaskTemplate", {}).get("Placement", {}).get("Constraints", [])
     return RouterStatus(
         running=True,
         image=str(container.get("Image", "")).split("@", 1)[0],
         constraint=",".join(constraints),
-        tasks=tuple(shown.values()),
+        tasks=shown,
         watcher=_watcher_status(cluster, tasks) if watcher else {},
+        stream_tasks=stream_shown,
     )
+
+
+def _tasks(
+    cluster: Cluster, service: Service, names: Mapping[str, str]
+) -> tuple[list[Task], tuple[RouterTask, ...]]:
+    """A router service's tasks, newest first, and the newest one on each node."""
+    tasks = sorted(
+        tasks_of(cluster, [service.id], f"list the tasks of {service.name}"),
+        key=lambda t: (t.desired_state != "running", -t.created_at),
+    )
+    shown: dict[str, RouterTask] = {}
+    for task in tasks:
+        node = names.get(task.node_id, task.node_id or "(not placed)")
+        shown.setdefault(node, RouterTask(node, task.state, task.desired_state, task.error))
+    return tasks, tuple(shown.values())
 
 
 def _watcher_status(cluster: Cluster, tasks: list[Task]) -> Mapping[str, Any]:

@@ -189,3 +189,29 @@ def test_run_stops_nginx_gracefully_when_told(parts) -> None:
     stop.set()
     thread.join(5)
     assert thread.code == 0 and nginx.live is None  # type: ignore[attr-defined]
+
+
+def test_the_http_and_the_stream_routers_each_serve_their_part(tmp_path) -> None:
+    from lain_router.labels import StreamPort
+
+    both = service("db", "web", ["db.example.test"], streams=[StreamPort(9501, 5432)])
+    web_only, stream_only = service("shop"), service("q", "main", [], streams=[StreamPort(9502, 1)])
+    engine = FakeEngine()
+    engine.services_ = [both, web_only, stream_only]
+    engine.tasks_ = [
+        task(both, "10.0.0.2"),
+        task(web_only, "10.0.0.3"),
+        task(stream_only, "10.0.0.4"),
+    ]
+    models = {}
+    for serves in ("http", "stream", "all"):
+        options = Options(listen=Listen(run_dir=str(tmp_path)), serves=serves)
+        models[serves] = Watcher(engine, FakeNginx(tmp_path), options).read()  # type: ignore[arg-type]
+    assert {r.app for r in models["http"].routes} == {"db", "shop"} and not models["http"].streams
+    assert models["stream"].routes == () and [s.port for s in models["stream"].streams] == [
+        9501,
+        9502,
+    ]
+    # The stream router joins only the networks of procs with stream ports.
+    assert models["stream"].networks == {"lain-router_db", "lain-router_q"}
+    assert len(models["all"].routes) == 2 and len(models["all"].streams) == 2
