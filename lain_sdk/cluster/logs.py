@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_router.labels import ROUTER_SERVICE
+from lain_sdk.cluster.engine_calls import is_not_found
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
 from lain_sdk.cluster.views import Task
@@ -295,11 +296,12 @@ def _follow(
 
 # -- the router's access log -------------------------------------------------------------------
 
-# A tail of the access log asks the engine for the last lines of each router instance, this
-# many at first, four times more each time they hold too few of the app's requests, up to the
-# limit: an app the router has not served for that long shows fewer than asked.
+# A tail of the access log asks the engine for the last lines of each router task, this many at
+# first (or four a request asked for), four times more each time they hold too few of the
+# app's requests, up to the limit: an app the router has not served for that long shows fewer
+# than asked.
 ACCESS_FIRST_SCAN = 2_000
-ACCESS_SCAN_LIMIT = 1_000_000
+ACCESS_SCAN_LIMIT = 100_000
 # Seconds a read of the router's log may go without a line before it gives up.
 LOG_IDLE_TIMEOUT = 30.0
 
@@ -431,8 +433,9 @@ def access_logs(
         cluster: the cluster (a session, its settings, or its name).
         procs: only the requests these procs' mountpoints matched (default: all).
         follow: keep streaming new requests.
-        tail: only the last N requests (the router's instances are searched back at most
-            :data:`ACCESS_SCAN_LIMIT` lines each).
+        tail: only the last N requests, searched for in at most the last
+            :data:`ACCESS_SCAN_LIMIT` lines of each router task (``since`` without ``tail``
+            reads all there is since then).
         since: only requests after this Unix time (see :func:`parse_since`).
 
     Raises:
@@ -466,13 +469,24 @@ def _router_service(cluster: Cluster) -> str:
     raise RouterNotRunning(cluster.name, "there is no access log: the router keeps it")
 
 
+def _task_logs(api: Any, task_id: str, options: Mapping[str, Any]) -> Iterator[bytes]:
+    """``GET /tasks/{id}/logs``: one task's log (the docker SDK has no call for it; the Engine
+    API has had it since 1.30).  A whole service's log, read without following, is a stream
+    the engine often never ends once its tasks have written a few hundred lines between them
+    (seen on Engine 20.10); one task's always ends."""
+    response = api._get(api._url("/tasks/{0}/logs", task_id), params=dict(options), stream=True)
+    stream: Iterator[bytes] = api._get_result_tty(True, response, False)
+    return stream
+
+
 def _access_lines(
-    cluster: Cluster, service_id: str, tail: int | str, since: float | None
+    cluster: Cluster, task_id: str, tail: int | str, since: float | None
 ) -> Iterator[str]:
-    """The lines of the router's standard output, read by a thread so that a stream the
-    engine leaves open with nothing more to give (``docker service logs`` does that now and
-    then) ends in :class:`LainTimeout` after :data:`LOG_IDLE_TIMEOUT` seconds of silence."""
-    options = {**_options(None, since), "tail": tail, "stderr": False}
+    """The lines a router task wrote to its standard output, read by a thread, so that a
+    stream the engine leaves open with nothing more to give ends in :class:`LainTimeout`
+    after :data:`LOG_IDLE_TIMEOUT` seconds of silence."""
+    options = {**_options(None, since), "tail": tail, "stderr": False, "follow": False}
+    options.pop("is_tty")
     idle = LOG_IDLE_TIMEOUT
     feed: queue.Queue[str | Exception | None] = queue.Queue(maxsize=FOLLOW_BUFFER)
 
@@ -480,9 +494,15 @@ def _access_lines(
         end: Exception | None = None  # the error that ended the read, handed to the reader
         try:
             with cluster.errors("read the router's access log"):
-                for chunk in cluster.api.service_logs(service_id, follow=False, **options):
-                    for raw in chunk.decode("utf-8", "replace").splitlines():
-                        feed.put(raw, timeout=idle)
+                try:
+                    for chunk in _task_logs(cluster.api, task_id, options):
+                        for raw in chunk.decode("utf-8", "replace").splitlines():
+                            feed.put(raw, timeout=idle)
+                except Exception as e:
+                    if not is_not_found(e):
+                        raise
+                    # The swarm forgot the task since it was listed (it keeps a short history
+                    # of each node's tasks): its log went with it.
         except queue.Full:
             return  # the reader gave up
         except Exception as e:
@@ -498,8 +518,7 @@ def _access_lines(
         except queue.Empty:
             raise LainTimeout(
                 f"the engine sent {count} line{'' if count == 1 else 's'} of the router's log, "
-                f"then nothing for {idle:.0f} s without ending it (an engine bug `docker "
-                "service logs` has now and then): try again"
+                f"then nothing for {idle:.0f} s without ending it: try again"
             ) from None
         if item is None:
             return
@@ -509,6 +528,25 @@ def _access_lines(
         yield item
 
 
+def _task_access(
+    cluster: Cluster, task_id: str, wanted: _AccessFilter, tail: int | None, since: float | None
+) -> list[_AccessRead]:
+    """The app's records in one router task's log; with ``tail``, read from ever longer tails
+    of it until they hold that many of the app's or all the log."""
+    scan = max(ACCESS_FIRST_SCAN, 4 * (tail or 0))
+    while True:
+        lines = 0
+        reads = []
+        for raw in _access_lines(cluster, task_id, "all" if tail is None else scan, since):
+            lines += 1
+            _, read = wanted.read(raw)
+            if read is not None:
+                reads.append(read._replace(task=task_id))
+        if tail is None or scan >= ACCESS_SCAN_LIMIT or lines < scan or len(reads) >= tail:
+            return reads
+        scan = min(scan * 4, ACCESS_SCAN_LIMIT)
+
+
 def _collect_access(
     cluster: Cluster,
     service_id: str,
@@ -516,29 +554,30 @@ def _collect_access(
     tail: int | None,
     since: float | None,
 ) -> list[_AccessRead]:
-    """The app's records there are, in time order; with ``tail``, the last ``tail``, read
-    from ever longer tails of the log until each router instance gave that many of the app's
-    or all it has."""
-    scan = max(ACCESS_FIRST_SCAN, 4 * (tail or 0))
-    while True:
-        lines: dict[str, int] = {}  # per router task: the lines read, the app's among them
-        found: dict[str, int] = {}
-        reads = []
-        for raw in _access_lines(cluster, service_id, "all" if tail is None else scan, since):
-            task, read = wanted.read(raw)
-            lines[task] = lines.get(task, 0) + 1
-            if read is not None:
-                found[task] = found.get(task, 0) + 1
-                reads.append(read)
-        if tail is None or scan >= ACCESS_SCAN_LIMIT:
-            break
-        if all(lines[t] < scan or found.get(t, 0) >= tail for t in lines):
-            break
-        scan = min(scan * 4, ACCESS_SCAN_LIMIT)
-    reads.sort(key=lambda r: r.nanos)  # the engine reads the instances side by side
-    if tail is not None:
-        reads = reads[-tail:] if tail else []
-    return reads
+    """The app's records there are, in time order, from every router task that has a
+    container (those of earlier rollouts the swarm keeps too); with ``tail``, the last
+    ``tail``.
+
+    A node runs one router task at a time (its updates stop the old one first), so with
+    ``tail`` each node's tasks are read newest first, until they gave that many records.
+    """
+    if tail == 0:
+        return []
+    by_node: dict[str, list[Task]] = {}
+    for task in tasks_of(cluster, [service_id], "list the router's tasks"):
+        if task.container_id:
+            by_node.setdefault(task.node_id, []).append(task)
+    reads: list[_AccessRead] = []
+    for tasks in by_node.values():
+        found = 0
+        for task in sorted(tasks, key=lambda t: t.created_at, reverse=True):
+            got = _task_access(cluster, task.id, wanted, tail, since)
+            reads += got
+            found += len(got)
+            if tail is not None and found >= tail:
+                break
+    reads.sort(key=lambda r: r.nanos)
+    return reads[-tail:] if tail is not None else reads
 
 
 def _access_then_new(

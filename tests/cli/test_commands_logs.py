@@ -14,6 +14,7 @@ from fakes.router import access_line, start_router
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.cluster.deploy import deploy_source
+from lain_sdk.cluster.logs import ACCESS_SCAN_LIMIT
 
 
 @pytest.fixture
@@ -117,6 +118,11 @@ def test_access_says_so_when_the_router_answered_nothing_for_the_app(lain, acces
     assert result.exit_code == ExitStatus.OK, result.stderr
     assert result.stdout == ""
     assert result.stderr == "the router's log has no request for quiet\n"
+
+
+def test_the_help_says_how_far_back_access_tail_looks(lain) -> None:
+    text = " ".join(lain("logs", "--help").stdout.split())
+    assert f"in the last {ACCESS_SCAN_LIMIT:,} lines of each router container" in text
 
 
 def test_access_without_a_router_says_how_to_start_it(lain, cli_cluster) -> None:

@@ -3,7 +3,8 @@
 The fake swarm answers ``service_logs`` simply (every line of a task at its creation time,
 tail over the whole service); :class:`EngineLogs` replaces that on one session with what the
 engine does: per task lines stamped to the nanosecond, ``tail`` per task (earlier rollouts'
-tasks too), ``since``, tasks read side by side, and follow streams.
+tasks too), ``since``, tasks read side by side, and follow streams; and one task's log
+(``GET /tasks/{id}/logs``) the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
+
+from fakes.base import api_error
 
 from lain_sdk.cluster.views import Task
 
@@ -40,6 +43,9 @@ class EngineLogs:
         self.on_read: Any = lambda: None
         self.follow_since: list[float] = []
         self.api.service_logs = self.service_logs
+        # GET /tasks/{id}/logs, which the docker SDK has no call for: lain sends it itself.
+        self.api._get = lambda url, params=None, stream=False: (url, dict(params or {}))
+        self.api._get_result_tty = self._task_logs
 
     def write(self, task: str, text: str, at: float | None = None) -> None:
         nanos = time.time_ns() if at is None else int(at * 1e9)
@@ -56,8 +62,25 @@ class EngineLogs:
         )
         return f"{rfc3339(nanos)} {details} {text}\n".encode()
 
+    def _task_logs(self, stream: bool, response: tuple[str, dict[str, Any]], tty: bool) -> Any:
+        url, params = response
+        _, kind, task, what = url.split("/")
+        assert (kind, what, stream, tty) == ("tasks", "logs", True, False)
+        services = self.api.swarm_services.values()
+        found = [s.id for s in services if any(t.id == task for t in s.tasks)]
+        if not found:
+            raise api_error(404, f"task {task} not found")
+        return self.service_logs(found[0], only=task, **params)
+
     def service_logs(
-        self, service: str, *, follow: bool, since: float | str, tail: int | str, **options: Any
+        self,
+        service: str,
+        *,
+        follow: bool,
+        since: float | str,
+        tail: int | str,
+        only: str | None = None,
+        **options: Any,
     ) -> Iterator[bytes]:
         assert options["timestamps"] and options["details"]
         since_nanos = int(float(since) * 1e9)
@@ -66,7 +89,7 @@ class EngineLogs:
         else:
             self.follow_since.append(float(since))
         out = []
-        for task in self.tasks(service):
+        for task in [t for t in self.tasks(service) if only in (None, t.id)]:
             lines = [(n, t) for n, t in self.lines.get(task.id, []) if n > since_nanos]
             if tail != "all":
                 lines = lines[-int(tail) :] if int(tail) else []

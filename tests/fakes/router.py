@@ -25,6 +25,10 @@ def start_router(cluster: Any, instances: int = 1) -> list[str]:
     )
     api.services()  # one look starts the tasks, the next runs them
     api.services()
+    service = api.swarm_services[created["ID"]]
+    for n, task in enumerate(service.tasks[1:], start=2):  # each on a node of its own
+        api.add_node(f"node-router-{n}", f"router-{n}", f"10.0.0.{n}")
+        task.doc["NodeID"] = f"node-router-{n}"
     tasks = [Task.from_engine(t) for t in api.tasks(filters={"service": [created["ID"]]})]
     return [t.id for t in sorted(tasks, key=lambda t: t.slot)]
 

@@ -263,18 +263,53 @@ def test_tail_gives_the_last_requests_looking_further_back_until_it_has_them(
     logs.on_read = lambda: calls.append(1)
     records = list(access_logs("shop", cluster=session, tail=2))
     assert [r.uri for r in records] == ["/old", "/new"]
-    # The last 8 lines of each instance (4 a request asked for), then 32: all the first has,
+    # Each task's last 8 lines (4 a request asked for), then its last 32: all the first has,
     # and the second's last two requests of shop among them.
-    assert len(calls) == 2
+    assert len(calls) == 4
     assert [r.uri for r in access_logs("shop", cluster=session, tail=5)] == [
         "/oldest",
         "/old",
         "/new",
     ]
-    assert list(access_logs("shop", cluster=session, tail=0)) == []
+    read = len(calls)
+    assert list(access_logs("shop", cluster=session, tail=0)) == [] and len(calls) == read
     # Never further back than the limit: an app not served for that long shows less.
     monkeypatch.setattr(logs_module, "ACCESS_SCAN_LIMIT", 16)
     assert [r.uri for r in access_logs("shop", cluster=session, tail=2)] == ["/new"]
+
+
+def test_a_nodes_earlier_router_task_is_read_only_when_the_newer_has_too_few() -> None:
+    session = fake_cluster()
+    (earlier,) = start_router(session)
+    (service,) = session.api.swarm_services.values()
+    service.tasks[0].doc["DesiredState"] = "shutdown"  # the router updated: stopped first,
+    service.tasks[0].set_state("shutdown")
+    session.api.services()  # then a new task started on the same node
+    (newer,) = [t.id for t in service.tasks if t.doc["DesiredState"] == "running"]
+    logs = EngineLogs(session)
+    t0 = time.time() - 100
+    logs.write(earlier, access_line("shop", "/a"), at=t0)
+    logs.write(newer, access_line("shop", "/b"), at=t0 + 10)
+    logs.write(newer, access_line("shop", "/c"), at=t0 + 11)
+    calls: list[int] = []
+    logs.on_read = lambda: calls.append(1)
+    assert [r.uri for r in access_logs("shop", cluster=session, tail=2)] == ["/b", "/c"]
+    assert len(calls) == 1  # the newer task had both
+    assert [r.uri for r in access_logs("shop", cluster=session, tail=3)] == ["/a", "/b", "/c"]
+    assert [r.uri for r in access_logs("shop", cluster=session)] == ["/a", "/b", "/c"]
+
+
+def test_a_router_task_the_swarm_forgot_once_listed_is_passed_over(router, monkeypatch) -> None:
+    session, logs, first, _ = router
+    logs.write(first, access_line("shop", "/kept"))
+    real = logs_module.tasks_of
+
+    def listed_then_forgotten(*args, **kwargs):
+        found = real(*args, **kwargs)
+        return [*found, found[0]._replace(id="forgotten0task0id0000000")]
+
+    monkeypatch.setattr(logs_module, "tasks_of", listed_then_forgotten)
+    assert [r.uri for r in access_logs("shop", cluster=session)] == ["/kept"]
 
 
 def test_following_the_access_log_gives_what_is_there_then_new_requests_once(router) -> None:
@@ -292,17 +327,17 @@ def test_following_the_access_log_gives_what_is_there_then_new_requests_once(rou
 
 
 def test_a_read_the_engine_leaves_open_gives_up_after_a_while(router, monkeypatch) -> None:
-    """`docker service logs` now and then keeps a stream open with nothing more to send."""
+    """The engine may keep a log's stream open with nothing more to send."""
     session, logs, first, _ = router
     logs.write(first, access_line("shop", "/one"))
     released = threading.Event()
-    real = session.api.service_logs
+    real = logs_module._task_logs
 
     def hanging(*args, **kwargs):
         yield from real(*args, **kwargs)
         released.wait(30)
 
-    monkeypatch.setattr(session.api, "service_logs", hanging)
+    monkeypatch.setattr(logs_module, "_task_logs", hanging)
     monkeypatch.setattr(logs_module, "LOG_IDLE_TIMEOUT", 0.2)
     started = time.monotonic()
     try:
