@@ -82,10 +82,19 @@ class Watcher:
         self.refused: dict[str, str] = {}  # app -> why nginx -t refused its last change
 
     def read(self) -> RouterModel:
-        services = _served_by(self.engine.services(LABEL_NETWORK), self.options.serves)
+        services = self.engine.services(LABEL_NETWORK)
+        if self.options.serves == "stream":
+            services = _streams_only(services)
         ids = {s.get("ID") for s in services}
         tasks = [t for t in self.engine.tasks() if t.get("ServiceID") in ids]
-        return build_model(services, tasks)
+        model = build_model(services, tasks)
+        if self.options.serves == "http":
+            # Stream ports are the stream router's; their problems are still named here,
+            # where `lain router status` reads them.
+            streamed = {s.upstream.name for s in model.streams}
+            upstreams = {k: u for k, u in model.upstreams.items() if k not in streamed}
+            model = model._replace(streams=(), upstreams=upstreams)
+        return model
 
     def step(self) -> bool:
         """One round; whether nginx was reloaded."""
@@ -246,19 +255,15 @@ class Watcher:
         return 0
 
 
-def _served_by(services: list[dict[str, Any]], serves: str) -> list[dict[str, Any]]:
-    """The services (with only the labels) a router that serves ``serves`` looks at: the HTTP
-    router leaves stream ports to the stream router, which leaves mountpoints to the other."""
-    drop = {"http": LABEL_STREAMS, "stream": LABEL_MOUNTPOINTS}.get(serves)
-    if drop is None:
-        return services
-    keep = LABEL_MOUNTPOINTS if drop == LABEL_STREAMS else LABEL_STREAMS
+def _streams_only(services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services with stream ports, without their mountpoints: what the stream router
+    serves (the HTTP router serves the mountpoints)."""
     found = []
     for service in services:
         spec = service.get("Spec") or {}
         labels = dict(spec.get("Labels") or {})
-        if keep in labels:
-            labels.pop(drop, None)
+        if LABEL_STREAMS in labels:
+            labels.pop(LABEL_MOUNTPOINTS, None)
             found.append({**service, "Spec": {**spec, "Labels": labels}})
     return found
 

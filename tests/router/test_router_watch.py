@@ -212,6 +212,8 @@ def test_the_http_and_the_stream_routers_each_serve_their_part(tmp_path) -> None
         9501,
         9502,
     ]
-    # The stream router joins only the networks of procs with stream ports.
+    # The stream router joins only the networks of procs with stream ports; the HTTP router
+    # leaves their ports alone but still names what is wrong with them.
     assert models["stream"].networks == {"lain-router_db", "lain-router_q"}
+    assert set(models["http"].upstreams) == {"db__web", "shop__web"}
     assert len(models["all"].routes) == 2 and len(models["all"].streams) == 2
