@@ -25,6 +25,8 @@ from lain_sdk.errors import InvalidArgument, LainError, LainTimeout, NotFound, R
 
 # Lines waiting to be read while following; the readers block when it is full.
 FOLLOW_BUFFER = 10_000
+# Seconds a read of a task's log (not following) may go without a line before it gives up.
+LOG_IDLE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -211,24 +213,20 @@ def _collect(
     since: float | None,
 ) -> list[_Read]:
     """Every line there is, sorted by time; with ``tail``, the last ``tail`` of each current
-    task (the engine applies tail to every task it ever had, old ones too)."""
+    task.  Each task's log is read on its own (see :func:`_task_lines`)."""
+    if tail == 0:
+        return []
     tasks = _tasks(cluster, app, services)
     slots = {t.id: t.slot for t in tasks}
-    options = _options(tail, since)
+    procs = {service_id: proc for proc, service_id in services.items()}
+    wanted = current_tasks(tasks) if tail is not None else {t.id for t in tasks if t.container_id}
     reads = []
-    for proc, service_id in services.items():
-        with cluster.errors(f"read the logs of {app} {proc}"):
-            for chunk in cluster.api.service_logs(service_id, follow=False, **options):
-                for raw in chunk.decode("utf-8", "replace").splitlines():
-                    reads.append(_parse(raw, proc, slots))
-    if tail is not None:
-        current = current_tasks(tasks)
-        reads = [r for r in reads if r.task in current]
-        kept: dict[str, list[_Read]] = {}
-        for read in reads:
-            kept.setdefault(read.task, []).append(read)
-        reads = [r for lines in kept.values() for r in (lines[-tail:] if tail else [])]
-    # Sorted, not as the engine sends them: it reads the tasks side by side.
+    for task in sorted(tasks, key=lambda t: t.created_at, reverse=True):  # as the engine does
+        if task.id in wanted:
+            proc = procs[task.service_id]
+            for raw in _task_lines(cluster, task.id, _options(tail, since), f"{app} {proc}"):
+                reads.append(_parse(raw, proc, slots)._replace(task=task.id))
+    # Sorted, not as the engine sends them: the lines of one task come after another's.
     return sorted(reads, key=lambda r: r.nanos)
 
 
@@ -302,8 +300,6 @@ def _follow(
 # than asked.
 ACCESS_FIRST_SCAN = 2_000
 ACCESS_SCAN_LIMIT = 100_000
-# Seconds a read of the router's log may go without a line before it gives up.
-LOG_IDLE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -474,26 +470,28 @@ def _task_logs(api: Any, task_id: str, options: Mapping[str, Any]) -> Iterator[b
     API has had it since 1.30).  A whole service's log, read without following, is a stream
     the engine often never ends once its tasks have written a few hundred lines between them
     (seen on Engine 20.10); one task's always ends."""
-    response = api._get(api._url("/tasks/{0}/logs", task_id), params=dict(options), stream=True)
+    params = {k: v for k, v in options.items() if k != "is_tty"}
+    response = api._get(
+        api._url("/tasks/{0}/logs", task_id), params={**params, "follow": False}, stream=True
+    )
     stream: Iterator[bytes] = api._get_result_tty(True, response, False)
     return stream
 
 
-def _access_lines(
-    cluster: Cluster, task_id: str, tail: int | str, since: float | None
+def _task_lines(
+    cluster: Cluster, task_id: str, options: Mapping[str, Any], whose: str
 ) -> Iterator[str]:
-    """The lines a router task wrote to its standard output, read by a thread, so that a
-    stream the engine leaves open with nothing more to give ends in :class:`LainTimeout`
-    after :data:`LOG_IDLE_TIMEOUT` seconds of silence."""
-    options = {**_options(None, since), "tail": tail, "stderr": False, "follow": False}
-    options.pop("is_tty")
+    """The lines of one task's log (``whose`` log it is, for messages), read by a thread, so
+    that a stream the engine leaves open with nothing more to give ends in
+    :class:`LainTimeout` after :data:`LOG_IDLE_TIMEOUT` seconds of silence.  A task the swarm
+    forgot since it was listed (it keeps a short history of each slot's tasks) has no lines."""
     idle = LOG_IDLE_TIMEOUT
     feed: queue.Queue[str | Exception | None] = queue.Queue(maxsize=FOLLOW_BUFFER)
 
     def read() -> None:
         end: Exception | None = None  # the error that ended the read, handed to the reader
         try:
-            with cluster.errors("read the router's access log"):
+            with cluster.errors(f"read the logs of {whose}"):
                 try:
                     for chunk in _task_logs(cluster.api, task_id, options):
                         for raw in chunk.decode("utf-8", "replace").splitlines():
@@ -501,8 +499,6 @@ def _access_lines(
                 except Exception as e:
                     if not is_not_found(e):
                         raise
-                    # The swarm forgot the task since it was listed (it keeps a short history
-                    # of each node's tasks): its log went with it.
         except queue.Full:
             return  # the reader gave up
         except Exception as e:
@@ -517,8 +513,8 @@ def _access_lines(
             item = feed.get(timeout=idle)
         except queue.Empty:
             raise LainTimeout(
-                f"the engine sent {count} line{'' if count == 1 else 's'} of the router's log, "
-                f"then nothing for {idle:.0f} s without ending it: try again"
+                f"the engine sent {count} line{'' if count == 1 else 's'} of the logs of "
+                f"{whose}, then nothing for {idle:g} s without ending them: try again"
             ) from None
         if item is None:
             return
@@ -537,7 +533,8 @@ def _task_access(
     while True:
         lines = 0
         reads = []
-        for raw in _access_lines(cluster, task_id, "all" if tail is None else scan, since):
+        options = {**_options(None, since), "tail": "all" if tail is None else scan}
+        for raw in _task_lines(cluster, task_id, {**options, "stderr": False}, "the router"):
             lines += 1
             _, read = wanted.read(raw)
             if read is not None:

@@ -688,8 +688,19 @@ class FakeSwarmAPI:
     ) -> Iterator[bytes]:
         self._record("service_logs")
         found = self._service(service)
+        return self._log_lines(found, found.tasks, details, timestamps, tail)
+
+    def _log_lines(
+        self,
+        service: _Service,
+        tasks: list[_Task],
+        details: bool,
+        timestamps: bool,
+        tail: str | int,
+    ) -> Iterator[bytes]:
+        """Every line of ``tasks`` at their creation time; ``tail`` over all of them."""
         lines = []
-        for task in found.tasks:
+        for task in tasks:
             behaviour = self.behaviour(str(task.doc["Spec"]["ContainerSpec"]["Image"]))
             for text in [*behaviour.logs, *task.printed]:
                 parts = []
@@ -697,13 +708,38 @@ class FakeSwarmAPI:
                     parts.append(task.doc["CreatedAt"])
                 if details:
                     parts.append(
-                        f"com.docker.swarm.node.id={FAKE_NODE},com.docker.swarm.service.id={found.id},com.docker.swarm.task.id={task.id}"
+                        f"com.docker.swarm.node.id={FAKE_NODE},com.docker.swarm.service.id={service.id},com.docker.swarm.task.id={task.id}"
                     )
                 parts.append(text)
                 lines.append((" ".join(parts) + "\n").encode())
         if tail != "all":
             lines = lines[-int(tail) :] if int(tail) else []
         return iter(lines)
+
+    # GET /tasks/{id}/logs: the docker SDK has no call for it; lain sends it itself.
+    def _get(
+        self, url: str, params: Mapping[str, Any] | None = None, stream: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        return url, dict(params or {})
+
+    def _get_result_tty(
+        self, stream: bool, response: tuple[str, dict[str, Any]], is_tty: bool
+    ) -> Iterator[bytes]:
+        url, params = response
+        _, kind, task_id, what = url.split("/")
+        assert (kind, what, stream, is_tty) == ("tasks", "logs", True, False)
+        self._record("task_logs")
+        for service in self.swarm_services.values():
+            for task in service.tasks:
+                if task.id == task_id:
+                    return self._log_lines(
+                        service,
+                        [task],
+                        bool(params.get("details")),
+                        bool(params.get("timestamps")),
+                        params.get("tail", "all"),
+                    )
+        raise api_error(404, f"task {task_id} not found")
 
     def login(
         self,

@@ -341,7 +341,9 @@ def test_a_read_the_engine_leaves_open_gives_up_after_a_while(router, monkeypatc
     monkeypatch.setattr(logs_module, "LOG_IDLE_TIMEOUT", 0.2)
     started = time.monotonic()
     try:
-        with pytest.raises(LainTimeout, match=r"sent 1 line of the router's log, then nothing"):
+        with pytest.raises(
+            LainTimeout, match=r"sent 1 line of the logs of the router, then nothing for 0.2 s"
+        ):
             access_logs("shop", cluster=session)
     finally:
         released.set()
