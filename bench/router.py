@@ -239,7 +239,15 @@ def ab(url: str, requests: int, concurrency: int, keepalive: bool, host: str | N
     cmd = ["ab", "-q", "-n", str(requests), "-c", str(concurrency)]
     cmd += ["-k"] if keepalive else []
     cmd += ["-H", f"Host: {host}"] if host else []
-    done = run([*cmd, url])
+    for attempt in range(3):
+        try:
+            done = run([*cmd, url])
+            break
+        except BenchError as e:  # the router restarted under it (a `lain router up` elsewhere)?
+            if attempt == 2:
+                raise
+            print(f"    (ab failed, measured again: {str(e).splitlines()[-1].strip()})")
+            time.sleep(5)
     text = done.stdout.decode()
 
     def number(label: str) -> float:
@@ -371,6 +379,7 @@ def join_part(bench: Run, joins: int) -> None:
 # instances and one starting.  Every round moves one instance of every proc, as deploys do.
 APPLY_SCRIPT = r"""
 import json, os, sys, time
+from pathlib import Path
 from lain_router import model as model_module
 from lain_router.labels import router_labels
 from lain_router.nginx import Nginx
@@ -469,11 +478,14 @@ def apply_part(routes: int, rounds: int, scratch: Scratch) -> None:
     from lain_sdk.settings import LOCAL_ROUTER_BASE
 
     name = f"bench-{scratch.token}-apply"
+    script = scratch.tmp / "apply.py"
+    script.write_text(APPLY_SCRIPT)
     cmd = [
         "docker", "run", "--rm", "--name", name, "--label", f"bench.run={scratch.token}",
-        "-v", f"{ROOT / 'lain_router'}:/opt/lain/lain_router:ro", "-e", "PYTHONPATH=/opt/lain",
+        "-v", f"{ROOT / 'lain_router'}:/opt/lain/lain_router:ro",
+        "-v", f"{script}:/opt/apply.py:ro", "-e", "PYTHONPATH=/opt/lain",
         "-e", "PYTHONDONTWRITEBYTECODE=1", "--entrypoint", "python3", LOCAL_ROUTER_BASE,
-        "-c", APPLY_SCRIPT, str(routes), str(rounds),
+        "/opt/apply.py", str(routes), str(rounds),
     ]
     print(f"apply: the watcher's round and nginx's reload for {routes} routes in "
           f"{LOCAL_ROUTER_BASE}, median of {rounds} rounds (each moves one instance of every "
