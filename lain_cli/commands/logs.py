@@ -81,9 +81,9 @@ def logs(
     for it, on every node, one a line (TIME STATUS METHOD HOST URI DURATION UPSTREAM; with
     -o json, the router's records as it wrote them).  UPSTREAM is the instance that answered
     ("-" when none did, as in a 503 with no instance ready).  --tail N looks for the last N
-    requests in the last 100,000 lines of each router container; --since without --tail reads
-    all there is since then.  The log lives as long as the router's containers: the swarm
-    keeps the last few of each node.
+    requests in the last 100,000 lines the router wrote on each node; --since without --tail
+    reads all there is since then.  The log lives as long as the router's containers: the
+    swarm keeps the last few of each node.
     """
     start = None
     if since:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import queue
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -296,8 +297,8 @@ def _follow(
 
 # A tail of the access log asks the engine for the last lines of each router task, this many at
 # first (or four a request asked for), four times more each time they hold too few of the
-# app's requests, up to the limit: an app the router has not served for that long shows fewer
-# than asked.
+# app's requests, up to the limit of each node: an app the router has not served for that long
+# shows fewer than asked.
 ACCESS_FIRST_SCAN = 2_000
 ACCESS_SCAN_LIMIT = 100_000
 
@@ -430,8 +431,8 @@ def access_logs(
         procs: only the requests these procs' mountpoints matched (default: all).
         follow: keep streaming new requests.
         tail: only the last N requests, searched for in at most the last
-            :data:`ACCESS_SCAN_LIMIT` lines of each router task (``since`` without ``tail``
-            reads all there is since then).
+            :data:`ACCESS_SCAN_LIMIT` lines the router wrote on each node (``since`` without
+            ``tail`` reads all there is since then).
         since: only requests after this Unix time (see :func:`parse_since`).
 
     Raises:
@@ -525,23 +526,38 @@ def _task_lines(
 
 
 def _task_access(
-    cluster: Cluster, task_id: str, wanted: _AccessFilter, tail: int | None, since: float | None
-) -> list[_AccessRead]:
-    """The app's records in one router task's log; with ``tail``, read from ever longer tails
-    of it until they hold that many of the app's or all the log."""
-    scan = max(ACCESS_FIRST_SCAN, 4 * (tail or 0))
+    cluster: Cluster,
+    task_id: str,
+    wanted: _AccessFilter,
+    tail: int | None,
+    since: float | None,
+    limit: int,
+) -> tuple[list[_AccessRead], int]:
+    """The app's records in one router task's log, and how many lines were looked at.
+
+    With ``tail`` or ``since``, the log is read from ever longer tails of it (at most
+    ``limit`` lines), until they hold ``tail`` of the app's records or reach back past
+    ``since`` or to the log's start; a whole log from its start, as the engine reads
+    ``since`` alone, takes as long as the log is.
+    """
+    if tail is None and since is None:
+        scan: int | None = None
+    else:
+        scan = min(max(ACCESS_FIRST_SCAN, 4 * (tail or 0)), limit)
     while True:
         lines = 0
         reads = []
-        options = {**_options(None, since), "tail": "all" if tail is None else scan}
+        options = {**_options(None, since), "tail": "all" if scan is None else scan}
         for raw in _task_lines(cluster, task_id, {**options, "stderr": False}, "the router"):
             lines += 1
             _, read = wanted.read(raw)
             if read is not None:
                 reads.append(read._replace(task=task_id))
-        if tail is None or scan >= ACCESS_SCAN_LIMIT or lines < scan or len(reads) >= tail:
-            return reads
-        scan = min(scan * 4, ACCESS_SCAN_LIMIT)
+        if scan is None or lines < scan or scan >= limit:
+            return reads, lines
+        if tail is not None and len(reads) >= tail:
+            return reads, lines
+        scan = min(scan * 4, limit)
 
 
 def _collect_access(
@@ -553,7 +569,7 @@ def _collect_access(
 ) -> list[_AccessRead]:
     """The app's records there are, in time order, from every router task that has a
     container (those of earlier rollouts the swarm keeps too); with ``tail``, the last
-    ``tail``.
+    ``tail``, looked for in the last :data:`ACCESS_SCAN_LIMIT` lines of each node.
 
     A node runs one router task at a time (its updates stop the old one first), so with
     ``tail`` each node's tasks are read newest first, until they gave that many records.
@@ -567,11 +583,13 @@ def _collect_access(
     reads: list[_AccessRead] = []
     for tasks in by_node.values():
         found = 0
+        budget = ACCESS_SCAN_LIMIT if tail is not None else sys.maxsize
         for task in sorted(tasks, key=lambda t: t.created_at, reverse=True):
-            got = _task_access(cluster, task.id, wanted, tail, since)
+            got, looked = _task_access(cluster, task.id, wanted, tail, since, budget)
             reads += got
             found += len(got)
-            if tail is not None and found >= tail:
+            budget -= looked
+            if tail is not None and (found >= tail or budget <= 0):
                 break
     reads.sort(key=lambda r: r.nanos)
     return reads[-tail:] if tail is not None else reads

@@ -122,7 +122,7 @@ def test_access_says_so_when_the_router_answered_nothing_for_the_app(lain, acces
 
 def test_the_help_says_how_far_back_access_tail_looks(lain) -> None:
     text = " ".join(lain("logs", "--help").stdout.split())
-    assert f"in the last {ACCESS_SCAN_LIMIT:,} lines of each router container" in text
+    assert f"in the last {ACCESS_SCAN_LIMIT:,} lines the router wrote on each node" in text
 
 
 def test_access_without_a_router_says_how_to_start_it(lain, cli_cluster) -> None:

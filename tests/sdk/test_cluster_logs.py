@@ -278,7 +278,9 @@ def test_tail_gives_the_last_requests_looking_further_back_until_it_has_them(
     assert [r.uri for r in access_logs("shop", cluster=session, tail=2)] == ["/new"]
 
 
-def test_a_nodes_earlier_router_task_is_read_only_when_the_newer_has_too_few() -> None:
+def test_a_nodes_earlier_router_task_is_read_only_when_the_newer_has_too_few(
+    monkeypatch,
+) -> None:
     session = fake_cluster()
     (earlier,) = start_router(session)
     (service,) = session.api.swarm_services.values()
@@ -297,6 +299,33 @@ def test_a_nodes_earlier_router_task_is_read_only_when_the_newer_has_too_few() -
     assert len(calls) == 1  # the newer task had both
     assert [r.uri for r in access_logs("shop", cluster=session, tail=3)] == ["/a", "/b", "/c"]
     assert [r.uri for r in access_logs("shop", cluster=session)] == ["/a", "/b", "/c"]
+    # The limit is the node's: the newer task's lines count against the earlier one's.
+    for n in range(5):
+        logs.write(newer, access_line("other", f"/{n}"), at=t0 + 20 + n)
+    monkeypatch.setattr(logs_module, "ACCESS_SCAN_LIMIT", 7)  # all the newer task has
+    assert [r.uri for r in access_logs("shop", cluster=session, tail=3)] == ["/b", "/c"]
+
+
+def test_since_reads_the_logs_back_to_that_time_only(router, monkeypatch) -> None:
+    session, logs, first, second = router
+    monkeypatch.setattr(logs_module, "ACCESS_FIRST_SCAN", 4)
+    t0 = time.time() - 1000
+    for n in range(100):  # old traffic the engine need not send
+        logs.write(first, access_line("shop", f"/old-{n}"), at=t0 + n)
+    logs.write(first, access_line("shop", "/recent"), at=t0 + 500)
+    logs.write(second, access_line("shop", "/recent-too"), at=t0 + 501)
+    sent: list[int] = []
+    real = logs.service_logs
+
+    def counting(*args, **kwargs):
+        found = list(real(*args, **kwargs))
+        sent.append(len(found))
+        return iter(found)
+
+    monkeypatch.setattr(logs, "service_logs", counting)
+    found = list(access_logs("shop", cluster=session, since=t0 + 400))
+    assert [r.uri for r in found] == ["/recent", "/recent-too"]
+    assert sent == [1, 1]  # one window of each task, which reached back past that time
 
 
 def test_a_router_task_the_swarm_forgot_once_listed_is_passed_over(router, monkeypatch) -> None:
