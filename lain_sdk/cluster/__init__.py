@@ -17,6 +17,7 @@ Modules, from the bottom up (each imports only the ones above it):
 ``lock``           one operation at a time per app: take, renew, release, break
 ``releases``       numbered release records kept in the cluster as Swarm configs
 ``swarm``          reading and changing services, tasks, networks, volumes, nodes
+``task_logs``      reading one task's log, with a timeout on silence
 ``wait``           waiting until a rollout converges, and why it did not
 ``source``         what a deploy runs: version, pinned image, lain.yaml; resource instances
 ``rollout``        putting a recorded release in place, undoing it on failure, settling it

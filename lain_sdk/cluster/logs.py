@@ -4,7 +4,6 @@ and the requests the cluster's router served for it (its access log).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
 import re
@@ -18,16 +17,14 @@ from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_router.labels import ROUTER_SERVICE
-from lain_sdk.cluster.engine_calls import is_not_found
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
+from lain_sdk.cluster.task_logs import task_lines
 from lain_sdk.cluster.views import Task
-from lain_sdk.errors import InvalidArgument, LainError, LainTimeout, NotFound, RouterNotRunning
+from lain_sdk.errors import InvalidArgument, LainError, NotFound, RouterNotRunning
 
 # Lines waiting to be read while following; the readers block when it is full.
 FOLLOW_BUFFER = 10_000
-# Seconds a read of a task's log (not following) may go without a line before it gives up.
-LOG_IDLE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -214,7 +211,8 @@ def _collect(
     since: float | None,
 ) -> list[_Read]:
     """Every line there is, sorted by time; with ``tail``, the last ``tail`` of each current
-    task.  Each task's log is read on its own (see :func:`_task_lines`)."""
+    task.  Each task's log is read on its own (see
+    :func:`~lain_sdk.cluster.task_logs.task_lines`)."""
     if tail == 0:
         return []
     tasks = _tasks(cluster, app, services)
@@ -225,7 +223,7 @@ def _collect(
     for task in sorted(tasks, key=lambda t: t.created_at, reverse=True):  # as the engine does
         if task.id in wanted:
             proc = procs[task.service_id]
-            for raw in _task_lines(cluster, task.id, _options(tail, since), f"{app} {proc}"):
+            for raw in task_lines(cluster, task.id, _options(tail, since), f"{app} {proc}"):
                 reads.append(_parse(raw, proc, slots)._replace(task=task.id))
     # Sorted, not as the engine sends them: the lines of one task come after another's.
     return sorted(reads, key=lambda r: r.nanos)
@@ -440,7 +438,7 @@ def access_logs(
         RouterNotRunning: no router runs on the cluster (a :class:`NotFound`).
         EngineError: the engine does not answer.
         LainTimeout: the engine left the log's stream open with nothing more to send for
-            :data:`LOG_IDLE_TIMEOUT` seconds (before following).
+            :data:`~lain_sdk.cluster.task_logs.LOG_IDLE_TIMEOUT` seconds (before following).
     """
     app = arguments.app_name(app)
     wanted = _AccessFilter(app, frozenset(arguments.proc_names(procs) or ()))
@@ -466,65 +464,6 @@ def _router_service(cluster: Cluster) -> str:
     raise RouterNotRunning(cluster.name, "there is no access log: the router keeps it")
 
 
-def _task_logs(api: Any, task_id: str, options: Mapping[str, Any]) -> Iterator[bytes]:
-    """``GET /tasks/{id}/logs``: one task's log (the docker SDK has no call for it; the Engine
-    API has had it since 1.30).  A whole service's log, read without following, is a stream
-    the engine often never ends once its tasks have written a few hundred lines between them
-    (seen on Engine 20.10); one task's always ends."""
-    params = {k: v for k, v in options.items() if k != "is_tty"}
-    response = api._get(
-        api._url("/tasks/{0}/logs", task_id), params={**params, "follow": False}, stream=True
-    )
-    stream: Iterator[bytes] = api._get_result_tty(True, response, False)
-    return stream
-
-
-def _task_lines(
-    cluster: Cluster, task_id: str, options: Mapping[str, Any], whose: str
-) -> Iterator[str]:
-    """The lines of one task's log (``whose`` log it is, for messages), read by a thread, so
-    that a stream the engine leaves open with nothing more to give ends in
-    :class:`LainTimeout` after :data:`LOG_IDLE_TIMEOUT` seconds of silence.  A task the swarm
-    forgot since it was listed (it keeps a short history of each slot's tasks) has no lines."""
-    idle = LOG_IDLE_TIMEOUT
-    feed: queue.Queue[str | Exception | None] = queue.Queue(maxsize=FOLLOW_BUFFER)
-
-    def read() -> None:
-        end: Exception | None = None  # the error that ended the read, handed to the reader
-        try:
-            with cluster.errors(f"read the logs of {whose}"):
-                try:
-                    for chunk in _task_logs(cluster.api, task_id, options):
-                        for raw in chunk.decode("utf-8", "replace").splitlines():
-                            feed.put(raw, timeout=idle)
-                except Exception as e:
-                    if not is_not_found(e):
-                        raise
-        except queue.Full:
-            return  # the reader gave up
-        except Exception as e:
-            end = e
-        with contextlib.suppress(queue.Full):
-            feed.put(end, timeout=idle)
-
-    threading.Thread(target=read, daemon=True).start()
-    count = 0
-    while True:
-        try:
-            item = feed.get(timeout=idle)
-        except queue.Empty:
-            raise LainTimeout(
-                f"the engine sent {count} line{'' if count == 1 else 's'} of the logs of "
-                f"{whose}, then nothing for {idle:g} s without ending them: try again"
-            ) from None
-        if item is None:
-            return
-        if isinstance(item, Exception):
-            raise item
-        count += 1
-        yield item
-
-
 def _task_access(
     cluster: Cluster,
     task_id: str,
@@ -548,7 +487,7 @@ def _task_access(
         lines = 0
         reads = []
         options = {**_options(None, since), "tail": "all" if scan is None else scan}
-        for raw in _task_lines(cluster, task_id, {**options, "stderr": False}, "the router"):
+        for raw in task_lines(cluster, task_id, {**options, "stderr": False}, "the router"):
             lines += 1
             _, read = wanted.read(raw)
             if read is not None:

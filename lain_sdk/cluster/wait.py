@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.swarm import services_by_id, tasks_of
+from lain_sdk.cluster.task_logs import task_lines
 from lain_sdk.cluster.views import Service, Task
 from lain_sdk.errors import LainError, ProcFailure
 from lain_sdk.events import Event, ProcProgress
@@ -235,7 +236,7 @@ def failure_details(
         proc=proc,
         reason=reason,
         task_error=error,
-        logs=tuple(_task_logs(cluster, service.id, task)) if task is not None else (),
+        logs=tuple(_last_lines(cluster, task)) if task is not None else (),
         rolling_back=assessment.rolling_back,
     )
 
@@ -255,18 +256,11 @@ def _health_output(cluster: Cluster, task: Task | None) -> str:
     return str(log[-1].get("Output") or "").strip().replace("\n", " ")[:300]
 
 
-def _task_logs(cluster: Cluster, service_id: str, task: Task, lines: int = 5) -> list[str]:
-    wanted = f"com.docker.swarm.task.id={task.id}"
-    found = []
+def _last_lines(cluster: Cluster, task: Task, lines: int = 5) -> list[str]:
+    """The last lines the failed task printed (its own log: a whole service's may never end),
+    given up after a few quiet seconds: they are a courtesy in an error message."""
+    options = {"stdout": True, "stderr": True, "tail": lines, "timestamps": False}
     try:
-        with cluster.errors(f"read the logs of task {task.id[:12]}"):
-            for chunk in cluster.api.service_logs(
-                service_id, details=True, stdout=True, stderr=True, tail=200, is_tty=False
-            ):
-                for raw in chunk.decode("utf-8", "replace").splitlines():
-                    details, _, text = raw.partition(" ")
-                    if wanted in details:
-                        found.append(text)
+        return list(task_lines(cluster, task.id, options, f"task {task.id[:12]}", idle=5.0))
     except LainError:
-        return []  # logs are a courtesy in an error message; their absence is not an error
-    return found[-lines:]
+        return []

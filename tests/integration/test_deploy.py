@@ -262,6 +262,10 @@ def test_first_deploy_that_never_gets_healthy(docker_client: Any, app: TestApp) 
     message = str(caught.value)
     assert "proc web" in message and "keep failing" in message
     assert "first deploy" in message
+    # The failed task's last lines come along, read from its own log (a whole service's log
+    # may never end on this engine).
+    printed = [line for f in caught.value.failures for line in f.logs]
+    assert any(line.startswith("web ") and line.endswith(" up") for line in printed), printed
     # Nothing removed: what ran is there to look at.
     assert docker_client.api.services(filters={"name": f"{app.name}__web"})
 

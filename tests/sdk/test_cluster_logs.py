@@ -12,6 +12,7 @@ from fakes.router import access_line, start_router
 from fakes.swarm import Behaviour
 
 import lain_sdk.cluster.logs as logs_module
+import lain_sdk.cluster.task_logs as task_logs
 from lain_sdk.cluster.deploy import deploy_source
 from lain_sdk.cluster.logs import (
     AccessRecord,
@@ -360,14 +361,14 @@ def test_a_read_the_engine_leaves_open_gives_up_after_a_while(router, monkeypatc
     session, logs, first, _ = router
     logs.write(first, access_line("shop", "/one"))
     released = threading.Event()
-    real = logs_module._task_logs
+    real = task_logs.task_log_chunks
 
     def hanging(*args, **kwargs):
         yield from real(*args, **kwargs)
         released.wait(30)
 
-    monkeypatch.setattr(logs_module, "_task_logs", hanging)
-    monkeypatch.setattr(logs_module, "LOG_IDLE_TIMEOUT", 0.2)
+    monkeypatch.setattr(task_logs, "task_log_chunks", hanging)
+    monkeypatch.setattr(task_logs, "LOG_IDLE_TIMEOUT", 0.2)
     started = time.monotonic()
     try:
         with pytest.raises(
