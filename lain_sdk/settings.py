@@ -137,7 +137,9 @@ LOCAL_DEFAULT = ClusterSettings(
     # resolve them to loopback); lain v2's lain.local stays served for its lain.yaml files.
     domains=LOCAL_DOMAINS,
     insecure_registry=True,
-    publish_ports=True,
+    # The router serves web procs; ephemeral host ports stay available for debugging
+    # (a `local` cluster added with --publish-ports).
+    publish_ports=False,
     router=RouterSettings(base_image=LOCAL_ROUTER_BASE),
 )
 

@@ -20,8 +20,10 @@ def test_sdk_deploy_example_runs(docker_client) -> None:
         assert "phase-started" in out and "phase-finished" in out
         status_line = next(line for line in lines if line.startswith("release "))
         assert status_line.endswith("healthy True")
+        urls = next(line for line in lines if line.startswith("urls "))
+        assert "'http://hello.lain.localhost/'" in urls, urls
         web = next(line for line in lines if line.startswith("web "))
-        assert web.startswith("web 2/2 ['127.0.0.1:")
+        assert web == "web 2/2 ['running', 'running']", web
         assert any(line.startswith("greeter 1/1 ") for line in lines)
         assert "'succeeded')]" in lines[-1]
     finally:

@@ -86,12 +86,15 @@ def test_web_proc_spec() -> None:
 
 
 def test_host_ports_only_for_web_procs_on_publishing_clusters() -> None:
-    local = spec_of("web")["EndpointSpec"]
+    # The local cluster's router serves web procs: no host port unless asked for debugging.
+    assert spec_of("web")["EndpointSpec"] == {"Mode": "dnsrr"}
+    publishing = LOCAL_DEFAULT._replace(publish_ports=True)
+    local = spec_of("web", cluster=publishing)["EndpointSpec"]
     assert local == {
         "Mode": "dnsrr",
         "Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishMode": "host"}],
     }
-    assert "Ports" not in spec_of("mail")["EndpointSpec"]
+    assert "Ports" not in spec_of("mail", cluster=publishing)["EndpointSpec"]
     prod = ClusterSettings("prod", registry="r.example.com", domains=("example.com",))
     spec = spec_of("web", cluster=prod)
     assert spec["EndpointSpec"] == {"Mode": "dnsrr"}

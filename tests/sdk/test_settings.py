@@ -36,7 +36,7 @@ def test_no_file_means_the_local_default(tmp_path: Path) -> None:
     assert settings.cluster().registry == "127.0.0.1:5000"
     # A name that reaches this machine with no /etc/hosts entry; v2's domain is still served.
     assert settings.cluster().domains == ("lain.localhost", "lain.local")
-    assert settings.cluster().publish_ports
+    assert not settings.cluster().publish_ports  # the router serves web procs
     assert settings.names() == ["local"]
 
 
