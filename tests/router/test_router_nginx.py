@@ -10,6 +10,7 @@ import socketserver
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,11 +48,13 @@ FAKE_NGINX = textwrap.dedent(
 
 
 @pytest.fixture
-def nginx(tmp_path: Path) -> Nginx:
+def nginx(tmp_path: Path) -> Iterator[Nginx]:
     program = tmp_path / "nginx"
     program.write_text(f"#!{sys.executable}\n{FAKE_NGINX}")
     program.chmod(0o755)
-    return Nginx(str(tmp_path / "run"), binary=str(program))
+    started = Nginx(str(tmp_path / "run"), binary=str(program))
+    yield started
+    started.stop()  # a test that failed midway leaves no stand-in running
 
 
 def wait_for(path: Path) -> str:
