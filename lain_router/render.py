@@ -23,7 +23,7 @@ from typing import NamedTuple
 from lain_router.model import Route, RouterModel, Upstream
 
 LOG_FORMAT = (
-    '{"time":"$time_iso8601","app":"$lain_app","proc":"$lain_proc","host":"$host",'
+    '{"time":"$time_iso8601","msec":$msec,"app":"$lain_app","proc":"$lain_proc","host":"$host",'
     '"method":"$request_method","uri":"$request_uri","status":$status,'
     '"bytes":$body_bytes_sent,"duration":$request_time,"upstream":"$upstream_addr",'
     '"upstream_status":"$upstream_status","client":"$remote_addr",'
