@@ -104,8 +104,9 @@ class Watcher:
         started = time.monotonic()
         try:
             model = self.read()
-            if model.networks:
-                self.join(model.networks)
+            # Also with nothing to serve: the router must leave the last app's network, or
+            # that app's undeploy cannot remove it.
+            self.join(model.networks)
         except EngineError as e:
             if not self.nginx.running():
                 # Answer 404 meanwhile, rather than refuse connections, until the engine does.

@@ -124,6 +124,16 @@ def test_the_router_joins_served_networks_and_leaves_its_old_ones(parts) -> None
     assert "bridge" in engine.joined  # not a router network: left alone
 
 
+def test_the_router_leaves_the_last_network_when_nothing_is_served_any_more(parts) -> None:
+    engine, _, watcher = parts
+    engine.services_ = [service("shop")]
+    watcher.step()
+    assert "lain-router_shop" in engine.joined
+    engine.services_ = []  # the last routed app was undeployed
+    watcher.step()
+    assert "lain-router_shop" not in engine.joined and "bridge" in engine.joined
+
+
 def test_an_app_that_breaks_the_configuration_is_left_out_and_named(parts, tmp_path) -> None:
     engine, nginx, watcher = parts
     good = service("good")
