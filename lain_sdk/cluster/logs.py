@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import lain_sdk.arguments as arguments
 from lain_router.labels import ROUTER_SERVICE
+from lain_sdk.cluster.router import find_router
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, deployed_procs, tasks_of
 from lain_sdk.cluster.task_logs import task_lines
@@ -462,12 +463,10 @@ def access_logs(
 
 
 def _router_service(cluster: Cluster) -> str:
-    with cluster.errors("look up the router's service"):
-        found = cluster.api.services(filters={"name": ROUTER_SERVICE})
-    for service in found:
-        if (service.get("Spec") or {}).get("Name") == ROUTER_SERVICE:
-            return str(service["ID"])
-    raise RouterNotRunning(cluster.name, "there is no access log: the router keeps it")
+    router = find_router(cluster)
+    if router is None:
+        raise RouterNotRunning(cluster.name, "there is no access log: the router keeps it")
+    return router.id
 
 
 def _task_access(
