@@ -78,6 +78,10 @@ LABEL_SECRET_BY = "lain.secret.by"  # user@host who added it
 LABEL_SECRET_READER = "lain.secret.reader"
 # On containers a local run makes.
 LABEL_RUN = "lain.run"
+# On a node: it holds the volumes of a proc whose instances stay with their data
+# (``lain.data.<service>=<app>/<proc>``, see :func:`data_label`).  A node label, not a service
+# label, so the record outlives an undeploy, as the volumes do.
+DATA_LABEL_PREFIX = "lain.data."
 
 MAX_SERVICE_NAME = 63  # Swarm service names are DNS labels
 MAX_OBJECT_NAME = 64  # configs and secrets
@@ -129,6 +133,20 @@ def router_network_name(app: str) -> str:
 def use_label(provider: str) -> str:
     """The label a client's services carry for ``provider``: ``lain.use.<provider>``."""
     return f"{USE_LABEL_PREFIX}{provider}"
+
+
+def data_label(app: str, proc: str) -> tuple[str, str]:
+    """The node label (key, value) recording that a node holds the data of ``app``'s ``proc``.
+
+    The key holds the service name (unique per proc, and valid in a placement constraint);
+    the value names the app and proc for people reading ``lain node ls``."""
+    return f"{DATA_LABEL_PREFIX}{service_name(app, proc)}", f"{app}/{proc}"
+
+
+def data_constraint(app: str, proc: str) -> str:
+    """The placement constraint that keeps ``proc``'s instances on the node holding its data."""
+    key, value = data_label(app, proc)
+    return f"node.labels.{key}=={value}"
 
 
 def path_slug(path: str) -> str:
