@@ -19,7 +19,8 @@
      │    ├── VersionNotBuilt  a version's images are not on the engine (carries app, version)
      │    ├── ClusterNotFound  no cluster of that name in the settings (carries the name)
      │    ├── RouterNotRunning the cluster's router does not run (carries the cluster)
-     │    ├── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
+     │    ├── NodeNotFound     no node, or more than one, goes by that name (carries the nodes)
+ │    ├── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
      │    └── SecretNotDeclared    a secret file its proc does not declare was not stored
      │                             (carries app, proc, path, what lain.yaml declares)
      ├── ClusterError          the cluster refused or could not do what was asked
@@ -31,7 +32,9 @@
      │    │                    broke or took it)
      │    ├── RouteTaken       a mountpoint or stream port a deploy claims is held by another
      │    │                    app (carries each claim and its holder); nothing was changed
-     │    └── ContainerExists  a container of that name is there already (carries its name)
+     │    ├── ContainerExists  a container of that name is there already (carries its name)
+ │    └── NodeRefused      a node change lain will not make: it would lose data or the
+ │                         managers' quorum, or the node is up or in a swarm already
      ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
 
@@ -285,6 +288,29 @@ class RouterNotRunning(NotFound):
     def __init__(self, cluster: str, what: str) -> None:
         self.cluster = cluster
         super().__init__(f"no router runs on cluster {cluster}, so {what}; start the router")
+
+
+class NodeNotFound(NotFound):
+    """No node of the swarm goes by the name asked for, or more than one does.
+
+    Attributes:
+        name: the hostname, ID or ID prefix asked for.
+        nodes: ``(hostname, id)`` of every node of the swarm.
+        ambiguous: more than one node goes by that name.
+    """
+
+    def __init__(
+        self, name: str, nodes: list[tuple[str, str]] | tuple[tuple[str, str], ...], ambiguous: bool
+    ) -> None:
+        self.name = name
+        self.nodes = tuple(nodes)
+        self.ambiguous = ambiguous
+        listed = ", ".join(f"{host} ({node_id[:12]})" for host, node_id in self.nodes) or "none"
+        if ambiguous:
+            text = f"more than one node goes by {name!r}; give more of its ID"
+        else:
+            text = f"no node of the swarm goes by {name!r}"
+        super().__init__(f"{text} (nodes: {listed})")
 
 
 class ImageNotFound(NotFound):
@@ -631,6 +657,28 @@ class ContainerExists(ClusterError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"a container called {name} exists already (an earlier run?)")
+
+
+class NodeRefused(ClusterError):
+    """lain refused to change a node, because the change would lose data (a node that holds
+    stateful procs' volumes) or the managers' quorum, or because the node is still up, or is
+    in a swarm already; nothing was changed.
+
+    Attributes:
+        node: the node's hostname (or the engine's address, for a node being added).
+        action: what was refused: ``add``, ``label``, ``drain`` or ``rm``.
+        forcible: forcing the change is possible (``force=True``, ``--force``).
+        cluster: the cluster's name.
+    """
+
+    def __init__(
+        self, node: str, action: str, message: str, *, forcible: bool, cluster: str = ""
+    ) -> None:
+        self.node = node
+        self.action = action
+        self.forcible = forcible
+        self.cluster = cluster
+        super().__init__(message)
 
 
 class SettingsError(LainError):

@@ -281,6 +281,12 @@ class Node(NamedTuple):
         availability: ``active``, ``pause`` or ``drain``.
         state: ``ready``, ``down`` ...
         labels: the node labels set on the swarm.
+        version: its object version (an update must name it).
+        spec: its ``Spec`` as the engine returned it (updates send it back changed).
+        engine_version: the version of its Docker engine.
+        reachability: a manager's ``reachable`` or ``unreachable`` ("" for a worker).
+        leader: it is the managers' leader.
+        manager_address: where the other nodes reach it as a manager (``ADDR:2377``).
     """
 
     id: str
@@ -290,20 +296,34 @@ class Node(NamedTuple):
     availability: str = ""
     state: str = ""
     labels: Mapping[str, str] = {}
+    version: int = 0
+    spec: Mapping[str, Any] = {}
+    engine_version: str = ""
+    reachability: str = ""
+    leader: bool = False
+    manager_address: str = ""
 
     @classmethod
     def from_engine(cls, document: Mapping[str, Any]) -> Node:
         spec = _mapping(document.get("Spec"))
         status = _mapping(document.get("Status"))
+        description = _mapping(document.get("Description"))
+        manager = _mapping(document.get("ManagerStatus"))
         node_id = str(document.get("ID", ""))
         return cls(
             id=node_id,
-            hostname=str(_mapping(document.get("Description")).get("Hostname") or node_id[:12]),
+            hostname=str(description.get("Hostname") or node_id[:12]),
             address=str(status.get("Addr", "")),
             role=str(spec.get("Role", "")),
             availability=str(spec.get("Availability", "")),
             state=str(status.get("State", "")),
             labels=dict(_mapping(spec.get("Labels"))),
+            version=int(_mapping(document.get("Version")).get("Index", 0) or 0),
+            spec=spec,
+            engine_version=str(_mapping(description.get("Engine")).get("EngineVersion", "")),
+            reachability=str(manager.get("Reachability", "")),
+            leader=bool(manager.get("Leader")),
+            manager_address=str(manager.get("Addr", "")),
         )
 
 

@@ -155,7 +155,16 @@ class FakeSwarmAPI:
         self.swarm_secrets: dict[str, dict[str, Any]] = {}
         self.swarm_networks: dict[str, dict[str, Any]] = {}
         self.swarm_volumes: dict[str, dict[str, Any]] = {}
-        self.swarm_nodes: list[dict[str, Any]] = [self._node(FAKE_NODE, "manager-1", "10.0.0.1")]
+        self.swarm_nodes: list[dict[str, Any]] = [
+            self._node(FAKE_NODE, "manager-1", "10.0.0.1", leader=True)
+        ]
+        self.node_id = FAKE_NODE  # this engine's own node in its swarm
+        self.join_tokens = {
+            "Worker": "SWMTKN-1-fake-worker-secret",
+            "Manager": "SWMTKN-1-fake-manager-secret",
+        }
+        self.swarm_to_join: FakeSwarmAPI | None = None  # the swarm join_swarm reaches
+        self.ready_after: dict[str, int] = {}  # node -> looks at the nodes before it is ready
         self.swarm_state = "active"
         self.behaviours: dict[str, Behaviour] = {}
         self.logged_in: list[tuple[str, str]] = []  # (registry, username)
@@ -175,9 +184,50 @@ class FakeSwarmAPI:
         matches = [p for p in self.behaviours if image.startswith(p)]
         return self.behaviours[max(matches, key=len)] if matches else Behaviour()
 
-    def add_node(self, node_id: str, hostname: str, address: str) -> None:
+    def add_node(
+        self,
+        node_id: str,
+        hostname: str,
+        address: str,
+        *,
+        role: str = "manager",
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
         """Another node in the swarm (its tasks are reached through its own engine)."""
-        self.swarm_nodes.append(self._node(node_id, hostname, address))
+        node = self._node(node_id, hostname, address, role=role)
+        node["Spec"]["Labels"] = dict(labels or {})
+        self.swarm_nodes.append(node)
+
+    def set_node(
+        self,
+        node_id: str,
+        *,
+        state: str | None = None,
+        availability: str | None = None,
+        reachability: str | None = None,
+    ) -> None:
+        """Change a node as the swarm would see it change (down, drained, unreachable)."""
+        node = self._find_node(node_id)
+        if state is not None:
+            node["Status"]["State"] = state
+        if availability is not None:
+            node["Spec"]["Availability"] = availability
+        if reachability is not None:
+            node["ManagerStatus"]["Reachability"] = reachability
+
+    def place_tasks(self, service_name: str, node_id: str, slots: Any = None) -> None:
+        """Put the live tasks of a service (of ``slots`` only, when given) on another node."""
+        for task in self._service(service_name).tasks:
+            if task.doc["DesiredState"] == "running" and (
+                slots is None or task.doc["Slot"] in slots
+            ):
+                task.doc["NodeID"] = node_id
+
+    def _find_node(self, node_id: str) -> dict[str, Any]:
+        for node in self.swarm_nodes:
+            if node["ID"] == node_id:
+                return node
+        raise api_error(404, f"node {node_id} not found")
 
     def add_volume(self, name: str, labels: Mapping[str, str]) -> None:
         self.swarm_volumes[name] = {"Name": name, "Labels": dict(labels), "Driver": "local"}
@@ -193,13 +243,23 @@ class FakeSwarmAPI:
             raise error
 
     @staticmethod
-    def _node(node_id: str, hostname: str, address: str) -> dict[str, Any]:
-        return {
+    def _node(
+        node_id: str, hostname: str, address: str, role: str = "manager", leader: bool = False
+    ) -> dict[str, Any]:
+        node: dict[str, Any] = {
             "ID": node_id,
-            "Description": {"Hostname": hostname},
-            "Spec": {"Role": "manager", "Availability": "active", "Labels": {}},
+            "Version": {"Index": 1},
+            "Description": {"Hostname": hostname, "Engine": {"EngineVersion": "20.10.24"}},
+            "Spec": {"Role": role, "Availability": "active", "Labels": {}},
             "Status": {"State": "ready", "Addr": address},
         }
+        if role == "manager":
+            node["ManagerStatus"] = {
+                "Leader": leader,
+                "Reachability": "reachable",
+                "Addr": f"{address}:2377",
+            }
+        return node
 
     # -- the orchestrator ----------------------------------------------------------------------
 
@@ -640,23 +700,106 @@ class FakeSwarmAPI:
 
     def nodes(self, filters: Any = None) -> list[dict[str, Any]]:
         self._record("nodes")
+        for node_id, looks in list(self.ready_after.items()):  # a joining node gets ready
+            if looks <= 0:
+                self._find_node(node_id)["Status"]["State"] = "ready"
+                del self.ready_after[node_id]
+            else:
+                self.ready_after[node_id] = looks - 1
         return copy.deepcopy(self.swarm_nodes)
 
     def inspect_node(self, node_id: str) -> dict[str, Any]:
         self._record("inspect_node")
-        for node in self.swarm_nodes:
-            if node["ID"] == node_id:
-                return copy.deepcopy(node)
-        raise api_error(404, f"node {node_id} not found")
+        return copy.deepcopy(self._find_node(node_id))
+
+    def update_node(self, node_id: str, version: int, node_spec: Any = None) -> bool:
+        """As the engine does: at the node's version; a drain stops the node's tasks (the
+        orchestrator starts them again elsewhere); a demotion ends its manager status."""
+        self._record("update_node")
+        node = self._find_node(node_id)
+        if int(version) != node["Version"]["Index"]:
+            raise api_error(500, "rpc error: code = Unknown desc = update out of sequence")
+        spec = copy.deepcopy(dict(node_spec or {}))
+        node["Spec"] = spec
+        node["Version"]["Index"] += 1
+        if spec.get("Role") == "worker":
+            node.pop("ManagerStatus", None)
+        if spec.get("Availability") == "drain":
+            for service in self.swarm_services.values():
+                for task in service.tasks:
+                    if task.doc["NodeID"] == node_id and task.doc["DesiredState"] == "running":
+                        task.doc["DesiredState"] = "shutdown"
+                        task.set_state("shutdown")
+        return True
+
+    def remove_node(self, node_id: str, force: bool = False) -> bool:
+        self._record("remove_node")
+        node = self._find_node(node_id)
+        if node["Spec"]["Role"] == "manager":
+            raise api_error(
+                400,
+                f"rpc error: node {node_id} is a cluster manager and is a member of the raft "
+                "cluster. It must be demoted to worker before removal",
+            )
+        if node["Status"]["State"] != "down" and not force:
+            raise api_error(400, f"rpc error: node {node_id} is not down and can't be removed")
+        self.swarm_nodes.remove(node)
+        return True
+
+    def inspect_swarm(self) -> dict[str, Any]:
+        self._record("inspect_swarm")
+        if self.swarm_state != "active":
+            raise api_error(503, "This node is not a swarm manager.")
+        return {"ID": "swarm-fake-1", "JoinTokens": dict(self.join_tokens)}
+
+    def join_swarm(
+        self,
+        remote_addrs: Any,
+        join_token: str,
+        listen_addr: str = "0.0.0.0:2377",
+        advertise_addr: str | None = None,
+        data_path_addr: str | None = None,
+    ) -> bool:
+        """Join ``swarm_to_join`` (set by the test) when an address and a token are its own;
+        a refused token is echoed back, as a careless engine message might."""
+        self._record("join_swarm")
+        if self.swarm_state == "active":
+            raise api_error(503, "This node is already part of a swarm.")
+        target = self.swarm_to_join
+        managers = (
+            [n["ManagerStatus"]["Addr"] for n in target.swarm_nodes if "ManagerStatus" in n]
+            if target
+            else []
+        )
+        if target is None or not set(remote_addrs) & set(managers):
+            raise api_error(500, f"could not reach the managers at {', '.join(remote_addrs)}")
+        roles = {token: role.lower() for role, token in target.join_tokens.items()}
+        if join_token not in roles:
+            raise api_error(400, f"rpc error: invalid join token {join_token}")
+        self.node_id = new_id("node")
+        self.swarm_state = "active"
+        address = (advertise_addr or "10.0.0.9").split(":")[0]
+        hostname = getattr(self, "hostname", "new-node")
+        node = self._node(self.node_id, hostname, address, role=roles[join_token])
+        node["Status"]["State"] = "unknown"
+        target.swarm_nodes.append(node)
+        target.ready_after[self.node_id] = 1
+        return True
 
     def info(self) -> dict[str, Any]:
         self._record("info")
+        active = self.swarm_state == "active"
+        managers = [n for n in self.swarm_nodes if "ManagerStatus" in n] if active else []
         return {
             "SystemTime": stamp(),
             "Swarm": {
-                "NodeID": FAKE_NODE if self.swarm_state == "active" else "",
+                "NodeID": self.node_id if active else "",
                 "LocalNodeState": self.swarm_state,
-                "ControlAvailable": self.swarm_state == "active",
+                "ControlAvailable": active,
+                "RemoteManagers": [
+                    {"NodeID": n["ID"], "Addr": n["ManagerStatus"]["Addr"]} for n in managers
+                ]
+                or None,
             },
         }
 
