@@ -16,6 +16,7 @@ from lain_sdk.errors import (
     LainError,
     LockHeld,
     LockLost,
+    NodeRefused,
     RegistryAuthError,
     RouterNotRunning,
     SecretNotDeclared,
@@ -76,6 +77,15 @@ def hints_for(error: LainError) -> list[str]:
         return ["`lain build` builds the version checked out (`lain meta` names it)"]
     if isinstance(error, RouterNotRunning):
         return [f"start it with `lain -c {shlex.quote(error.cluster)} router up`"]
+    if isinstance(error, NodeRefused) and error.forcible:
+        return [_force_hint(error)]
     if isinstance(error, ClusterNotFound):
         return [f"lain cluster add {shlex.quote(error.name)} --docker-host URL --registry HOST"]
     return []
+
+
+def _force_hint(error: NodeRefused) -> str:
+    if error.action == "label":
+        return "if you are sure, run the same command with --force"
+    where = f"-c {shlex.quote(error.cluster)} " if error.cluster else ""
+    return f"if you are sure: `lain {where}node {error.action} {shlex.quote(error.node)} --force`"

@@ -64,6 +64,7 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         ),
         "unlock": Entry("lock", "unlock", "Show who holds the app's lock; --force breaks it."),
         "cluster": Entry("cluster", "cluster", "Manage the clusters lain deploys to."),
+        "node": Entry("node", "node", "List, add, label, drain and remove the swarm's nodes."),
         "router": Entry("router", "router", "Run the router that serves apps by domain and path."),
         "cert": Entry("cert", "cert", "Store, list and remove the router's TLS certificates."),
     },

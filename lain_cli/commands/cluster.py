@@ -1,14 +1,16 @@
-"""``lain cluster add|ls|show|use|rm|up|down``: the clusters lain deploys to."""
+"""``lain cluster add|ls|show|use|rm|up|down|status``: the clusters lain deploys to."""
 
 from __future__ import annotations
 
 import click
 
 from lain_cli.context import Context
-from lain_cli.options import pass_context, report, timeout_option
+from lain_cli.exit import ExitStatus
+from lain_cli.options import pass_context, report, selected_cluster, timeout_option
 from lain_cli.progress import show_events
 from lain_cli.tables import table
 from lain_sdk.cluster.local import cluster_down, cluster_up
+from lain_sdk.cluster.nodes import ClusterStatus, cluster_status
 from lain_sdk.cluster.router import ROUTER_TIMEOUT, router_up
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.credentials import normalize_registry
@@ -243,6 +245,50 @@ def down(obj: Context) -> None:
     obj.emit(
         {"stopped": stopped}, "stopped " + ", ".join(stopped) if stopped else "nothing to stop"
     )
+
+
+@cluster.command("status")
+@pass_context
+def status(obj: Context) -> None:
+    """Show the selected cluster's health: nodes, managers and quorum, registry, router.
+
+    Exits 0 when the managers have quorum and the registry answers, else 7 (CLUSTER_ERROR),
+    after printing the status.
+    """
+    found = cluster_status(selected_cluster(obj))
+    obj.emit(found.to_dict(), lambda: status_text(found))
+    if not found.healthy:
+        raise click.exceptions.Exit(ExitStatus.CLUSTER_ERROR)
+
+
+def status_text(found: ClusterStatus) -> str:
+    counts = ", ".join(f"{count} {state}" for state, count in found.nodes.items()) or "none"
+    reachable = sum(m.reachable for m in found.managers)
+    quorum = "quorum" if found.quorum else "NO QUORUM: the swarm cannot change anything"
+    registry = found.registry
+    if not registry.reachable:
+        said = f"unreachable ({registry.error})"
+    else:
+        said = "reachable" + (", asks for credentials" if registry.auth_required else "")
+        said += f" ({registry.error})" if registry.error else ""
+    router = found.router
+    if router.running:
+        up = sum(1 for t in router.tasks if t.state == "running" and t.desired_state == "running")
+        router_said = f"running on {up} of {len(router.tasks)} node(s) ({router.image})"
+    else:
+        router_said = "not running (start it with `lain router up`)"
+    lines = [
+        f"cluster:  {found.cluster} ({'healthy' if found.healthy else 'NOT healthy'})",
+        f"nodes:    {counts}",
+        f"managers: {reachable} of {len(found.managers)} reachable, {quorum}",
+    ]
+    lines += [
+        f"          {m.name} {m.address} {'leader' if m.leader else ''}".rstrip()
+        + ("" if m.reachable else " UNREACHABLE")
+        for m in found.managers
+    ]
+    lines += [f"registry: {registry.address} {said}", f"router:   {router_said}"]
+    return "\n".join(lines)
 
 
 COMMANDS = [cluster]
