@@ -114,6 +114,8 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.errors import LainTimeout as LainTimeout
     from lain_sdk.errors import LockHeld as LockHeld
     from lain_sdk.errors import LockLost as LockLost
+    from lain_sdk.errors import NodeNotFound as NodeNotFound
+    from lain_sdk.errors import NodeRefused as NodeRefused
     from lain_sdk.errors import NotFound as NotFound
     from lain_sdk.errors import Problem as Problem
     from lain_sdk.errors import ProcFailure as ProcFailure
@@ -198,6 +200,8 @@ _EXPORTS = {
     "LainTimeout": "lain_sdk.errors",
     "LockHeld": "lain_sdk.errors",
     "LockLost": "lain_sdk.errors",
+    "NodeNotFound": "lain_sdk.errors",
+    "NodeRefused": "lain_sdk.errors",
     "NotFound": "lain_sdk.errors",
     "Problem": "lain_sdk.errors",
     "ProcFailure": "lain_sdk.errors",

@@ -42,4 +42,5 @@ Modules, from the bottom up (each imports only the ones above it):
 ``run``            one proc of a built release in a local container
 ``exec``           a command in a running instance
 ``local``          the local engine as a one-node swarm plus a registry
+``nodes``          the swarm's nodes: list, add, label, drain, remove; the cluster's status
 """
