@@ -426,7 +426,8 @@ def _note_instances(
     for task in tasks:
         service = services.get(task.service_id)
         live = task.desired_state == "running" or task.state in _ACTIVE_STATES
-        if service is None or task.node_id != node.id or not live:
+        # A oneshot's run ends by itself: nothing to wait for, nowhere to move it.
+        if service is None or service.oneshot or task.node_id != node.id or not live:
             continue
         if _stateful(service, held):
             found.stopped.add(f"{service.app}/{service.proc}")
