@@ -29,6 +29,12 @@ MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 # held to the schema's stricter pattern before they get here.
 _MEMORY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([bkmg]?)b?$", re.IGNORECASE)
 _PORT_MAPPING_RE = re.compile(r"^([0-9]+)(?::([0-9]+))?(?:/(tcp|udp))?$")
+# A v2 filter (Swarm classic's): kind, key, operator, value.
+FILTER_RE = re.compile(r"^(affinity|constraint):(.+?)(==|!=)(.+)$")
+# What Swarm's placement constraints take (swarmkit's constraint parser): a key of letters,
+# digits and - _ . ; a value without operators or spaces.
+CONSTRAINT_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+CONSTRAINT_VALUE_RE = re.compile(r"^[A-Za-z0-9:_.*()?+\[\]\\^$|/-]+$")
 
 Position = Callable[[KeyPath], tuple[int, int]]
 
@@ -234,6 +240,7 @@ class _Checker:
         for key in ("persistent_dirs", "volumes"):
             self.volumes((*path, key), body.get(key))
         self.secret_files((*path, "secret_files"), body.get("secret_files"))
+        self.filters((*path, "filters"), body.get("filters"))
 
     def command(self, path: KeyPath, value: Any) -> None:
         if isinstance(value, str) and self.usable(path, value):
@@ -339,6 +346,27 @@ class _Checker:
                     f"cannot keep {directory!r} across restarts: /, /lain and /lain/app hold the "
                     "system and the app itself; name a directory inside them, like /lain/app/data",
                     at="key" if len(suffix) > 1 else "value",
+                )
+
+    def filters(self, path: KeyPath, value: Any) -> None:
+        """A constraint filter becomes a Swarm placement constraint on a node label, so its
+        key and value must be what Swarm accepts there."""
+        for where, text in filter_entries(path, value):
+            match = FILTER_RE.match(text.strip())
+            if match is None or match.group(1) != "constraint" or not self.usable(where, text):
+                continue
+            _, key, _, wanted = match.groups()
+            if not CONSTRAINT_KEY_RE.match(key):
+                self.add(
+                    where,
+                    f"{key!r} cannot be a node label in a placement constraint: use letters, "
+                    "digits, '-', '_' and '.'",
+                )
+            elif not CONSTRAINT_VALUE_RE.match(wanted):
+                self.add(
+                    where,
+                    f"{wanted!r} cannot be a value in a placement constraint: use letters, "
+                    "digits and - _ . : /",
                 )
 
     def secret_files(self, path: KeyPath, value: Any) -> None:
@@ -461,6 +489,34 @@ def secret_warnings(data: dict[str, Any]) -> list[Found]:
     for _, _, _, path, body in proc_sections(data):
         for where, name in _written_secrets((*path, "env"), body.get("env"), build_args=False):
             found.append(Found(where, _SECRET_ENV.format(name=name)))
+    return found
+
+
+def filter_entries(path: KeyPath, value: Any) -> Iterator[tuple[KeyPath, str]]:
+    """(path, text) of each filter of a ``filters`` value (a string or a list)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield (*path, i), item
+
+
+def filter_warnings(data: dict[str, Any]) -> list[Found]:
+    """``affinity:`` filters: Swarm classic placed a container next to (or away from) others;
+    Swarm mode has nothing like it, so lain ignores them."""
+    found = []
+    for _, _, _, path, body in proc_sections(data):
+        for where, text in filter_entries((*path, "filters"), body.get("filters")):
+            if text.strip().startswith("affinity:"):
+                found.append(
+                    Found(
+                        where,
+                        "affinity filters have no counterpart in Docker Swarm and are ignored; "
+                        "to keep procs together or apart, label nodes and use "
+                        "constraint:KEY==VALUE",
+                    )
+                )
     return found
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.builder import build_app_config
-from lain_sdk.appconfig.checks import secret_warnings, semantic_problems
+from lain_sdk.appconfig.checks import filter_warnings, secret_warnings, semantic_problems
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.appconfig.render import drop_paths, render_data
 from lain_sdk.appconfig.validation import Found, structural_problems
@@ -84,7 +84,8 @@ def _analyse(
             return None, sorted(set(_place(doc, found)))
     config = build_app_config(data, source=text, path=path, domains=domains)
     # On the file as written: a resource template's parameters are not secrets written out.
-    warnings = tuple(sorted(_place(doc, secret_warnings(doc.data))))
+    found = secret_warnings(doc.data) + filter_warnings(doc.data)
+    warnings = tuple(sorted(_place(doc, found)))
     return dataclasses.replace(config, warnings=warnings), []
 
 
