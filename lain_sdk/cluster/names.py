@@ -160,6 +160,16 @@ def volume_name(app: str, proc: str, path: str) -> str:
     return fit_name(f"lain_{app_slug(app)}_{proc}_{path_slug(path)}", MAX_VOLUME_NAME)
 
 
+def instance_volume_name(app: str, proc: str, path: str, slot: str) -> str:
+    """The named volume of one instance's persistent dir: ``lain_<app>_<proc>_<path>_<slot>``.
+
+    ``slot`` is the instance number, or the Swarm template that stands for it; the name is
+    shortened before it, so the slot always ends the name."""
+    suffix = f"_{slot}"
+    base = f"lain_{app_slug(app)}_{proc}_{path_slug(path)}"
+    return fit_name(base, MAX_VOLUME_NAME - len(suffix)) + suffix
+
+
 def release_config_name(app: str, number: int) -> str:
     """The Swarm config holding release ``number`` of ``app``."""
     return fit_name(f"lain-release-{app}-{number}", MAX_OBJECT_NAME)

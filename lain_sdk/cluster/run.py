@@ -373,12 +373,18 @@ def _run_volumes(service_mounts: Sequence[Mapping[str, Any]]) -> list[Any]:
         mounts.append(
             Mount(
                 target=mount["Target"],
-                source=fit_name(f"{mount['Source']}.run", MAX_VOLUME_NAME),
+                source=fit_name(f"{_run_source(mount['Source'])}.run", MAX_VOLUME_NAME),
                 type="volume",
                 labels={**labels, LABEL_RUN: "1"},
             )
         )
     return mounts
+
+
+def _run_source(source: str) -> str:
+    """A deploy's volume name without the instance number a stateful proc's carries: a local
+    run keeps the one volume per dir it had before instances got their own."""
+    return source.replace(f"_{SLOT_TEMPLATE}", "")
 
 
 def _attach_before_start(

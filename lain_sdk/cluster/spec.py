@@ -8,7 +8,10 @@ are and tests read them without an engine.  Mapping from lain.yaml:
 - ``healthcheck``/``container_healthcheck`` -> the container healthcheck, ``setup_time`` as its
   start period and as the update delay; ``kill_timeout`` -> stop grace period.
 - ``persistent_dirs`` (and ``/lain/logs``) -> named volumes ``lain_<app>_<proc>_<path>``; on a
-  multi-node cluster a named volume lives on the node that runs the task.
+  multi-node cluster a named volume lives on the node that runs the task.  A stateful proc (see
+  :func:`~lain_sdk.cluster.placement.is_stateful`) gets a volume per instance and dir,
+  ``..._<path>_<instance>``, and stays on the node holding them (a placement constraint).
+- ``filters`` -> placement constraints (see :mod:`lain_sdk.cluster.placement`).
 - ``secret_files`` -> the Swarm secrets a deploy found for them (see
   :mod:`lain_sdk.cluster.secret_store`), mounted at their paths.
 - Rolling updates start the new task first, one at a time, wait for it to be healthy and roll
@@ -28,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lain_sdk.appconfig.model import AppConfig, Healthcheck, Proc
+from lain_sdk.appconfig.model import LOGS_DIR, AppConfig, Healthcheck, Proc
 from lain_sdk.cluster import discovery
 from lain_sdk.cluster.names import (
     LABEL_APP,
@@ -38,11 +41,13 @@ from lain_sdk.cluster.names import (
     LABEL_RELEASE,
     LABEL_SPEC_HASH,
     LABEL_VERSION,
+    instance_volume_name,
     link_network_name,
     secret_version,
     service_name,
     volume_name,
 )
+from lain_sdk.cluster.placement import is_stateful, proc_constraints
 from lain_sdk.cluster.sizing import NANO, ProcScale, is_job, service_mode
 from lain_sdk.settings import ClusterSettings
 
@@ -124,6 +129,9 @@ def service_spec(
         "Mode": service_mode(int(scale.instances), job=oneshot),
         "EndpointSpec": _endpoint(proc, cluster),
     }
+    constraints = proc_constraints(app.appname, proc)
+    if constraints:  # left out otherwise, so specs (and their hashes) stay as they were
+        spec["TaskTemplate"]["Placement"] = {"Constraints": list(constraints)}
     if not oneshot:  # a job runs again when its spec changes: Swarm allows it no rollout
         spec["UpdateConfig"] = _rollout_config(proc.setup_time, failure_action="rollback")
         spec["RollbackConfig"] = _rollout_config(0, failure_action="pause")
@@ -198,13 +206,21 @@ def _healthcheck(check: Healthcheck, setup_time: float) -> dict[str, Any]:
 def _volumes(app: AppConfig, proc: Proc, owner: Mapping[str, str]) -> tuple[DesiredVolume, ...]:
     return tuple(
         DesiredVolume(
-            name=volume_name(app.appname, proc.name, volume.path),
+            name=_volume_source(app.appname, proc, volume.path),
             proc=proc.name,
             path=volume.path,
             labels={**owner, "lain.path": volume.path},
         )
         for volume in proc.volumes
     )
+
+
+def _volume_source(app: str, proc: Proc, path: str) -> str:
+    """A stateful proc's instances each get their own volume (Swarm fills in the instance
+    number); /lain/logs stays one volume per node, as before."""
+    if is_stateful(proc) and path != LOGS_DIR:
+        return instance_volume_name(app, proc.name, path, SLOT_TEMPLATE)
+    return volume_name(app, proc.name, path)
 
 
 def _mount(volume: DesiredVolume) -> dict[str, Any]:

@@ -80,9 +80,16 @@ def test_web_proc_spec() -> None:
     assert update["Order"] == "start-first" and update["Parallelism"] == 1
     assert update["FailureAction"] == "rollback" and update["Delay"] == 5 * NANO
     assert spec["RollbackConfig"]["Order"] == "start-first"
+    # /data makes web stateful: a volume per instance, and the node holding them.
     mounts = {m["Target"]: m["Source"] for m in container["Mounts"]}
-    assert mounts == {"/data": "lain_shop_web_data", "/lain/logs": "lain_shop_web_lain-logs"}
-    assert {v.name for v in built("web").volumes} >= {"lain_shop_web_data"}
+    assert mounts == {
+        "/data": "lain_shop_web_data_{{.Task.Slot}}",
+        "/lain/logs": "lain_shop_web_lain-logs",
+    }
+    assert {v.name for v in built("web").volumes} >= {"lain_shop_web_data_{{.Task.Slot}}"}
+    assert spec["TaskTemplate"]["Placement"] == {
+        "Constraints": ["node.labels.lain.data.shop__web==shop/web"]
+    }
 
 
 def test_host_ports_only_for_web_procs_on_publishing_clusters() -> None:
