@@ -55,6 +55,7 @@ def _plan_text(plan: Plan) -> str:
     for change in plan.procs:
         summary = change.summary()
         lines.append(f"  {change.proc}: {change.action}" + (f"  ({summary})" if summary else ""))
+    lines += [f"  {where.text()}" for where in plan.data_nodes]
     if not plan.changed:
         lines.append("nothing to change")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.cluster.claims import check_app_claims
+from lain_sdk.cluster.data_nodes import plan_data_nodes, record_data_nodes
 from lain_sdk.cluster.desired import DesiredState, desired_state
 from lain_sdk.cluster.links import join_providers, provider_links, prune_link_networks
 from lain_sdk.cluster.lock import app_lock
@@ -126,6 +127,7 @@ def prepare(
         SecretsMissing: a declared secret file is not stored.
         NotFound: ``procs`` names a proc the app does not have.
         RouteTaken: another app holds a mountpoint or stream port of the app.
+        NoDataNode: no node can hold a stateful proc's data.
     """
     config = source.config
     check_app_claims(cluster, config, procs)
@@ -160,6 +162,8 @@ def prepare(
         current_release=current_release(live.values()),
         remove_others=procs is None,
     )
+    specs = {s.proc: s.spec for s in desired.services}
+    plan = replace(plan, data_nodes=plan_data_nodes(cluster, source.app, specs, live))
     return Prepared(source, live, history, desired, plan, tuple(warnings))
 
 
@@ -296,6 +300,8 @@ def deploy_source(
         plan, desired, live = prepared.plan, prepared.desired, prepared.live
         for warning in prepared.warnings:
             yield Message(f"warning: {warning}")
+        # Before any service changes: Swarm places a stateful proc only on a labelled node.
+        yield from record_data_nodes(cluster, plan.data_nodes)
         history = settle_pending(cluster, app, prepared.history, live)
         current = find_release(history, plan.current_release)
         before = find_release(prepared.history, plan.current_release)

@@ -7,12 +7,14 @@ versions, the procs it had) and is recorded as a new release, so the history onl
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.loader import parse_app_config, parse_instance_config
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster.claims import check_claims
+from lain_sdk.cluster.data_nodes import plan_data_nodes, record_data_nodes
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult
 from lain_sdk.cluster.desired import app_network, rediscovered
 from lain_sdk.cluster.links import provider_links
@@ -179,6 +181,8 @@ def rollback_app(
         ClusterError: release ``number`` failed (it never ran whole).
         RouteTaken: another app's live service holds a mountpoint or stream port that release
             ``number`` had (nothing was changed).
+        NoDataNode: no node can hold the data of a stateful proc of release ``number``
+            (nothing was changed).
         DeployFailed: the rollback did not converge.
     """
     app = arguments.app_name(app)
@@ -204,6 +208,8 @@ def rollback_app(
             return DeployResult(app, target.meta_version, plan, None, waited=wait)
         check_claims(session, app, {p: s.get("Labels") or {} for p, s in specs.items()})
         check_spec_secrets(session, app, specs, f"release {target.number}")
+        plan = replace(plan, data_nodes=plan_data_nodes(session, app, specs, live))
+        yield from record_data_nodes(session, plan.data_nodes)
         release = create_release(
             session,
             app=app,

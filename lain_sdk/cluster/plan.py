@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lain_sdk.cluster.desired import DesiredState
+from lain_sdk.cluster.placement import DataNode
 from lain_sdk.cluster.sizing import format_number, spec_scale
 from lain_sdk.cluster.spec import (
     container_of,
@@ -105,6 +106,8 @@ class Plan:
         procs: one :class:`ProcChange` per proc (unchanged ones included).
         resource_instances: the plans of the client's resource instances, which a deploy
             changes first.
+        data_nodes: where each stateful proc's data is kept (or will be: a node the deploy
+            labels for it).
     """
 
     app: str
@@ -114,6 +117,7 @@ class Plan:
     create_network: bool
     procs: tuple[ProcChange, ...]
     resource_instances: tuple[Plan, ...] = ()
+    data_nodes: tuple[DataNode, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -132,6 +136,7 @@ class Plan:
             "network": {"name": self.network, "create": self.create_network},
             "procs": [p.to_dict() for p in self.procs],
             "resource_instances": [i.to_dict() for i in self.resource_instances],
+            "data_nodes": [d.to_dict() for d in self.data_nodes],
         }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import lain_sdk.arguments as arguments
+from lain_sdk.cluster.data_nodes import forget_data_nodes
 from lain_sdk.cluster.links import prune_link_networks
 from lain_sdk.cluster.lock import app_lock
 from lain_sdk.cluster.names import network_name, router_network_name
@@ -66,9 +67,11 @@ def undeploy_app(
 ) -> Generator[Event, None, UndeployResult]:
     """Remove an app's services (all, or ``procs``) and, with the whole app, its network.
 
-    Release history and secrets stay (so a later deploy or rollback knows them) unless
-    ``purge``, which also removes the app's volumes on the engine's node and its secrets (of
-    ``procs`` only, when given).
+    Release history, secrets and the labels of the nodes holding stateful procs' data stay (so
+    a later deploy or rollback knows them, and runs such procs where their volumes are) unless
+    ``purge``, which also removes the app's volumes on the engine's node, the data labels of
+    that node (those of other nodes stay with the volumes there) and its secrets (of ``procs``
+    only, when given).
 
     Raises:
         InvalidArgument: an argument of the wrong kind.
@@ -129,6 +132,8 @@ def _purge(
             left.append(volume)
     if removed:
         yield Message(f"removed volume(s) {', '.join(removed)}")
+    # A stateful proc's node label goes with its volumes, and stays where they stay.
+    yield from forget_data_nodes(cluster, app, procs)
     secrets, secrets_left = remove_app_secrets(cluster, app, procs)
     if secrets:
         yield Message(f"removed {secrets} secret version(s)")
