@@ -7,7 +7,7 @@ import click
 from lain_cli.context import Context
 from lain_cli.options import app_name, app_options, pass_context, selected_cluster
 from lain_cli.tables import table
-from lain_sdk.cluster.status import AppStatus, app_status
+from lain_sdk.cluster.status import AppStatus, ProcStatus, app_status
 from lain_sdk.units import format_bytes
 
 
@@ -40,6 +40,17 @@ def _fmt_state(state: str, desired: str, exit_code: int | None, oneshot: bool) -
 def _urls_text(urls: tuple[str, ...]) -> list[str]:
     """``urls: URL``, one URL a line."""
     return [("urls: " if n == 0 else "      ") + url for n, url in enumerate(urls)]
+
+
+def _held_back(proc: ProcStatus) -> list[str]:
+    """A line for each instance that waits for a node, or whose node is down."""
+    lines = []
+    for i in proc.instances:
+        if i.lost:
+            lines.append(f"  {proc.proc}.{i.instance}: node {i.node} is down: it is out of reach")
+        if i.waiting:
+            lines.append(f"  {proc.proc}.{i.instance}: {i.waiting}")
+    return lines
 
 
 def _status_text(status: AppStatus) -> str:
@@ -79,6 +90,7 @@ def _status_text(status: AppStatus) -> str:
             )
         if len(rows) > 1:
             lines.append(table(rows))
+        lines += _held_back(p)
         if any(i.ports for i in p.instances):
             lines.append("  (published ports listen on every interface of their node)")
         if p.update_message and p.update_state not in ("", "completed"):

@@ -19,12 +19,16 @@ import lain_sdk.arguments as arguments
 from lain_router.labels import LABEL_HTTPS_ONLY, LABEL_MOUNTPOINTS, LABEL_PORT
 from lain_router.model import parse_mountpoint
 from lain_sdk.cluster.names import LABEL_APP, LABEL_RESOURCE_CLIENT, network_name
+from lain_sdk.cluster.placement import Constraint, constraints_of, waiting_reason
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, instance_services, labelled_tasks, nodes
 from lain_sdk.cluster.views import Node, Service, Task, current_release
 from lain_sdk.errors import NotFound
 from lain_sdk.settings import RouterSettings
 
+# Node states in which the managers no longer hear from a node (not "unknown": a manager
+# that just restarted says that of every node for a moment).
+LOST_STATES = ("down", "disconnected")
 # A router on the default ports, for URLs worked out without a cluster's settings.
 DEFAULT_ROUTER = RouterSettings()
 
@@ -48,6 +52,10 @@ class InstanceStatus(NamedTuple):
         ports: published host ports, as the engine publishes them: on every interface of the
             node (``80/tcp -> 0.0.0.0:32768``).
         exit_code: how its program ended (a oneshot's run; None while it runs).
+        waiting: why Swarm has not started it, in plain words (``waiting: its data is on node
+            n2, which is down``); "" when it is not held back.
+        lost: its node is down: what it runs there is out of reach (Swarm replaces it
+            elsewhere, or, for a proc kept with its data, once the node is back).
     """
 
     instance: int
@@ -63,6 +71,8 @@ class InstanceStatus(NamedTuple):
     ports: tuple[str, ...] = ()
     error_age: float | None = None
     exit_code: int | None = None
+    waiting: str = ""
+    lost: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +89,8 @@ class InstanceStatus(NamedTuple):
             "address": self.address,
             "ports": list(self.ports),
             "exit_code": self.exit_code,
+            "waiting": self.waiting,
+            "lost": self.lost,
         }
 
 
@@ -286,8 +298,19 @@ def _proc_status(
         running = sum(1 for i in instances if i.state == "running")
     else:
         network = network_name(app)
-        instances = instance_statuses(tasks, where, service.has_healthcheck, now, network)
-        running = sum(1 for i in instances if i.state == "running" and i.desired_state == "running")
+        instances = instance_statuses(
+            tasks,
+            where,
+            service.has_healthcheck,
+            now,
+            network,
+            constraints=constraints_of(service.spec),
+        )
+        running = sum(
+            1
+            for i in instances
+            if i.state == "running" and i.desired_state == "running" and not i.lost
+        )
     return ProcStatus(
         proc=service.proc,
         proctype=service.proctype,
@@ -357,11 +380,19 @@ def _address(task: Task, host: str, network: str) -> tuple[str, tuple[str, ...]]
 
 
 def instance_statuses(
-    tasks: Iterable[Task], where: Mapping[str, Node], has_check: bool, now: float, network: str
+    tasks: Iterable[Task],
+    where: Mapping[str, Node],
+    has_check: bool,
+    now: float,
+    network: str,
+    *,
+    constraints: Iterable[Constraint] = (),
 ) -> list[InstanceStatus]:
     """The instances of one proc, from its tasks: per slot, the tasks Swarm wants running
     (newest first: during a start-first update the new task is the instance's future), with
-    the last error the slot had."""
+    the last error the slot had, why one waits (from the service's placement
+    ``constraints``) and whether its node is lost."""
+    wanted = tuple(constraints)
     slots: dict[int, list[Task]] = {}
     for task in tasks:
         slots.setdefault(task.slot, []).append(task)
@@ -393,6 +424,8 @@ def instance_statuses(
                     address=address,
                     ports=ports,
                     error_age=age,
+                    waiting=waiting_reason(task, wanted, where.values()),
+                    lost=node is not None and node.state in LOST_STATES,
                 )
             )
     return result
