@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +138,35 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(==|!=)\s*(.+?)\s*$")
+
+
+def _meets(node: Mapping[str, Any], constraint: str) -> bool:
+    """Whether a node meets a placement constraint, as Swarm decides it (node.labels.*,
+    node.id, node.hostname, node.role; values compared without regard to case; ``!=`` holds
+    for a node without the label)."""
+    match = _CONSTRAINT_RE.match(constraint)
+    if match is None:
+        raise api_error(400, f"invalid constraint {constraint!r}")
+    field, op, value = match.groups()
+    labels = node["Spec"].get("Labels") or {}
+    actual = (
+        labels.get(field[len("node.labels.") :])
+        if field.startswith("node.labels.")
+        else {
+            "node.id": node["ID"],
+            "node.hostname": node["Description"]["Hostname"],
+            "node.role": node["Spec"]["Role"],
+        }.get(field)
+    )
+    equal = actual is not None and str(actual).lower() == value.lower()
+    return equal if op == "==" else not equal
+
+
+def _nodes_text(count: int) -> str:
+    return f"{count} node{'s' if count != 1 else ''}"
+
+
 def _without_replicas(spec: Mapping[str, Any]) -> dict[str, Any]:
     rest = copy.deepcopy(dict(spec))
     rest.pop("Mode", None)
@@ -173,6 +203,10 @@ class FakeSwarmAPI:
         self.task_execs: dict[str, tuple[_Service, _Task, list[str]]] = {}
         self.created_services: list[dict[str, Any]] = []  # every spec created, removed or not
         self.exec_codes: dict[str, int] = {}
+        # Looks at the swarm a node stays down before Swarm replaces the tasks it ran (their
+        # instances are lost meanwhile), and how long each node has been down.
+        self.lost_after = 3
+        self.down_looks: dict[str, int] = {}
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -264,8 +298,52 @@ class FakeSwarmAPI:
     # -- the orchestrator ----------------------------------------------------------------------
 
     def _orchestrate(self) -> None:
+        self._count_down_nodes()
         for service in list(self.swarm_services.values()):
             self._step(service)
+
+    def _count_down_nodes(self) -> None:
+        down = {n["ID"] for n in self.swarm_nodes if n["Status"]["State"] == "down"}
+        self.down_looks = {n: self.down_looks.get(n, 0) + 1 for n in down}
+
+    def _replace_lost(self, service: _Service) -> None:
+        """Tasks on a node down long enough are given up (their observed state stays what the
+        node last said); the orchestrator then starts their slots again."""
+        for task in service.tasks:
+            gone = self.down_looks.get(task.doc["NodeID"], 0) > self.lost_after
+            if gone and task.doc["DesiredState"] == "running":
+                task.doc["DesiredState"] = "shutdown"
+
+    def _place(self, template: Mapping[str, Any]) -> tuple[str, str]:
+        """The node Swarm's scheduler gives a new task: the first ready, active node meeting
+        the template's placement constraints; else "" and the engine's reason."""
+        constraints = (template.get("Placement") or {}).get("Constraints") or []
+        unavailable = unsuitable = 0
+        for node in self.swarm_nodes:
+            if node["Status"]["State"] != "ready" or node["Spec"].get("Availability") != "active":
+                unavailable += 1
+            elif not all(_meets(node, c) for c in constraints):
+                unsuitable += 1
+            else:
+                return str(node["ID"]), ""
+        reasons = []
+        if unavailable:
+            reasons.append(f"{_nodes_text(unavailable)} not available for new tasks")
+        if unsuitable:
+            reasons.append(f"scheduling constraints not satisfied on {_nodes_text(unsuitable)}")
+        return "", f"no suitable node ({'; '.join(reasons)})"
+
+    def _schedule(self, task: _Task) -> None:
+        """A pending task gets a node once one fits (else its reason is brought up to date)."""
+        node_id, reason = self._place(task.doc["Spec"])
+        status = task.doc["Status"]
+        if not node_id:
+            status["Err"] = reason
+            return
+        task.doc["NodeID"] = node_id
+        status.pop("Err", None)
+        status.update({"State": "starting", "Message": "starting", "Timestamp": stamp()})
+        task.age = 0
 
     def _new_task(self, service: _Service, slot: int) -> _Task:
         spec = service.spec
@@ -277,11 +355,12 @@ class FakeSwarmAPI:
             for attachment in spec["TaskTemplate"].get("Networks") or []
         ]
         ports = (spec.get("EndpointSpec") or {}).get("Ports") or []
+        node_id, reason = self._place(spec["TaskTemplate"])
         doc = {
             "ID": new_id("task"),
             "ServiceID": service.id,
             "Slot": slot,
-            "NodeID": FAKE_NODE,
+            "NodeID": node_id,
             "CreatedAt": stamp(),
             # A job's tasks are meant to end; the engine says so from the start.
             "DesiredState": "complete" if service.job else "running",
@@ -305,6 +384,9 @@ class FakeSwarmAPI:
             },
             "NetworksAttachments": networks,
         }
+        if reason:  # no node fits: the task waits, as Swarm's scheduler leaves it
+            doc["Status"].update({"State": "pending", "Message": "pending task scheduling"})
+            doc["Status"]["Err"] = reason
         task = _Task(doc, service.version)
         service.tasks.append(task)
         return task
@@ -312,6 +394,9 @@ class FakeSwarmAPI:
     def _advance(self, service: _Service, task: _Task) -> None:
         """One look's worth of a task's life."""
         meant = "complete" if service.job else "running"
+        if task.doc["DesiredState"] == meant and task.state == "pending":
+            self._schedule(task)
+            return
         if task.doc["DesiredState"] != meant or task.state not in ("starting", "running"):
             return
         task.age += 1
@@ -341,6 +426,7 @@ class FakeSwarmAPI:
             task.doc["DesiredState"] = "shutdown"
 
     def _step(self, service: _Service) -> None:
+        self._replace_lost(service)
         for task in list(service.tasks):
             self._advance(service, task)
         if service.job:  # runs of the current iteration until enough completed (none retried)
