@@ -67,12 +67,15 @@ class RouterSettings(NamedTuple):
         https_port: the same for HTTPS.
         constraint: the Swarm placement constraint that picks the router's nodes (they must
             be managers: the router reads the swarm from its node's engine).
+        engine_socket: where the engine's socket is on those nodes (the router mounts it):
+            another path for a rootless engine, or for several engines on one machine.
     """
 
     base_image: str = "debian:bookworm-slim"
     http_port: int = 80
     https_port: int = 443
     constraint: str = "node.role==manager"
+    engine_socket: str = "/var/run/docker.sock"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self._asdict())
@@ -354,7 +357,13 @@ _CLUSTER_KEYS = {
     "publish_ports",
     "router",
 }
-_ROUTER_KEYS = {"base_image": str, "http_port": int, "https_port": int, "constraint": str}
+_ROUTER_KEYS = {
+    "base_image": str,
+    "http_port": int,
+    "https_port": int,
+    "constraint": str,
+    "engine_socket": str,
+}
 
 
 def _decode(raw: bytes, file: Path) -> str:

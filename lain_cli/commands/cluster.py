@@ -78,6 +78,13 @@ def cluster() -> None:
     show_default=True,
     help="Swarm placement constraint picking the router's nodes (managers).",
 )
+@click.option(
+    "--router-engine-socket",
+    metavar="PATH",
+    default=RouterSettings().engine_socket,
+    show_default=True,
+    help="The engine's socket on the router's nodes (the router reads the swarm through it).",
+)
 @click.option("--router-http-port", type=click.IntRange(1, 65535), default=80, show_default=True)
 @click.option("--router-https-port", type=click.IntRange(1, 65535), default=443, show_default=True)
 @click.option("--use", "use_it", is_flag=True, help="Also mark it as the cluster in use.")
@@ -93,6 +100,7 @@ def add(
     publish_ports: bool,
     router_base_image: str,
     router_constraint: str,
+    router_engine_socket: str,
     router_http_port: int,
     router_https_port: int,
     use_it: bool,
@@ -120,6 +128,7 @@ def add(
             http_port=router_http_port,
             https_port=router_https_port,
             constraint=router_constraint,
+            engine_socket=router_engine_socket,
         ),
     )
     settings.add(entry)

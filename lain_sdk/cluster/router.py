@@ -213,7 +213,7 @@ def _router_service(
                 "Mounts": [
                     {
                         "Type": "bind",
-                        "Source": "/var/run/docker.sock",
+                        "Source": router.engine_socket,
                         "Target": "/var/run/docker.sock",
                     }
                 ],

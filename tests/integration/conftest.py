@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import pytest
 from apps import unique_app_name
+from lab import MANAGER, WORKER, LabUnavailable, SwarmLab, swarm_lab
 from swarm_apps import TestApp, cleanup
 
 import lain_sdk
@@ -130,11 +131,11 @@ def _registry_program(name: str) -> str:
     return found
 
 
-def _free_loopback_port() -> int:
+def _free_port(address: str) -> int:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -153,7 +154,9 @@ def _registry_answers(url: str) -> bool:
         return False
 
 
-def _start_registry(workdir: Path, *, auth: bool) -> tuple[RegistryServer, subprocess.Popen]:
+def _start_registry(
+    workdir: Path, *, auth: bool, address: str = "127.0.0.1"
+) -> tuple[RegistryServer, subprocess.Popen]:
     import json
     import secrets
     import time
@@ -183,12 +186,12 @@ def _start_registry(workdir: Path, *, auth: bool) -> tuple[RegistryServer, subpr
 
     log_path = workdir / "registry.log"
     for _ in range(3):  # another process may take the free port before the registry binds it
-        port = _free_loopback_port()
-        config["http"]["addr"] = f"127.0.0.1:{port}"
+        port = _free_port(address)
+        config["http"]["addr"] = f"{address}:{port}"
         config_path = workdir / "config.yml"
         config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         server = RegistryServer(
-            f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", data_dir, log_path, username, password
+            f"{address}:{port}", f"http://{address}:{port}", data_dir, log_path, username, password
         )
         with log_path.open("ab") as log:
             process = subprocess.Popen(
@@ -273,3 +276,36 @@ def router(docker_client: Any, registry: Any, base_image: str) -> Any:
     status = lain_sdk.drain(router_up(Cluster(settings, engine=docker_client), timeout=240))
     assert status.running, status
     return status
+
+
+# -- a two-node swarm ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lab(
+    docker_client: Any, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SwarmLab]:
+    """Two extra engines forming a swarm of their own (manager ``a``, worker ``b``), with an
+    open and an htpasswd registry where both can reach them; the test images are on ``a``,
+    which builds.  Made once per session and removed at its end."""
+    try:
+        swarm = SwarmLab(swarm_lab("up", MANAGER, WORKER))
+    except LabUnavailable as e:
+        unavailable(f"{e}; scripts/swarm-lab needs root, iproute2 and dockerd")
+    processes = []
+    try:
+        swarm.load_image(docker_client, base_image)
+        for auth in (False, True):
+            workdir = tmp_path_factory.mktemp("lab-registry")
+            server, process = _start_registry(workdir, auth=auth, address=swarm.host_address)
+            processes.append(process)
+            if auth:
+                swarm.auth_registry = server
+            else:
+                swarm.registry = server
+        yield swarm
+    finally:
+        for process in processes:
+            _stop_registry(process)
+        swarm.close()
+        swarm_lab("down")

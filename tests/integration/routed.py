@@ -28,15 +28,17 @@ def get(
     timeout: float = 5.0,
     context: ssl.SSLContext | None = None,
     headers: dict[str, str] | None = None,
+    address: str = "127.0.0.1",
 ) -> Answer:
-    """One GET through the router; a connection failure is status 0 (its error as body)."""
+    """One GET through the router (on this machine unless ``address`` says where); a
+    connection failure is status 0 (its error as body)."""
     if https:
         tls = context or ssl._create_unverified_context()
         connection: http.client.HTTPConnection = _SNIConnection(
-            "127.0.0.1", port or HTTPS_PORT, host, timeout=timeout, context=tls
+            address, port or HTTPS_PORT, host, timeout=timeout, context=tls
         )
     else:
-        connection = http.client.HTTPConnection("127.0.0.1", port or HTTP_PORT, timeout=timeout)
+        connection = http.client.HTTPConnection(address, port or HTTP_PORT, timeout=timeout)
     try:
         sent = {"Host": host, "Connection": "close", **(headers or {})}
         connection.request("GET", path, headers=sent)

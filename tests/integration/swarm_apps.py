@@ -14,6 +14,7 @@ import secrets
 import tarfile
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from lain_sdk.cluster.session import Cluster
@@ -137,6 +138,16 @@ def push_version(
             assert "error" not in line, line
     app.versions.append(mv)
     return mv
+
+
+def pushing_with(client: Any, auth_config: dict[str, str] | None) -> Any:
+    """``client`` as push_version uses it, whose pushes carry ``auth_config`` (a registry that
+    asks for credentials), without logging the shared client in to it."""
+
+    def push(repository: str, **kwargs: Any) -> Any:
+        return client.api.push(repository, auth_config=auth_config, **kwargs)
+
+    return SimpleNamespace(images=client.images, api=SimpleNamespace(push=push))
 
 
 def cleanup(client: Any, app: str, images: list[str] = ()) -> None:

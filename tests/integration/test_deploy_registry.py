@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from apps import unique_app_name
-from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
+from swarm_apps import TestApp, cleanup, push_version, pushing_with, wait_http, web_app
 
 from lain_cli.exit import ExitStatus
 
 TIMEOUT = 90
-
-
-def pushing_with(client: Any, auth_config: dict[str, str] | None) -> Any:
-    """``client`` as push_version uses it, whose pushes carry ``auth_config`` (a registry that
-    asks for credentials), without logging the shared client in to it."""
-
-    def push(repository: str, **kwargs: Any) -> Any:
-        return client.api.push(repository, auth_config=auth_config, **kwargs)
-
-    return SimpleNamespace(images=client.images, api=SimpleNamespace(push=push))
 
 
 @pytest.fixture

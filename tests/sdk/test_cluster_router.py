@@ -50,6 +50,16 @@ def test_the_spec_is_global_on_the_router_nodes_with_host_ports_and_certificates
     assert spec["UpdateConfig"]["Order"] == "stop-first"
 
 
+def test_the_router_mounts_the_engine_socket_the_settings_name() -> None:
+    settings = SETTINGS._replace(router=RouterSettings(engine_socket="/run/user/1000/docker.sock"))
+    spec = router_spec(settings, "registry.example.com/lain/router:abc")
+    (mount,) = spec["TaskTemplate"]["ContainerSpec"]["Mounts"]
+    assert (mount["Source"], mount["Target"]) == (
+        "/run/user/1000/docker.sock",
+        "/var/run/docker.sock",
+    )
+
+
 def test_stream_ports_are_a_service_of_their_own_so_http_never_restarts_for_them() -> None:
     spec = stream_router_spec(
         SETTINGS,

@@ -1,0 +1,126 @@
+"""lain on a swarm of two engines (see lab.py): instances spread over both nodes, a worker pulls
+from a registry that asks for credentials, a node lost moves stateless instances, and the router
+on the manager reaches instances on the worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from apps import unique_app_name
+from lab import MANAGER, WORKER, SwarmLab
+from routed import get, wait_answer
+from swarm_apps import TestApp, cleanup, push_version, pushing_with, web_app
+
+import lain_sdk
+from lain_cli.exit import ExitStatus
+from lain_sdk.cluster.router import router_up
+from lain_sdk.cluster.session import Cluster
+from lain_sdk.settings import LOCAL_ROUTER_BASE
+
+DEPLOY_TIMEOUT = "120"
+MOVE_TIMEOUT = 60  # a node killed without warning: its stateless instances run elsewhere by then
+
+
+def add_lab_cluster(lain: Any, lab: SwarmLab, registry: Any, *extra: str) -> None:
+    added = lain(
+        "cluster",
+        "add",
+        "lab",
+        "--docker-host",
+        lab.docker_host(MANAGER),
+        "--registry",
+        registry.host,
+        "--insecure-registry",
+        "--router-base-image",
+        LOCAL_ROUTER_BASE,
+        "--router-engine-socket",
+        lab.engine_socket(MANAGER),
+        "--use",
+        *extra,
+    )
+    assert added.exit_code == ExitStatus.OK, added.stderr
+
+
+def ps(lain: Any, app: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    shown = lain("-o", "json", "ps", "-a", app, env=env)
+    assert shown.exit_code == ExitStatus.OK, shown.stderr
+    return dict(json.loads(shown.stdout))
+
+
+def running_nodes(status: dict[str, Any], proc: str = "web") -> list[str]:
+    (found,) = [p for p in status["procs"] if p["proc"] == proc]
+    return sorted(i["node"] for i in found["instances"] if i["state"] == "running")
+
+
+@pytest.fixture
+def lab_app(lab: SwarmLab) -> Iterator[TestApp]:
+    """A unique app on the lab's open registry, built on the manager; cleaned up after."""
+    lab.ensure_up()
+    app = TestApp(unique_app_name("mn"), lab.registry.host, engine=lab.manager)
+    yield app
+    lab.ensure_up()
+    cleanup(lab.manager, app.name, app.images)
+
+
+def test_instances_spread_pull_with_credentials_and_move_when_a_node_dies(
+    lab: SwarmLab, lab_app: TestApp, lain: Any
+) -> None:
+    registry = lab.auth_registry
+    app = TestApp(lab_app.name, registry.host, engine=lab.manager)
+    lab_app.images = app.images  # cleaned up with the fixture's app
+    four = web_app(app.name).replace("num_instances: 2", "num_instances: 4")
+    push_version(pushing_with(lab.manager, registry.auth_config), app, four, "spread")
+    add_lab_cluster(lain, lab, registry)
+    env = {"LAIN_REGISTRY_USERNAME": registry.username, "LAIN_REGISTRY_PASSWORD": registry.password}
+
+    deployed = lain("deploy", "-a", app.name, "--timeout", DEPLOY_TIMEOUT, env=env)
+
+    assert deployed.exit_code == ExitStatus.OK, deployed.stderr
+    nodes = running_nodes(ps(lain, app.name, env))
+    assert len(nodes) == 4 and set(nodes) == {lab.hostname(MANAGER), lab.hostname(WORKER)}
+    # The worker pulled the release itself, from the registry that asks for credentials.
+    pulled = lab.client(WORKER).images.list(name=f"{registry.host}/{app.name}")
+    assert pulled, "the worker has no image of the app"
+
+    lab.crash(WORKER)
+    started = time.monotonic()
+    while running_nodes(ps(lain, app.name, env)) != [lab.hostname(MANAGER)] * 4:
+        assert time.monotonic() - started < MOVE_TIMEOUT, ps(lain, app.name, env)
+        time.sleep(1)
+    moved_after = time.monotonic() - started
+    assert moved_after < MOVE_TIMEOUT
+
+    shown = lain("ps", "-a", app.name, env=env)
+    assert shown.exit_code == ExitStatus.OK, shown.stderr
+    assert lab.hostname(WORKER) in shown.stdout and "down" in shown.stdout, shown.stdout
+
+
+def test_the_router_on_the_manager_reaches_instances_on_the_worker(
+    lab: SwarmLab, lab_app: TestApp, docker_client: Any, lain: Any
+) -> None:
+    lab.load_image(docker_client, LOCAL_ROUTER_BASE)
+    settings = lab.settings(domains=("lab.test",))
+    router = lain_sdk.drain(router_up(Cluster(settings, engine=lab.manager), timeout=240))
+    assert router.running, router
+    four = web_app(lab_app.name).replace("num_instances: 2", "num_instances: 4")
+    push_version(lab.manager, lab_app, four, "routed", echo=True)
+    add_lab_cluster(lain, lab, lab.registry, "--domain", "lab.test")
+    deployed = lain("deploy", "-a", lab_app.name, "--timeout", DEPLOY_TIMEOUT)
+    assert deployed.exit_code == ExitStatus.OK, deployed.stderr
+    (web,) = ps(lain, lab_app.name)["procs"]
+    on_worker = {str(i["instance"]) for i in web["instances"] if i["node"] == lab.hostname(WORKER)}
+    assert on_worker, web["instances"]
+
+    host = f"{lab_app.name}.lab.test"
+    first = wait_answer(host, "/cgi-bin/echo", address=lab.address(MANAGER), timeout=30)
+    assert first.status == 200, first
+    answered = set()
+    for _ in range(40):
+        answer = get(host, "/cgi-bin/echo", address=lab.address(MANAGER))
+        assert answer.status == 200, answer
+        answered.add(dict(line.split("=", 1) for line in answer.body.split())["instance"])
+    assert answered & on_worker, (answered, on_worker)
