@@ -60,6 +60,10 @@ def _status_text(status: AppStatus) -> str:
         + ("healthy" if status.healthy else "NOT healthy")
     ]
     lines += _urls_text(status.urls)
+    lines += [
+        f"node {node} is down: what ran there runs elsewhere, or waits for it if it keeps data"
+        for node in status.lost_nodes
+    ]
     for p in status.procs:
         update = (
             f", update {p.update_state}" if p.update_state and p.update_state != "completed" else ""

@@ -149,6 +149,8 @@ class AppStatus(NamedTuple):
             (``resource.<res>.<app>``, see :mod:`lain_sdk.cluster.resources`).
         urls: where users reach the app through the cluster's router (a property: its procs'
             URLs, the ``web`` proc's first).
+        lost_nodes: the nodes that are down while the app last ran something there (Swarm
+            replaces stateless instances elsewhere; stateful ones wait for the node).
     """
 
     app: str
@@ -156,6 +158,7 @@ class AppStatus(NamedTuple):
     release: int | None
     procs: tuple[ProcStatus, ...] = ()
     resource_instances: tuple[AppStatus, ...] = ()
+    lost_nodes: tuple[str, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -180,6 +183,7 @@ class AppStatus(NamedTuple):
             "urls": list(self.urls),
             "procs": [p.to_dict() for p in self.procs],
             "resource_instances": [i.to_dict() for i in self.resource_instances],
+            "lost_nodes": list(self.lost_nodes),
         }
 
 
@@ -221,7 +225,19 @@ def app_status(app: str, *, cluster: ClusterLike) -> AppStatus:
 
     return status_of(app, live)._replace(
         resource_instances=tuple(status_of(name, procs) for name, procs in instances.items()),
+        lost_nodes=lost_nodes(tasks, where),
     )
+
+
+def lost_nodes(tasks: Iterable[Task], where: Mapping[str, Node]) -> tuple[str, ...]:
+    """The nodes that are down and last reported a running task of these: a node that dies
+    cannot say its tasks stopped, so they stay "running" there in Swarm's records."""
+    lost = {
+        where[t.node_id].hostname
+        for t in tasks
+        if t.state == "running" and t.node_id in where and where[t.node_id].state in LOST_STATES
+    }
+    return tuple(sorted(lost))
 
 
 def app_urls(app: str, *, cluster: ClusterLike) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docker.errors import ImageNotFound
+from docker.errors import APIError, ImageNotFound
 
 from lain_sdk.engine import connect
 from lain_sdk.settings import LOCAL_ROUTER_BASE, ClusterSettings, RouterSettings
@@ -115,6 +115,29 @@ class SwarmLab:
         """Start an engine in no swarm; its docker host."""
         self.status = swarm_lab("spare", node)
         return self.docker_host(node)
+
+    def remove_volumes(self, node: str, app: str, timeout: float = 60) -> None:
+        """Remove ``app``'s volumes on ``node`` (a worker: cleanup() asks a manager), waiting
+        for the containers that used them to go."""
+        client = self.client(node)
+        deadline = time.monotonic() + timeout
+        while volumes := client.volumes.list(filters={"label": f"lain.app={app}"}):
+            for volume in volumes:
+                with contextlib.suppress(APIError):
+                    volume.remove()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"volumes of {app} left on node {node}: {volumes}")
+            time.sleep(0.5)
+
+    def leave(self, node: str) -> None:
+        """Have ``node`` leave the swarm (if it is in one) and the manager forget it."""
+        if node in self.status["nodes"] and self.status["nodes"][node]["running"]:
+            with contextlib.suppress(APIError):
+                self.client(node).swarm.leave(force=True)
+        for found in self.manager.api.nodes():
+            if found["Description"]["Hostname"] == self.hostname(node):
+                with contextlib.suppress(APIError):
+                    self.manager.api.remove_node(found["ID"], force=True)
 
     def node_state(self, node: str) -> str:
         for found in self.manager.api.nodes():

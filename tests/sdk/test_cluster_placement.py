@@ -368,7 +368,10 @@ def test_a_purge_keeps_the_label_of_a_node_it_cannot_reach(cluster, swarm) -> No
 def test_ps_shows_instances_on_a_lost_node_then_why_they_wait(cluster, swarm) -> None:
     deploy(cluster)
     node_doc(swarm, "node-manager-1")["Status"]["State"] = "down"
-    [proc] = app_status("shop", cluster=cluster).procs
+    status = app_status("shop", cluster=cluster)
+    assert status.lost_nodes == ("manager-1",)
+    assert status.to_dict()["lost_nodes"] == ["manager-1"]
+    [proc] = status.procs
     assert [i.lost for i in proc.instances] == [True, True]
     assert proc.running == 0
     for _ in range(swarm.lost_after + 1):  # Swarm gives up on the node's tasks
@@ -383,8 +386,10 @@ def test_ps_shows_instances_on_a_lost_node_then_why_they_wait(cluster, swarm) ->
     node_doc(swarm, "node-manager-1")["Status"]["State"] = "ready"
     for _ in range(3):
         swarm.tasks()
-    [proc] = app_status("shop", cluster=cluster).procs
+    status = app_status("shop", cluster=cluster)
+    [proc] = status.procs
     assert proc.running == 2 and task_nodes(swarm) == {"node-manager-1"}
+    assert status.lost_nodes == ()
 
 
 def test_ps_names_the_label_no_node_has(cluster, swarm) -> None:
