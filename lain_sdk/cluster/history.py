@@ -190,6 +190,7 @@ def rollback_app(
         arguments.whole(number, "number", minimum=1)
     timeout = arguments.seconds(timeout)
     session = Cluster.of(cluster)
+    session.login_engine()  # a node the release's instances land on may have to pull them
     with (yield from app_lock(session, app, operation="rollback", timeout=timeout)):
         live = app_services(session, app)
         history = settle_pending(session, app, read_releases(session, app), live)

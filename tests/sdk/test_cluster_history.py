@@ -145,3 +145,12 @@ def test_a_rollback_says_which_release_it_chose_and_why_it_skipped_others(cluste
     # Asked for by number, nothing is skipped: nothing to explain.
     _, events = rollback(cluster, 3)
     assert not any("skipped" in e.text for e in events if isinstance(e, Message))
+
+
+def test_a_rollback_hands_the_engine_the_registry_credentials(cluster, monkeypatch) -> None:
+    deploy(cluster)
+    deploy(cluster, n=2)
+    logins = []
+    monkeypatch.setattr(cluster, "login_engine", lambda: logins.append("login") or True)
+    rollback(cluster)
+    assert logins == ["login"]  # a node its instances land on may have to pull the images
