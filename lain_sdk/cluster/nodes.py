@@ -592,7 +592,9 @@ def add_node(
         LainTimeout: the node was not ready within ``timeout``.
     """
     deadline = time.monotonic() + timeout
-    new = engine if engine is not None else _connect(cluster, docker_host)
+    new = (
+        engine if engine is not None else cluster.connect_engine(docker_host, NODE_CONNECT_TIMEOUT)
+    )
     try:
         joined_id = yield from _join(
             cluster, new, docker_host, manager, advertise_addr, listen_addr
@@ -602,11 +604,6 @@ def add_node(
         if engine is None:
             new.close()
     return describe(found)
-
-
-def _connect(cluster: Cluster, docker_host: str) -> EngineClient:
-    # The session's own way of connecting: a tcp:// engine gets the cluster's TLS certificates.
-    return cluster._connect(docker_host, timeout=NODE_CONNECT_TIMEOUT)
 
 
 def _join(

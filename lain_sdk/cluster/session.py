@@ -131,7 +131,7 @@ class Cluster:
             EngineError: the engine did not answer.
         """
         if self._engine is None:
-            self._engine = self._connect()
+            self._engine = self.connect_engine()
         return self._engine
 
     @property
@@ -139,7 +139,14 @@ class Cluster:
         """The engine's low-level client (what lain sends Engine API documents through)."""
         return self.engine.api
 
-    def _connect(self, url: str | None = None, timeout: float = 60) -> EngineClient:
+    def connect_engine(self, url: str | None = None, timeout: float = 60) -> EngineClient:
+        """A new client of the engine at ``url`` (default: the cluster's manager), reached the
+        way the manager is: a ``tcp://`` engine with the cluster's TLS certificates.  The
+        caller closes it.
+
+        Raises:
+            EngineError: the engine did not answer.
+        """
         url = url or self.settings.docker_host
         cert_path = self.settings.tls_cert_path
         if cert_path and url and url.startswith("tcp://"):
@@ -161,7 +168,7 @@ class Cluster:
         url = node_engine_url(self.settings.docker_host, address)
         if url is None:
             return None
-        return self._connect(url, timeout=NODE_CONNECT_TIMEOUT)
+        return self.connect_engine(url, timeout=NODE_CONNECT_TIMEOUT)
 
     @property
     def credentials(self) -> CredentialStore:

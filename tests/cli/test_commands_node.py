@@ -12,6 +12,7 @@ from fakes.swarm import Behaviour
 from lain_cli.exit import ExitStatus
 from lain_sdk.cluster.deploy import deploy_source
 from lain_sdk.cluster.names import data_label
+from lain_sdk.cluster.session import Cluster
 
 WORKER = "node-worker-2"
 DB_KEY, DB_VALUE = data_label("shop", "db")
@@ -188,7 +189,7 @@ def new_engine(swarm, monkeypatch) -> FakeDockerClient:
     engine.api.swarm_state = "inactive"
     engine.api.swarm_to_join = swarm
     engine.api.hostname = "worker-5"
-    monkeypatch.setattr("lain_sdk.cluster.nodes._connect", lambda cluster, url: engine)
+    monkeypatch.setattr(Cluster, "connect_engine", lambda cluster, url, timeout: engine)
     return engine
 
 
