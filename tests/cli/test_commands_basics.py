@@ -191,6 +191,18 @@ def test_completion_scripts_call_back_into_lain(lain: Any) -> None:
     assert (result.exit_code, result.stdout) == (0, "plain,completion\n")
 
 
+def test_completion_offers_the_node_commands_and_cluster_status(lain: Any) -> None:
+    def complete(words: str) -> list[str]:
+        count = len(words.split()) - (0 if words.endswith(" ") else 1)
+        env = {"_LAIN_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(count)}
+        return lain(env=env).stdout.split()
+
+    assert complete("lain node ") == [
+        f"plain,{c}" for c in ("activate", "add", "drain", "label", "ls", "rm")
+    ]
+    assert complete("lain cluster st") == ["plain,status"]
+
+
 # -- start-up cost ---------------------------------------------------------------------------
 
 HEAVY = {"docker", "git", "requests", "rich", "keyring"}
