@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from lain_sdk.errors import EngineError
 from lain_sdk.files import replace_file
 from lain_sdk.protocols import EngineClient as EngineClient
 from lain_sdk.settings import cache_dir
+from lain_sdk.ssh_tunnel import SSHTunnel
 
 # Where local tests and the README's set-up put a busybox root filesystem (nothing can be
 # pulled on machines without Docker Hub access).
@@ -63,21 +65,26 @@ def connect(
     address = engine_address(base_url, env)
     version = remembered_api_version(address) if remember_version else None
     client: EngineClient
+    tunnel = SSHTunnel(base_url, timeout) if base_url and base_url.startswith("ssh://") else None
     try:
         if base_url:
-            client = docker.DockerClient(
-                base_url=base_url,
-                version=version,
-                timeout=int(timeout),
-                use_ssh_client=base_url.startswith("ssh://"),
-            )
+            url = tunnel.url if tunnel is not None else base_url
+            client = docker.DockerClient(base_url=url, version=version, timeout=int(timeout))
         else:
             client = docker.from_env(version=version, timeout=int(timeout), environment=dict(env))
     except (DockerException, OSError) as e:
+        why = describe_connection_failure(e)
+        if tunnel is not None:
+            why = tunnel.failure() or why
+            tunnel.close()
         raise EngineError(
-            f"the Docker engine at {address} did not answer ({describe_connection_failure(e)}); "
+            f"the Docker engine at {address} did not answer ({why}); "
             "is dockerd running and reachable?"
         ) from e
+    if tunnel is not None:
+        # The tunnel lives as long as the client: closed with it, or when it is collected.
+        weakref.finalize(client, tunnel.close)
+        client.api.close = _closing_too(client.api.close, tunnel)
     if not address.startswith(("tcp://", "http://", "https://")):
         # No proxy or .netrc applies to a socket or an ssh tunnel; without this, requests
         # reads the environment for them on every call (about 0.6 ms each).
@@ -85,6 +92,14 @@ def connect(
     if remember_version and version is None:
         remember_api_version(address, str(client.api.api_version))
     return client
+
+
+def _closing_too(close: Callable[[], None], tunnel: SSHTunnel) -> Callable[[], None]:
+    def close_both() -> None:
+        close()
+        tunnel.close()
+
+    return close_both
 
 
 def connected(engine: EngineClient | None) -> EngineClient:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,12 @@ from lain_sdk.settings import LOCAL_ROUTER_BASE, ClusterSettings, RouterSettings
 SWARM_LAB = Path(__file__).resolve().parents[2] / "scripts" / "swarm-lab"
 MANAGER, WORKER = "a", "b"
 READY_TIMEOUT = 90
+
+
+def keygen(path: Path) -> None:
+    """An ed25519 key pair at ``path`` (and ``.pub``), unless there is one."""
+    if not path.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
 class LabUnavailable(Exception):
@@ -128,6 +136,53 @@ class SwarmLab:
             if time.monotonic() > deadline:
                 raise AssertionError(f"volumes of {app} left on node {node}: {volumes}")
             time.sleep(0.5)
+
+    @contextlib.contextmanager
+    def ssh_engine(self, node: str, workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+        """An sshd in ``node``'s namespace whose sessions reach ``node``'s engine (as a real
+        host's ssh reaches its engine): yields the ``ssh://`` docker host and the environment
+        under which ``ssh`` logs in with a throwaway key and no host-key prompt (the same key
+        and environment for every node given the same ``workdir``)."""
+        key = workdir / "id_ed25519"
+        keygen(key)
+        host_key = workdir / f"host_{node}"
+        keygen(host_key)
+        config = workdir / f"sshd_{node}.conf"
+        config.write_text(
+            f"ListenAddress {self.address(node)}:22\n"
+            f"HostKey {host_key}\n"
+            f"AuthorizedKeysFile {key}.pub\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            f"PidFile {workdir / f'sshd_{node}.pid'}\n"
+            f"SetEnv DOCKER_HOST={self.docker_host(node)}\n"
+        )
+        wrapper = workdir / "bin" / "ssh"
+        if not wrapper.exists():
+            client_config = workdir / "ssh_config"
+            client_config.write_text(
+                f"Host *\n  IdentityFile {key}\n  StrictHostKeyChecking no\n"
+                "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+            )
+            wrapper.parent.mkdir()
+            wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {client_config} "$@"\n')
+            wrapper.chmod(0o755)
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        with (workdir / f"sshd_{node}.log").open("wb") as log:
+            sshd = subprocess.Popen(
+                [
+                    "nsenter", f"--net=/var/run/netns/lainlab-{node}",
+                    "/usr/sbin/sshd", "-D", "-e", "-f", str(config),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )  # fmt: skip
+        try:
+            env = {"PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+            yield f"ssh://root@{self.address(node)}", env
+        finally:
+            sshd.terminate()
+            sshd.wait(timeout=10)
 
     def leave(self, node: str) -> None:
         """Have ``node`` leave the swarm (if it is in one) and the manager forget it."""

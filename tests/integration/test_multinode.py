@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,34 @@ def test_the_router_on_the_manager_reaches_instances_on_the_worker(
             dict(line.partition("=")[::2] for line in answer.body.splitlines())["instance"]
         )
     assert answered & on_worker, (answered, on_worker)
+
+
+def test_a_cluster_reached_over_ssh_deploys_shows_logs_and_execs_on_every_node(
+    lab: SwarmLab, lab_app: TestApp, lain: Any, tmp_path: Path
+) -> None:
+    four = web_app(lab_app.name).replace("num_instances: 2", "num_instances: 4")
+    push_version(lab.manager, lab_app, four, "over ssh")
+    with (
+        lab.ssh_engine(MANAGER, tmp_path) as (over_ssh, env),
+        lab.ssh_engine(WORKER, tmp_path),
+    ):
+        added = lain(
+            "cluster", "add", "lab-ssh", "--docker-host", over_ssh, "--registry",
+            lab.registry.host, "--insecure-registry", "--use",
+        )  # fmt: skip
+        assert added.exit_code == ExitStatus.OK, added.stderr
+        deployed = lain("deploy", "-a", lab_app.name, "--timeout", DEPLOY_TIMEOUT, env=env)
+        assert deployed.exit_code == ExitStatus.OK, deployed.stderr
+        (web,) = ps(lain, lab_app.name, env)["procs"]
+        nodes = {i["node"] for i in web["instances"]}
+        assert nodes == {lab.hostname(MANAGER), lab.hostname(WORKER)}, web["instances"]
+        # Each instance answers, the ones on the worker through an ssh of their own.
+        for instance in web["instances"]:
+            ran = lain(
+                "exec", "web", str(instance["instance"]), "-a", lab_app.name, "--",
+                "cat", "/www/index.html", env=env,
+            )  # fmt: skip
+            assert (ran.exit_code, ran.stdout) == (0, "over ssh\n"), (instance, ran.stderr)
+        logs = lain("logs", "-a", lab_app.name, "--tail", "5", env=env)
+        assert logs.exit_code == ExitStatus.OK, logs.stderr
+        assert "web 1 up" in logs.stdout and "web 4 up" in logs.stdout, logs.stdout

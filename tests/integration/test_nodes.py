@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,29 +149,31 @@ def test_drain_refuses_a_node_with_data_moves_stateless_instances_and_activate_b
         time.sleep(1)
 
 
-def test_node_add_joins_a_fresh_engine_and_rm_removes_it_once_it_left(
-    lab: SwarmLab, lain: Any
+def test_node_add_joins_a_fresh_engine_over_ssh_and_rm_removes_it_once_it_left(
+    lab: SwarmLab, lain: Any, tmp_path: Path
 ) -> None:
     lab.ensure_up()
     add_lab_cluster(lain, lab, lab.registry)
     spare = lab.spare("c")
     try:
-        added = lain(
-            "node",
-            "add",
-            "--docker-host",
-            spare,
-            "--advertise-addr",
-            lab.address("c"),
-            "--timeout",
-            "60",
-        )
-        assert added.exit_code == ExitStatus.OK, added.stderr
-        token = lab.manager.api.inspect_swarm()["JoinTokens"]["Worker"]
-        assert token not in added.stdout + added.stderr
-        listed = {n["name"]: n for n in json.loads(lain("-o", "json", "node", "ls").stdout)}
-        assert listed[lab.hostname("c")]["state"] == "ready"
-        assert listed[lab.hostname("c")]["role"] == "worker"
+        with lab.ssh_engine("c", tmp_path) as (over_ssh, env):
+            added = lain(
+                "node",
+                "add",
+                "--docker-host",
+                over_ssh,
+                "--advertise-addr",
+                lab.address("c"),
+                "--timeout",
+                "60",
+                env=env,
+            )
+            assert added.exit_code == ExitStatus.OK, added.stderr
+            token = lab.manager.api.inspect_swarm()["JoinTokens"]["Worker"]
+            assert token not in added.stdout + added.stderr
+            listed = {n["name"]: n for n in json.loads(lain("-o", "json", "node", "ls").stdout)}
+            assert listed[lab.hostname("c")]["state"] == "ready"
+            assert listed[lab.hostname("c")]["role"] == "worker"
 
         again = lain("node", "add", "--docker-host", spare)
         assert again.exit_code == ExitStatus.CLUSTER_ERROR and "swarm" in again.stderr
