@@ -284,12 +284,12 @@ def _reread(cluster: Cluster, node: Node) -> Node:
 def label_node(
     cluster: Cluster,
     node: str,
-    set: Mapping[str, str] | None = None,  # shadows the builtin here only
+    labels: Mapping[str, str] | None = None,
     remove: Iterable[str] = (),
     *,
     force: bool = False,
 ) -> NodeInfo:
-    """Set and remove labels of a node (one update).
+    """Set ``labels`` on a node and ``remove`` others (one update).
 
     Raises:
         InvalidArgument: a label key is empty or holds ``=``; nothing to set or remove.
@@ -297,7 +297,7 @@ def label_node(
             holds a stateful proc's volumes), unless ``force``.
         NotFound: the node, or a label to remove, is not there.
     """
-    wanted = dict(set or {})
+    wanted = dict(labels or {})
     dropped = list(dict.fromkeys(remove))
     _check_label_keys([*wanted, *dropped])
     found = find_node(cluster, node)
@@ -320,9 +320,9 @@ def label_node(
             f"node {found.hostname} has no label {', '.join(missing)} (its labels: {have}); "
             "nothing was changed"
         )
-    labels = {k: v for k, v in found.labels.items() if k not in dropped}
-    labels.update(wanted)
-    _update(cluster, found, "label", Labels=labels)
+    updated = {k: v for k, v in found.labels.items() if k not in dropped}
+    updated.update(wanted)
+    _update(cluster, found, "label", Labels=updated)
     return describe(_reread(cluster, found))
 
 
