@@ -21,6 +21,7 @@ from lain_sdk.errors import (
     RouterNotRunning,
     SecretNotDeclared,
     SecretsMissing,
+    SharedVolumesReplaced,
     VersionNotBuilt,
     VersionNotFound,
 )
@@ -79,6 +80,8 @@ def hints_for(error: LainError) -> list[str]:
         return [f"start it with `lain -c {shlex.quote(error.cluster)} router up`"]
     if isinstance(error, NodeRefused) and error.forcible:
         return [_force_hint(error)]
+    if isinstance(error, SharedVolumesReplaced):
+        return [f"once the data is copied: `lain deploy -a {error.app} --accept-new-volumes`"]
     if isinstance(error, ClusterNotFound):
         return [f"lain cluster add {shlex.quote(error.name)} --docker-host URL --registry HOST"]
     return []

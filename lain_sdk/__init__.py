@@ -126,6 +126,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.errors import SecretNotDeclared as SecretNotDeclared
     from lain_sdk.errors import SecretsMissing as SecretsMissing
     from lain_sdk.errors import SettingsError as SettingsError
+    from lain_sdk.errors import SharedVolumesReplaced as SharedVolumesReplaced
     from lain_sdk.errors import TestFailed as TestFailed
     from lain_sdk.errors import VersionNotBuilt as VersionNotBuilt
     from lain_sdk.errors import VersionNotFound as VersionNotFound
@@ -211,6 +212,7 @@ _EXPORTS = {
     "RouteTaken": "lain_sdk.errors",
     "SecretNotDeclared": "lain_sdk.errors",
     "SecretsMissing": "lain_sdk.errors",
+    "SharedVolumesReplaced": "lain_sdk.errors",
     "SettingsError": "lain_sdk.errors",
     "TestFailed": "lain_sdk.errors",
     "VersionNotBuilt": "lain_sdk.errors",

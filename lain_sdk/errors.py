@@ -20,7 +20,7 @@
      │    ├── ClusterNotFound  no cluster of that name in the settings (carries the name)
      │    ├── RouterNotRunning the cluster's router does not run (carries the cluster)
      │    ├── NodeNotFound     no node, or more than one, goes by that name (carries the nodes)
- │    ├── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
+     │    ├── SecretsMissing   declared secret files are not stored (carries app, procs, paths)
      │    └── SecretNotDeclared    a secret file its proc does not declare was not stored
      │                             (carries app, proc, path, what lain.yaml declares)
      ├── ClusterError          the cluster refused or could not do what was asked
@@ -33,8 +33,10 @@
      │    ├── RouteTaken       a mountpoint or stream port a deploy claims is held by another
      │    │                    app (carries each claim and its holder); nothing was changed
      │    ├── ContainerExists  a container of that name is there already (carries its name)
- │    └── NodeRefused      a node change lain will not make: it would lose data or the
- │                         managers' quorum, or the node is up or in a swarm already
+     │    ├── NodeRefused      a node change lain will not make: it would lose data or the
+     │    │                    managers' quorum, or the node is up or in a swarm already
+     │    └── SharedVolumesReplaced    a deploy would leave a stateful proc's data in the
+     │                         volume its instances shared (carries the volumes)
      ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
 
@@ -46,6 +48,7 @@ command line turns the fields into the command to run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -414,6 +417,34 @@ class SecretNotDeclared(NotFound):
 
 class ClusterError(LainError):
     """The cluster could not do what was asked."""
+
+
+class SharedVolumesReplaced(ClusterError):
+    """A deploy would move a stateful proc from the one volume its instances shared (an earlier
+    lain's layout) to a volume per instance, leaving the data behind.  Nothing was changed.
+
+    Attributes:
+        app: the app.
+        volumes: (proc, path, shared volume, per-instance volume template) of each.
+    """
+
+    def __init__(self, app: str, volumes: Iterable[tuple[str, str, str, str]]) -> None:
+        self.app = app
+        self.volumes = tuple(volumes)
+        listed = "; ".join(
+            f"{proc} keeps {path} in {shared}, which this version replaces by "
+            f"{per_instance.replace('{{.Task.Slot}}', '<n>')} (one per instance)"
+            for proc, path, shared, per_instance in self.volumes
+        )
+        _, _, shared, per_instance = self.volumes[0]
+        first = per_instance.replace("{{.Task.Slot}}", "1")
+        super().__init__(
+            f"{app}: {listed}. The new volumes start empty: copy the data first, on the node "
+            f"holding {shared} (the node the proc runs on): docker volume create {first} "
+            f"&& docker run --rm -v {shared}:/from -v {first}:/to IMAGE cp -a /from/. /to/ "
+            "(IMAGE: any with cp, such as the release's), then deploy again accepting the new "
+            "volumes; nothing was changed"
+        )
 
 
 class ClientNotAllowed(ClusterError):

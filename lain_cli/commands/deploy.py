@@ -56,6 +56,12 @@ def _plan_text(plan: Plan) -> str:
         summary = change.summary()
         lines.append(f"  {change.proc}: {change.action}" + (f"  ({summary})" if summary else ""))
     lines += [f"  {where.text()}" for where in plan.data_nodes]
+    lines += [
+        f"  {v.proc}: {v.path} moves from the shared volume {v.shared} to a volume per "
+        "instance, which starts empty: copy the data first (see the README), then deploy "
+        "with --accept-new-volumes"
+        for v in plan.replaced_volumes
+    ]
     if not plan.changed:
         lines.append("nothing to change")
     return "\n".join(lines)
@@ -113,6 +119,12 @@ def _report_urls(obj: Context, cluster: Cluster, app: str) -> tuple[str, ...]:
 @click.option(
     "--plan", "plan_only", is_flag=True, help="Print what would change, and change nothing."
 )
+@click.option(
+    "--accept-new-volumes",
+    is_flag=True,
+    help="Let stateful procs move from one shared volume (an earlier lain's) to a volume per "
+    "instance, once their data is copied.",
+)
 @registry_option
 @wait_options
 @app_options
@@ -122,6 +134,7 @@ def deploy(
     version: str | None,
     procs: tuple[str, ...],
     plan_only: bool,
+    accept_new_volumes: bool,
     registry: str | None,
     timeout: float,
     no_wait: bool,
@@ -159,6 +172,7 @@ def deploy(
             procs=procs or None,
             timeout=timeout,
             wait=not no_wait,
+            accept_new_volumes=accept_new_volumes,
         ),
     )
     urls = _report_urls(obj, cluster, name)

@@ -51,11 +51,12 @@ from lain_sdk.cluster.source import (
     instance_sources,
     load_source,
 )
-from lain_sdk.cluster.spec import yaml_scale
+from lain_sdk.cluster.spec import replaced_volumes, yaml_scale
 from lain_sdk.cluster.stream_ports import publish_streams
 from lain_sdk.cluster.swarm import app_services, find_network
 from lain_sdk.cluster.views import Service, current_release
 from lain_sdk.cluster.wait import Target
+from lain_sdk.errors import SharedVolumesReplaced
 from lain_sdk.events import Event, Message
 
 DEFAULT_TIMEOUT = 300.0
@@ -163,7 +164,11 @@ def prepare(
         remove_others=procs is None,
     )
     specs = {s.proc: s.spec for s in desired.services}
-    plan = replace(plan, data_nodes=plan_data_nodes(cluster, source.app, specs, live))
+    plan = replace(
+        plan,
+        data_nodes=plan_data_nodes(cluster, source.app, specs, live),
+        replaced_volumes=replaced_volumes({p: s.spec for p, s in live.items()}, specs),
+    )
     return Prepared(source, live, history, desired, plan, tuple(warnings))
 
 
@@ -208,6 +213,7 @@ def deploy_app(
     procs: Iterable[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     wait: bool = True,
+    accept_new_volumes: bool = False,
 ) -> Generator[Event, None, DeployResult]:
     """Deploy a version of an app and wait until it runs.
 
@@ -224,6 +230,8 @@ def deploy_app(
         timeout: seconds to wait for the lock and then for the rollout.
         wait: wait for the rollout (False: return once the engine accepted the changes; the
             release stays ``pending``).
+        accept_new_volumes: let a stateful proc move from the one volume its instances shared
+            (an earlier lain's layout) to a volume per instance, once its data was copied.
 
     Returns:
         A :class:`DeployResult` (``release`` is None when nothing needed to change).
@@ -236,6 +244,8 @@ def deploy_app(
         SecretsMissing: a declared secret file is not stored (nothing was changed).
         RouteTaken: another app's live service holds a mountpoint or stream port of the app
             (nothing was changed).
+        SharedVolumesReplaced: a stateful proc's data would stay behind in the volume its
+            instances shared, and ``accept_new_volumes`` was not given (nothing was changed).
         LockHeld: another deploy of the app held the lock for the whole ``timeout``.
         DeployFailed: a proc did not converge; the previous release keeps serving.
         AppConfigError: a resource's template does not render for this client.
@@ -246,6 +256,7 @@ def deploy_app(
     wanted = arguments.proc_names(procs)
     timeout = arguments.seconds(timeout)
     wait = arguments.flag(wait, "wait")
+    accept_new_volumes = arguments.flag(accept_new_volumes, "accept_new_volumes")
     session = Cluster.of(cluster)
     session.login_engine()  # nodes pull the release image with these
     source = load_source(session, app, version)
@@ -273,7 +284,14 @@ def deploy_app(
         done.append(deployed)
     # The providers' procs join the client's link networks before the client's services do.
     yield from join_providers(session, source.config, timeout=timeout)
-    result = yield from deploy_source(session, source, procs=wanted, timeout=timeout, wait=wait)
+    result = yield from deploy_source(
+        session,
+        source,
+        procs=wanted,
+        timeout=timeout,
+        wait=wait,
+        accept_new_volumes=accept_new_volumes,
+    )
     return replace(result, resource_instances=tuple(done))
 
 
@@ -286,18 +304,22 @@ def deploy_source(
     wait: bool = True,
     kind: str = "deploy",
     pending: Mapping[str, list[str]] | None = None,
+    accept_new_volumes: bool = False,
 ) -> Generator[Event, None, DeployResult]:
     """Deploy a loaded version under the app's lock: the part of :func:`deploy_app` after the
     version, its lain.yaml and what it depends on were found.
 
     ``kind`` is what the release record calls the change (``secret`` when a new secret
-    version rolls out); ``pending`` as for :func:`prepare`."""
+    version rolls out); ``pending`` as for :func:`prepare`; ``accept_new_volumes`` as for
+    :func:`deploy_app`."""
     app, meta_version = source.app, source.meta_version
     with (yield from app_lock(cluster, app, operation="deploy", timeout=timeout)):
         for reader in remove_stale_readers(cluster, app):
             yield Message(f"removed secret reader {reader}, left by a command that was stopped")
         prepared = prepare(cluster, source, procs, pending)
         plan, desired, live = prepared.plan, prepared.desired, prepared.live
+        if plan.replaced_volumes and not accept_new_volumes:
+            raise SharedVolumesReplaced(app, plan.replaced_volumes)
         for warning in prepared.warnings:
             yield Message(f"warning: {warning}")
         # Before any service changes: Swarm places a stateful proc only on a labelled node.

@@ -15,6 +15,7 @@ from lain_sdk.cluster.desired import DesiredState
 from lain_sdk.cluster.placement import DataNode
 from lain_sdk.cluster.sizing import format_number, spec_scale
 from lain_sdk.cluster.spec import (
+    ReplacedVolume,
     container_of,
     env_of,
     image_of,
@@ -108,6 +109,8 @@ class Plan:
             changes first.
         data_nodes: where each stateful proc's data is kept (or will be: a node the deploy
             labels for it).
+        replaced_volumes: shared volumes of stateful procs (an earlier lain's layout) that the
+            deploy would replace by a volume per instance; it refuses unless told to accept.
     """
 
     app: str
@@ -118,6 +121,7 @@ class Plan:
     procs: tuple[ProcChange, ...]
     resource_instances: tuple[Plan, ...] = ()
     data_nodes: tuple[DataNode, ...] = ()
+    replaced_volumes: tuple[ReplacedVolume, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -137,6 +141,7 @@ class Plan:
             "procs": [p.to_dict() for p in self.procs],
             "resource_instances": [i.to_dict() for i in self.resource_instances],
             "data_nodes": [d.to_dict() for d in self.data_nodes],
+            "replaced_volumes": [v.to_dict() for v in self.replaced_volumes],
         }
 
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lain_sdk.appconfig.model import LOGS_DIR, AppConfig, Healthcheck, Proc
 from lain_sdk.cluster import discovery
@@ -424,3 +424,39 @@ def same_spec(live: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
         and image_of(live) == image_of(spec)
         and links_of(live) == links_of(spec)
     )
+
+
+class ReplacedVolume(NamedTuple):
+    """A persistent dir whose live service mounts one volume for all its instances (as lain
+    did before instances got a volume each) and whose new spec mounts one per instance: the
+    data stays in the shared volume, which the new instances do not see."""
+
+    proc: str
+    path: str
+    shared: str
+    per_instance: str
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self._asdict())
+
+
+def replaced_volumes(
+    live: Mapping[str, Mapping[str, Any]], desired: Mapping[str, Mapping[str, Any]]
+) -> tuple[ReplacedVolume, ...]:
+    """The shared volumes ``desired`` (proc -> spec) would stop mounting for per-instance
+    ones, against the ``live`` specs (proc -> spec)."""
+    found = []
+    for proc, spec in sorted(desired.items()):
+        if proc not in live:
+            continue
+        mounted = {
+            m.get("Target"): str(m.get("Source") or "")
+            for m in container_of(live[proc]).get("Mounts") or []
+            if m.get("Type") == "volume"
+        }
+        for mount in container_of(spec).get("Mounts") or []:
+            new, old = str(mount.get("Source") or ""), mounted.get(mount.get("Target"))
+            if SLOT_TEMPLATE in new and old and SLOT_TEMPLATE not in old:
+                found.append(ReplacedVolume(proc, str(mount["Target"]), old, new))
+    return tuple(found)
+

@@ -154,3 +154,31 @@ def test_deploy_of_an_app_with_no_web_proc_prints_no_urls(lain, cli_cluster, reg
     result = lain("deploy", "-a", "shop", "--proc", "mail")
     assert result.exit_code == ExitStatus.OK, result.stderr
     assert "urls:" not in result.stdout and "no router runs" not in result.stderr
+
+
+STATEFUL = "appname: shop\nbuild:\n  base: busybox\nworker.db:\n  cmd: [sleep, '1000']\n"
+STATEFUL += "  persistent_dirs: [/data]\n"
+
+
+def test_a_stateful_proc_leaves_its_shared_volume_only_with_accept_new_volumes(
+    lain, cli_cluster, registry
+) -> None:
+    publish(registry, STATEFUL, n=1)
+    assert lain("deploy", "-a", "shop").exit_code == ExitStatus.OK
+    # As lain deployed it before instances got a volume each: one volume for all of them.
+    service = cli_cluster.api._service("shop__db")
+    for mount in service.spec["TaskTemplate"]["ContainerSpec"]["Mounts"]:
+        mount["Source"] = mount["Source"].removesuffix("_{{.Task.Slot}}")
+    publish(registry, STATEFUL, n=2)
+
+    planned = lain("deploy", "-a", "shop", "--plan")
+    refused = lain("deploy", "-a", "shop")
+    accepted = lain("deploy", "-a", "shop", "--accept-new-volumes")
+
+    assert "db: /data moves from the shared volume lain_shop_db_data" in planned.stdout
+    assert refused.exit_code == ExitStatus.CLUSTER_ERROR
+    assert "then deploy again accepting the new volumes; nothing was changed" in refused.stderr
+    assert "hint: once the data is copied: `lain deploy -a shop --accept-new-volumes`" in (
+        refused.stderr
+    )
+    assert accepted.exit_code == ExitStatus.OK, accepted.stderr

@@ -23,7 +23,7 @@ from lain_sdk.cluster.spec import service_spec, yaml_scale
 from lain_sdk.cluster.status import app_status
 from lain_sdk.cluster.undeploy import undeploy_app
 from lain_sdk.cluster.views import Node, Task
-from lain_sdk.errors import AppConfigError
+from lain_sdk.errors import AppConfigError, SharedVolumesReplaced
 from lain_sdk.events import Message
 from lain_sdk.settings import LOCAL_DEFAULT
 
@@ -399,3 +399,49 @@ def test_ps_names_the_label_no_node_has(cluster, swarm) -> None:
     [instance] = proc.instances
     assert instance.state == "pending" and not instance.lost
     assert instance.waiting == "waiting: no node has disk=ssd (lain node label NODE disk=ssd)"
+
+
+# -- from one shared volume to a volume per instance ----------------------------------------
+
+
+def as_an_earlier_lain_deployed_it(swarm) -> str:
+    """Make the live db service mount one volume for all instances, as lain did before
+    instances got a volume each; the shared volume's name."""
+    service = swarm._service("shop__db")
+    (mount,) = [
+        m for m in service.spec["TaskTemplate"]["ContainerSpec"]["Mounts"] if m["Target"] == "/data"
+    ]
+    mount["Source"] = mount["Source"].removesuffix("_{{.Task.Slot}}")
+    return str(mount["Source"])
+
+
+def test_a_deploy_that_would_leave_the_data_in_a_shared_volume_is_refused(cluster, swarm) -> None:
+    deploy(cluster)
+    shared = as_an_earlier_lain_deployed_it(swarm)
+    before = swarm.service_named("shop__db")["Version"]
+
+    with pytest.raises(SharedVolumesReplaced) as refused:
+        deploy(cluster, n=2)
+
+    message = str(refused.value)
+    assert f"db keeps /data in {shared}, which this version replaces by {shared}_<n>" in message
+    assert f"docker volume create {shared}_1" in message and "accepting the new volumes" in message
+    assert message.endswith("nothing was changed")
+    assert swarm.service_named("shop__db")["Version"] == before
+    plan = prepare(cluster, release_source(STATEFUL, 2), None).plan
+    assert [v.shared for v in plan.replaced_volumes] == [shared]
+    assert plan.to_dict()["replaced_volumes"][0]["per_instance"] == f"{shared}_{{{{.Task.Slot}}}}"
+
+
+def test_a_deploy_told_the_data_was_copied_moves_to_a_volume_per_instance(cluster, swarm) -> None:
+    deploy(cluster)
+    shared = as_an_earlier_lain_deployed_it(swarm)
+
+    result, _ = deploy(cluster, n=2, accept_new_volumes=True)
+
+    assert result.release.outcome == "succeeded"
+    mounts = swarm.service_named("shop__db")["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
+    (data,) = [m["Source"] for m in mounts if m["Target"] == "/data"]
+    assert data == f"{shared}_{{{{.Task.Slot}}}}"
+    # From then on the layout is the new one: nothing to accept any more.
+    assert deploy(cluster, n=3)[0].release.outcome == "succeeded"
