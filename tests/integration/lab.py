@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,6 +34,23 @@ def keygen(path: Path) -> None:
     """An ed25519 key pair at ``path`` (and ``.pub``), unless there is one."""
     if not path.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+
+
+def wait_listening(
+    address: str, port: int, server: subprocess.Popen[bytes], log: Path, timeout: float = 15
+) -> None:
+    """Wait until ``server`` accepts connections on ``address:port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=1).close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"nothing listens on {address}:{port}: {log.read_text()}"
+                ) from None
+            time.sleep(0.1)
 
 
 class LabUnavailable(Exception):
@@ -178,6 +196,7 @@ class SwarmLab:
                 stderr=log,
             )  # fmt: skip
         try:
+            wait_listening(self.address(node), 22, sshd, workdir / f"sshd_{node}.log")
             env = {"PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
             yield f"ssh://root@{self.address(node)}", env
         finally:
