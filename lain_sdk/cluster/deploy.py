@@ -268,20 +268,8 @@ def deploy_app(
     # Everything the app depends on is checked before anything changes.
     check_use_services(session, source.config)
     check_app_claims(session, source.config, wanted)
-    instances = instance_sources(session, source.config)
     # Resource instances first, so that the client's services can join their networks.
-    done = []
-    for instance in instances:
-        resource = instance.app.split(".")[1]
-        yield Message(
-            f"resource instance {instance.app}: {resource} {instance.meta_version}, "
-            f"deployed before {app}"
-        )
-        pending = {app: list(source.config.use_resources[resource].services)}
-        deployed = yield from deploy_source(
-            session, instance, timeout=timeout, wait=wait, pending=pending
-        )
-        done.append(deployed)
+    done = yield from _deploy_instances(session, source, timeout, wait)
     # The providers' procs join the client's link networks before the client's services do.
     yield from join_providers(session, source.config, timeout=timeout)
     result = yield from deploy_source(
@@ -293,6 +281,25 @@ def deploy_app(
         accept_new_volumes=accept_new_volumes,
     )
     return replace(result, resource_instances=tuple(done))
+
+
+def _deploy_instances(
+    session: Cluster, source: ReleaseSource, timeout: float, wait: bool
+) -> Generator[Event, None, list[DeployResult]]:
+    """Deploy the client's resource instances, each serving the services the client uses."""
+    done = []
+    for instance in instance_sources(session, source.config):
+        resource = instance.app.split(".")[1]
+        yield Message(
+            f"resource instance {instance.app}: {resource} {instance.meta_version}, "
+            f"deployed before {source.app}"
+        )
+        pending = {source.app: list(source.config.use_resources[resource].services)}
+        deployed = yield from deploy_source(
+            session, instance, timeout=timeout, wait=wait, pending=pending
+        )
+        done.append(deployed)
+    return done
 
 
 def deploy_source(
