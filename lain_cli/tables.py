@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+
+from lain_sdk.git import parse_meta_version
 
 
 def table_lines(rows: Sequence[Sequence[object]]) -> list[str]:
@@ -19,3 +22,15 @@ def table_lines(rows: Sequence[Sequence[object]]) -> list[str]:
 def table(rows: Sequence[Sequence[object]]) -> str:
     """The table as one string."""
     return "\n".join(table_lines(rows))
+
+
+def short_version(meta_version: str) -> str:
+    """A meta version as a person reads it: commit time (UTC, to the minute) and 7-character
+    sha, ``+dirty`` for a dirty tree: ``2026-12-06 04:37 b8443f8``.  JSON keeps the full one;
+    anything that is not a meta version is shown as it is."""
+    try:
+        commit_time, sha, dirty = parse_meta_version(meta_version)
+    except ValueError:
+        return meta_version
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(commit_time))
+    return f"{when} {sha[:7]}" + ("+dirty" if dirty else "")
