@@ -1,7 +1,9 @@
 """The object every command receives: global options plus the one place that writes output.
 
-Data goes to stdout, progress and diagnostics to stderr.  rich is imported only when a
-terminal needs drawing, so plain and JSON output (and start-up) stay cheap.
+Data goes to stdout, once; progress and diagnostics to stderr.  With ``-o json`` stdout holds
+one JSON document (the result, or an error object), and progress events go to stderr as JSON
+lines.  rich is imported only when a terminal needs drawing, so plain and JSON output (and
+start-up) stay cheap.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ import click
 
 class Context:
     def __init__(
-        self, cluster: str | None = None, output: str = "text", traceback: bool = False
+        self,
+        cluster: str | None = None,
+        output: str = "text",
+        traceback: bool = False,
+        app: str | None = None,
     ) -> None:
         self.cluster = cluster
         self.output = output
         self.traceback = traceback
+        self.app = app  # the global -a/--app (LAIN_APP); a command's own -a wins over it
+        # Whether a JSON document went to stdout: the error funnel adds no second one.
+        self.emitted = False
 
     @property
     def json(self) -> bool:
@@ -34,14 +43,22 @@ class Context:
             import json
 
             click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+            self.emitted = True
         elif text is not None:
             click.echo(text() if callable(text) else text)
 
     def emit_line(self, data: Any) -> None:
-        """One JSON line (for streams of events with ``-o json``)."""
+        """One JSON line of a stream that is the data itself (``lain logs -o json``)."""
         import json
 
         click.echo(json.dumps(data, separators=(",", ":"), default=str))
+
+    def emit_event(self, data: Any) -> None:
+        """One progress event as a JSON line on stderr (``-o json``): stdout keeps the one
+        result document, so ``lain -o json deploy > result.json`` parses as it is."""
+        import json
+
+        click.echo(json.dumps(data, separators=(",", ":"), default=str), err=True)
 
     # -- diagnostics (stderr) ------------------------------------------------------------------
 

@@ -137,9 +137,6 @@ def wait_options(f: F) -> F:
 
 
 def report(obj: Context, data: dict[str, Any], text: Callable[[], str]) -> None:
-    """The last word of a command that streamed progress: with -o json one more JSON line
-    (``"event": "result"``), so stdout stays JSON lines throughout; else the text."""
-    if obj.json:
-        obj.emit_line({"event": "result", **data})
-    else:
-        click.echo(text())
+    """The last word of a command that streamed progress: its result, the one document on
+    stdout with -o json (the progress went to stderr as JSON lines); else the text."""
+    obj.emit(data, text)

@@ -25,8 +25,8 @@ def show_events(ctx: Context, operation: Generator[Event, None, Any]) -> Any:
     """Draw the progress events of an SDK operation and return the operation's result.
 
     The SDK's long operations are generators that yield events and return a result; this
-    drains one, drawing each event as JSON lines (-o json), rich progress (terminal) or plain
-    lines (anything else).
+    drains one, drawing each event as JSON lines on stderr (-o json), rich progress (terminal)
+    or plain lines (anything else).
     """
     if ctx.json:
         renderer: _Renderer = _JsonRenderer(ctx)
@@ -59,7 +59,7 @@ class _JsonRenderer(_Renderer):
         self.ctx = ctx
 
     def show(self, event: Event) -> None:
-        self.ctx.emit_line(event.to_dict())
+        self.ctx.emit_event(event.to_dict())
 
 
 class _PlainRenderer(_Renderer):
