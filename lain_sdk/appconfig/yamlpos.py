@@ -157,12 +157,38 @@ class Document:
     def _yaml_error(self, e: yaml.MarkedYAMLError) -> None:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if self._is_tab(line, column) or "tab" in str(e.problem or ""):
+            self._add(line, column, "", self._tab_message(line))
+            return
         what = e.problem or "not valid YAML"
         if e.context and e.context_mark and e.context_mark.line != (mark.line if mark else -1):
             what += f" ({e.context} at line {e.context_mark.line + 1})"
         elif e.context:
             what = f"{what} ({e.context})"
         self._add(line, column, "", f"invalid YAML: {what}")
+
+    def _is_tab(self, line: int, column: int) -> bool:
+        lines = self.text.split("\n")
+        return 0 < line <= len(lines) and lines[line - 1][column - 1 : column] == "\t"
+
+    def _tab_message(self, line: int) -> str:
+        """PyYAML's words for a tab never say "tab"; these do, and name every line to fix."""
+        others = [
+            str(n)
+            for n, text in enumerate(self.text.split("\n"), 1)
+            if n != line and "\t" in text[: len(text) - len(text.lstrip(" \t"))]
+        ]
+        more = ""
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            lines = (
+                f"lines {shown} also indent" if len(others) > 1 else f"line {shown} also indents"
+            )
+            more = f"; {lines} with tabs"
+        return (
+            "invalid YAML: found a tab character where YAML needs spaces (YAML indents with "
+            f"spaces only); replace it with spaces{more}"
+        )
 
     def _reader_error(self, e: yaml.YAMLError) -> None:
         position = getattr(e, "position", 0) or 0

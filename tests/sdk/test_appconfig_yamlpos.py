@@ -31,13 +31,39 @@ def test_mapping_value_in_the_wrong_place() -> None:
     ]
 
 
-def test_tab_indentation() -> None:
-    assert problems("appname: a\nbuild:\n\tbase: x\n") == [
-        (
-            "lain.yaml:3:1: invalid YAML: found character that cannot start any token "
-            "(while scanning for the next token)"
-        )
-    ]
+TAB = (
+    "invalid YAML: found a tab character where YAML needs spaces (YAML indents with spaces "
+    "only); replace it with spaces"
+)
+
+
+def test_tab_indentation_says_tab_and_the_fix() -> None:
+    assert problems("appname: a\nbuild:\n\tbase: x\n") == [f"lain.yaml:3:1: {TAB}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("appname: a\nbuild:\n  base: x\n\tscript: [y]\n", "4:1"),  # after space indents
+        ("appname: a\nbuild:\n  \tbase: x\n", "3:3"),  # spaces, then a tab
+        ("appname: a\nbuild:\n  base: x\n  script:\n  - a\n\t- b\n", "6:1"),  # in a list
+        ("appname: a\nbuild:\n  base: |\n\tx\n", "4:1"),  # in a block scalar
+        ("appname: a\nbuild:\n  script:\n    - \ty\n", "4:7"),  # after a dash
+    ],
+)
+def test_a_tab_anywhere_yaml_needs_spaces_is_named(text: str, place: str) -> None:
+    assert problems(text) == [f"lain.yaml:{place}: {TAB}"]
+
+
+def test_the_other_lines_indented_with_tabs_are_named_too() -> None:
+    text = "appname: a\nbuild:\n\tbase: x\n\tscript:\n\t- y\n"
+    assert problems(text) == [f"lain.yaml:3:1: {TAB}; lines 4, 5 also indent with tabs"]
+    one_more = "appname: a\nbuild:\n\tbase: x\n  \tscript: [y]\n"
+    assert problems(one_more) == [f"lain.yaml:3:1: {TAB}; line 4 also indents with tabs"]
+
+
+def test_a_tab_inside_a_quoted_value_is_no_problem() -> None:
+    assert load_yaml("appname: a\nbuild: {base: 'x\ty'}\n").problems == []
 
 
 def test_duplicate_keys_name_both_positions() -> None:
