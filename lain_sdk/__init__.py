@@ -43,6 +43,9 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.appconfig.model import TestConfig as TestConfig
     from lain_sdk.appconfig.model import Volume as Volume
     from lain_sdk.appconfig.validation import schema as schema
+    from lain_sdk.cluster.apps import AppSummary as AppSummary
+    from lain_sdk.cluster.apps import ProcSummary as ProcSummary
+    from lain_sdk.cluster.apps import list_apps as list_apps
     from lain_sdk.cluster.attach import Attachment as Attachment
     from lain_sdk.cluster.deploy import DeployResult as DeployResult
     from lain_sdk.cluster.deploy import deploy_app as deploy_app
@@ -238,9 +241,10 @@ _EXPORTS = {
     "RegistryClient": "lain_sdk.registry",
     "registry_login": "lain_sdk.registry",
     "registry_logout": "lain_sdk.registry",
-    # clusters: settings, the session, deploy, scale, status, logs, releases, discovery
+    # clusters: settings, the session, deploy, scale, status, apps, logs, releases, discovery
     "AccessRecord": "lain_sdk.cluster.logs",
     "AppStatus": "lain_sdk.cluster.status",
+    "AppSummary": "lain_sdk.cluster.apps",
     "Cluster": "lain_sdk.cluster.session",
     "ClusterLike": "lain_sdk.cluster.session",
     "ClusterSettings": "lain_sdk.settings",
@@ -250,6 +254,7 @@ _EXPORTS = {
     "LogLine": "lain_sdk.cluster.logs",
     "Plan": "lain_sdk.cluster.plan",
     "ProcScale": "lain_sdk.cluster.sizing",
+    "ProcSummary": "lain_sdk.cluster.apps",
     "Release": "lain_sdk.cluster.releases",
     "RestartResult": "lain_sdk.cluster.scale",
     "ServiceRoute": "lain_sdk.cluster.discovery",
@@ -264,6 +269,7 @@ _EXPORTS = {
     "cluster_up": "lain_sdk.cluster.local",
     "deploy_app": "lain_sdk.cluster.deploy",
     "desired_state": "lain_sdk.cluster.desired",
+    "list_apps": "lain_sdk.cluster.apps",
     "list_releases": "lain_sdk.cluster.history",
     "lock_status": "lain_sdk.cluster.lock",
     "parse_resource_instance": "lain_sdk.cluster.names",

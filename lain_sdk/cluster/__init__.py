@@ -37,6 +37,7 @@ Modules, from the bottom up (each imports only the ones above it):
 ``undeploy``       undeploy and purge
 ``secrets``        add, list, read and remove secret files
 ``status``         what an app runs, instance by instance
+``apps``           the apps on a cluster at a glance: release, procs, health, URLs
 ``logs``           what an app prints
 ``attach``         the streams of a command in a container
 ``run``            one proc of a built release in a local container
