@@ -122,8 +122,10 @@ class ProcChanged(Event):
 class ProcProgress(Event):
     """Where the rollout of one proc stands: ``running`` healthy instances of ``desired``.
 
-    ``state`` is ``starting``, ``updating``, ``converged``, ``rolling-back`` or ``failed``;
-    ``message`` carries the engine's last word (an update status or a task error).
+    ``running`` counts instances of the new spec only; ``old_running`` those of the spec
+    before that still run (and serve) while a rolling update replaces them.  ``state`` is
+    ``starting``, ``updating``, ``converged``, ``rolling-back`` or ``failed``; ``message``
+    carries the engine's last word (an update status or a task error).
     """
 
     kind: ClassVar[str] = "proc-progress"
@@ -133,6 +135,7 @@ class ProcProgress(Event):
     desired: int
     state: str
     message: str = ""
+    old_running: int = 0
 
 
 @dataclass(frozen=True)

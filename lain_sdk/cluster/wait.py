@@ -56,6 +56,7 @@ class Assessment:
     failed: bool = False
     rolling_back: bool = False
     failed_task: Task | None = None
+    old_running: int = 0  # instances of the previous spec still running while this one rolls
 
 
 def assess_job(service: Service, current: list[Task]) -> Assessment:
@@ -91,6 +92,7 @@ def assess(target: Target, service: Service, tasks: list[Task], up_to_date: set[
         1 for t in current if t.state in good_states and (oneshot or t.desired_state == "running")
     )
     stale_running = [t for t in tasks if t.id not in up_to_date and t.desired_state == "running"]
+    old_serving = sum(1 for t in stale_running if t.state == "running")
     # Failures since the change; after Swarm rolled back, the failed tasks no longer match the
     # service's spec, so look at every task for the error but count only current ones.  A
     # long-running proc whose task ends by itself failed too, even with exit code 0 (an
@@ -108,7 +110,15 @@ def assess(target: Target, service: Service, tasks: list[Task], up_to_date: set[
     last_failed = candidates[-1] if candidates else None
 
     def result(state: str, text: str = message, **flags: bool) -> Assessment:
-        return Assessment(running, desired, state, text, failed_task=last_failed, **flags)
+        return Assessment(
+            running,
+            desired,
+            state,
+            text,
+            failed_task=last_failed,
+            old_running=old_serving,
+            **flags,
+        )
 
     settled = target.settle and update_state == "rollback_completed"  # judged by the tasks
     if update_state in (*ROLLBACK_STATES, "paused") and not settled:
@@ -158,7 +168,7 @@ def wait_for(
     """
     pending = {t.proc: t for t in targets}
     deadline = time.monotonic() + timeout
-    shown: dict[str, tuple[int, int, str, str]] = {}
+    shown: dict[str, tuple[int, int, str, str, int]] = {}
     failures: list[ProcFailure] = []
     last: dict[str, tuple[Service, Assessment]] = {}
     doing = f"watch the rollout of {app}"
@@ -176,7 +186,8 @@ def wait_for(
             own = [t for t in tasks if t.service_id == target.service_id]
             assessment = assess(target, service, own, up_to_date)
             last[proc] = (service, assessment)
-            key = (assessment.running, assessment.desired, assessment.state, assessment.message)
+            a = assessment
+            key = (a.running, a.desired, a.state, a.message, a.old_running)
             if shown.get(proc) != key:
                 shown[proc] = key
                 yield ProcProgress(app, proc, *key)

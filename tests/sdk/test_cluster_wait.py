@@ -123,3 +123,27 @@ def test_without_stop_on_failure_every_proc_is_judged(cluster) -> None:
     assert any(
         isinstance(e, ProcProgress) and e.proc == "web" and e.state == "converged" for e in events
     )
+
+
+def test_a_rolling_update_tells_old_instances_that_still_serve_from_new_ones(cluster) -> None:
+    target = service(cluster)
+    run(wait_for(cluster, "shop", [target], timeout=5))
+    current = cluster.api.inspect_service(target.service_id)
+    since = cluster.clock()
+    spec = current["Spec"]
+    cluster.api.update_service(
+        target.service_id,
+        current["Version"]["Index"],
+        task_template={**spec["TaskTemplate"], "ContainerSpec": {"Image": f"{IMAGE}-2"}},
+        name=spec["Name"],
+        mode=spec["Mode"],
+        update_config=spec["UpdateConfig"],
+    )
+    updated = Target("web", target.service_id, "updated", since)
+    failures, events = run(wait_for(cluster, "shop", [updated], timeout=5))
+    assert failures == []
+    seen = [(e.running, e.old_running, e.state) for e in events if isinstance(e, ProcProgress)]
+    # Start first, one slot at a time: the old instances serve until new ones replace them.
+    assert (1, 1, "updating") in seen
+    assert seen[-1] == (2, 0, "converged")
+    assert events[-1].to_dict()["old_running"] == 0 and events[-1].to_dict()["running"] == 2
