@@ -37,6 +37,12 @@ SECTION_FORMS = (
     "web, web.NAME, worker, worker.NAME, oneshot, oneshot.NAME, proc.NAME, portal.NAME, "
     "service.NAME"
 )
+SECTION_FORMS_SHORT = (
+    "web[.NAME], worker[.NAME], oneshot[.NAME], proc.NAME, portal.NAME or service.NAME"
+)
+# Where every key is described, for messages that do not list them all.
+MAX_LISTED_KEYS = 8
+KEYS_REFERENCE = "`lain schema` and the README's lain.yaml reference"
 
 
 def parse_section(key: str) -> tuple[str, str] | None:
@@ -324,17 +330,19 @@ def _extra_keys(instance: dict[str, Any], schema: dict[str, Any]) -> Iterator[st
 
 
 def _did_you_mean(key: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), candidates, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = difflib.get_close_matches(str(key), candidates, n=2, cutoff=0.7)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _unknown_key(path: KeyPath, key: str, schema: dict[str, Any]) -> str:
     allowed = list(schema.get("properties", {}))
     if path:
         where = format_key_path(path)
-        return (
-            f"unknown key {key!r}{_did_you_mean(key, allowed)}; {where} takes {', '.join(allowed)}"
-        )
+        # A long list repeated under every unknown key hides the problem: suggest, and point
+        # to where the keys are described.
+        takes = ", ".join(allowed) if len(allowed) <= MAX_LISTED_KEYS else f"{len(allowed)} keys"
+        rest = "" if len(allowed) <= MAX_LISTED_KEYS else f", listed in {KEYS_REFERENCE}"
+        return f"unknown key {key!r}{_did_you_mean(key, allowed)}; {where} takes {takes}{rest}"
     prefix = str(key).split(".", 1)[0]
     if prefix in SECTION_PREFIXES:
         if "." not in str(key) and prefix in ("proc", "portal", "service"):
@@ -344,8 +352,14 @@ def _unknown_key(path: KeyPath, key: str, schema: dict[str, Any]) -> str:
             "and digits, with single dashes between words, starting with a letter "
             f"(like {prefix}.my-proc)"
         )
+    proc_keys = _schema().get("definitions", {}).get("procKeys", {}).get("properties", {})
+    if key in proc_keys:
+        return (
+            f"unknown section {key!r}: {key} is a proc key; indent it under a proc section "
+            "(like web:) with spaces"
+        )
     forms = [*allowed, *[f.strip() for f in SECTION_FORMS.split(",") if "NAME" not in f]]
     return (
-        f"unknown section {key!r}{_did_you_mean(key, forms)}: proc sections are {SECTION_FORMS}; "
-        f"the other top-level keys are {', '.join(allowed)}"
+        f"unknown section {key!r}{_did_you_mean(key, forms)}: a proc section is "
+        f"{SECTION_FORMS_SHORT}; the other top-level keys are listed in {KEYS_REFERENCE}"
     )

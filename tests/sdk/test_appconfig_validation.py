@@ -24,16 +24,17 @@ from tests.conftest import REPO_ROOT
 
 HEAD = "appname: hello\nbuild:\n  base: golang\n"  # three lines: the body starts on line 4
 SECTIONS = (
-    "web, web.NAME, worker, worker.NAME, oneshot, oneshot.NAME, proc.NAME, portal.NAME, "
-    "service.NAME"
+    "a proc section is web[.NAME], worker[.NAME], oneshot[.NAME], proc.NAME, portal.NAME or "
+    "service.NAME; the other top-level keys are listed in `lain schema` and the README's lain.yaml "
+    "reference"
 )
-TOP_KEYS = "appname, giturl, apptype, build, release, test, notify, use_services, use_resources"
 PROC_KEYS = (
     "image, cmd, entrypoint, user, workdir, working_dir, num_instances, cpu, memory, port, ports, "
     "env, mountpoint, https_only, healthcheck, container_healthcheck, secret_files, "
     "secret_files_bypass, persistent_dirs, volumes, cloud_volumes, logs, setup_time, "
     "kill_timeout, stateful, labels, filters, dns_search"
 )
+PROC_KEY_COUNT = len(PROC_KEYS.split(", ")) + 1  # and type
 
 
 def problems(text: str) -> list[str]:
@@ -225,21 +226,22 @@ def test_apptype_values() -> None:
     ]
 
 
-def test_unknown_section_lists_what_is_allowed() -> None:
+def test_unknown_section_says_what_a_section_is_and_where_the_keys_are() -> None:
     assert body_problems("publish:\n  script: [echo]\n") == [
-        (
-            f"lain.yaml:4:1: publish: unknown section 'publish': proc sections are {SECTIONS}; "
-            f"the other top-level keys are {TOP_KEYS}"
-        )
+        f"lain.yaml:4:1: publish: unknown section 'publish': {SECTIONS}"
     ]
 
 
 def test_unknown_section_suggests_a_close_name() -> None:
     assert body_problems("wroker: {}\n") == [
-        (
-            "lain.yaml:4:1: wroker: unknown section 'wroker' (did you mean 'worker'?): proc "
-            f"sections are {SECTIONS}; the other top-level keys are {TOP_KEYS}"
-        )
+        f"lain.yaml:4:1: wroker: unknown section 'wroker' (did you mean 'worker'?): {SECTIONS}"
+    ]
+
+
+def test_a_proc_key_at_the_top_level_is_said_to_belong_under_a_proc() -> None:
+    assert body_problems("memory: 64m\n") == [
+        "lain.yaml:4:1: memory: unknown section 'memory': memory is a proc key; indent it under "
+        "a proc section (like web:) with spaces"
     ]
 
 
@@ -350,11 +352,19 @@ def test_unknown_key_in_test() -> None:
 # -- proc keys ---------------------------------------------------------------------------------
 
 
-def test_unknown_proc_key_suggests_and_lists() -> None:
+def test_unknown_proc_key_suggests_and_points_to_the_reference_not_all_its_keys() -> None:
     assert body_problems("proc.mysqld:\n  num_instance: 3\n") == [
         (
             "lain.yaml:5:3: proc.mysqld.num_instance: unknown key 'num_instance' (did you mean "
-            f"'num_instances'?); proc.mysqld takes {PROC_KEYS}, type"
+            f"'num_instances'?); proc.mysqld takes {PROC_KEY_COUNT} keys, listed in `lain schema` "
+            "and the README's lain.yaml reference"
+        )
+    ]
+    assert body_problems("web:\n  secret_file: [a]\n") == [
+        (
+            "lain.yaml:5:3: web.secret_file: unknown key 'secret_file' (did you mean "
+            f"'secret_files' or 'secret_files_bypass'?); web takes {PROC_KEY_COUNT} keys, listed "
+            "in `lain schema` and the README's lain.yaml reference"
         )
     ]
 
@@ -364,8 +374,9 @@ def test_v2_backup_key_from_the_docs_is_unknown() -> None:
         "worker:\n  persistent_dirs:\n    - /data:\n        backup: {schedule: x}\n"
     ) == [
         (
-            "lain.yaml:7:9: worker.persistent_dirs[0]./data.backup: unknown key 'backup'; "
-            "worker.persistent_dirs[0]./data takes backup_full, backup_increment"
+            "lain.yaml:7:9: worker.persistent_dirs[0]./data.backup: unknown key 'backup' (did "
+            "you mean 'backup_full'?); worker.persistent_dirs[0]./data takes backup_full, "
+            "backup_increment"
         )
     ]
 
@@ -604,7 +615,10 @@ def test_a_resource_template_is_still_checked_where_it_is_concrete() -> None:
         "apptype: resource\nworker: {memory: lots, cpu: '{{ cpu }}', bogus: 1}\n"
     ) == [
         "lain.yaml:5:18: worker.memory: expected a memory size like 64m, 512M or 1g, got 'lots'",
-        f"lain.yaml:5:42: worker.bogus: unknown key 'bogus'; worker takes {PROC_KEYS}, type",
+        (
+            f"lain.yaml:5:42: worker.bogus: unknown key 'bogus'; worker takes {PROC_KEY_COUNT} "
+            "keys, listed in `lain schema` and the README's lain.yaml reference"
+        ),
     ]
 
 
