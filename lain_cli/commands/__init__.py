@@ -46,6 +46,9 @@ SECTIONS: dict[str, dict[str, Entry]] = {
             "deploy", "restart", "Replace the instances of the app's procs, one at a time."
         ),
         "ps": Entry("status", "ps", "Show the app's procs and instances: health and addresses."),
+        "apps": Entry(
+            "apps", "apps", "List the apps on the cluster: release, procs, health, URLs."
+        ),
         "logs": Entry(
             "logs",
             "logs",
