@@ -13,6 +13,7 @@ import click
 from lain_cli.context import Context
 from lain_sdk.appconfig.starter import (
     APPNAME_RULE,
+    EDITOR_GITIGNORE,
     SCHEMA_FILE_NAME,
     default_appname,
     starter_config,
@@ -28,9 +29,10 @@ pass_context = click.make_pass_decorator(Context, ensure=True)
 def schema() -> None:
     """Print the JSON Schema of lain.yaml.
 
-    Editors use it for completion and checks: save it beside lain.yaml with
-    `lain schema > lain.schema.json` and start lain.yaml with
-    `# yaml-language-server: $schema=lain.schema.json`.
+    Editors use it for completion and checks: `lain init` makes lain.yaml's first line
+    `# yaml-language-server: $schema=.lain/lain.schema.json` and writes the schema there, in a
+    folder git ignores (so it is never built into an image); `lain schema >
+    .lain/lain.schema.json` writes it again, after a fresh clone or an upgrade of lain.
     """
     click.echo(json.dumps(load_schema(), indent=2, ensure_ascii=False))
 
@@ -49,13 +51,15 @@ def _check_appname(ctx: click.Context, param: click.Parameter, value: str | None
     callback=_check_appname,
     help="The app's name (default: the directory's name, made valid).",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing lain.yaml and lain.schema.json.")
+@click.option("--force", is_flag=True, help="Overwrite an existing lain.yaml and schema.")
 @pass_context
 def init(obj: Context, directory: Path, appname: str | None, force: bool) -> None:
-    """Write a commented starter lain.yaml (and lain.schema.json beside it).
+    """Write a commented starter lain.yaml (and the schema for editors).
 
-    The lain.yaml points editors at lain.schema.json; `lain schema > lain.schema.json`
-    refreshes that copy after lain is upgraded. Existing files are kept unless --force is given.
+    The lain.yaml points editors at .lain/lain.schema.json, written too, in a folder whose
+    .gitignore keeps it out of commits and so out of every build (it never reaches an image);
+    commit .lain/.gitignore, and after a fresh clone or an upgrade of lain run
+    `lain schema > .lain/lain.schema.json`. Existing files are kept unless --force is given.
     """
     target = directory / "lain.yaml"
     schema_file = directory / SCHEMA_FILE_NAME
@@ -68,8 +72,11 @@ def init(obj: Context, directory: Path, appname: str | None, force: bool) -> Non
             )
     name = appname or default_appname(directory.resolve().name)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        schema_file.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(starter_config(name), encoding="utf-8")
+        ignore = schema_file.parent / ".gitignore"
+        if not ignore.exists():  # a .gitignore of the user's own stays
+            ignore.write_text(EDITOR_GITIGNORE, encoding="utf-8")
         schema_file.write_text(
             json.dumps(load_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
@@ -77,7 +84,8 @@ def init(obj: Context, directory: Path, appname: str | None, force: bool) -> Non
         raise LainError(f"cannot write {e.filename or directory}: {e.strerror or e}") from e
     obj.emit(
         {"lain_yaml": str(target), "schema": str(schema_file), "appname": name},
-        f"wrote {target} (appname {name}) and {schema_file}; check it with `lain validate`",
+        f"wrote {target} (appname {name}) and {schema_file} (for editors, git-ignored); "
+        "check it with `lain validate`",
     )
 
 

@@ -13,12 +13,20 @@ APPNAME_RULE = (
     "(and not service, resource or portal)"
 )
 
-SCHEMA_FILE_NAME = "lain.schema.json"
+# Editors' copy of the schema: in a folder whose .gitignore keeps it out of commits and so out
+# of the build context (which is what git would commit): never in the app's images.
+EDITOR_DIR = ".lain"
+SCHEMA_FILE_NAME = f"{EDITOR_DIR}/lain.schema.json"
+EDITOR_GITIGNORE = """\
+# lain's files for editors (`lain schema > .lain/lain.schema.json`): kept out of commits and builds
+*
+!.gitignore
+"""
 
 _TEMPLATE = """\
 # yaml-language-server: $schema={schema}
-# How lain builds and runs {appname}. Check it with `lain validate`; every key is described in
-# {schema} (refresh it with `lain schema > {schema}`).
+# How lain builds and runs {appname}. Check it with `lain validate`. Editors check it against
+# {schema}, which `lain schema > {schema}` writes (git-ignored: never in an image).
 appname: {appname}
 
 build:

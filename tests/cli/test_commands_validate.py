@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes.repos import SIMPLE, make_app
 
 from lain_cli.exit import ExitStatus
 from lain_sdk.appconfig import load_app_config, schema
+from lain_sdk.git import GitInfo
+from lain_sdk.images.context import BuildContext
 from tests.conftest import DATA, EXAMPLES, loaded_after
 
 HELLO = EXAMPLES / "hello"
@@ -241,12 +244,13 @@ def test_init_writes_a_valid_starter_and_the_schema(lain, tmp_path: Path) -> Non
     result = lain("init", str(target))
     assert result.exit_code == ExitStatus.OK
     text = (target / "lain.yaml").read_text()
-    assert text.splitlines()[0] == "# yaml-language-server: $schema=lain.schema.json"
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=.lain/lain.schema.json"
     assert "appname: my-shop-2\n" in text
-    assert json.loads((target / "lain.schema.json").read_text()) == schema()
+    assert json.loads((target / ".lain/lain.schema.json").read_text()) == schema()
+    assert not (target / "lain.schema.json").exists()
     assert result.stdout == (
-        f"wrote {target}/lain.yaml (appname my-shop-2) and {target}/lain.schema.json; "
-        "check it with `lain validate`\n"
+        f"wrote {target}/lain.yaml (appname my-shop-2) and {target}/.lain/lain.schema.json "
+        "(for editors, git-ignored); check it with `lain validate`\n"
     )
     assert lain("validate", str(target)).exit_code == ExitStatus.OK
     assert load_app_config(target).proc("web").memory == 64 * 1024 * 1024
@@ -283,7 +287,7 @@ def test_init_keeps_existing_files_without_force(lain, tmp_path: Path) -> None:
         == f"lain: error: {tmp_path}/lain.yaml already exists; pass --force to overwrite\n"
     )
     assert (tmp_path / "lain.yaml").read_text() == "appname: mine\n"
-    assert not (tmp_path / "lain.schema.json").exists()
+    assert not (tmp_path / ".lain").exists()
 
     assert lain("init", str(tmp_path), "--force", "--appname", "mine").exit_code == ExitStatus.OK
     assert load_app_config(tmp_path).appname == "mine"
@@ -293,7 +297,7 @@ def test_init_json(lain, tmp_path: Path) -> None:
     result = lain("-o", "json", "init", str(tmp_path), "--appname", "shop")
     assert json.loads(result.stdout) == {
         "lain_yaml": f"{tmp_path}/lain.yaml",
-        "schema": f"{tmp_path}/lain.schema.json",
+        "schema": f"{tmp_path}/.lain/lain.schema.json",
         "appname": "shop",
     }
 
@@ -301,7 +305,32 @@ def test_init_json(lain, tmp_path: Path) -> None:
 def test_init_help_says_how_to_refresh_the_schema(lain) -> None:
     result = lain("init", "--help")
     assert result.exit_code == ExitStatus.OK
-    assert "`lain schema > lain.schema.json`" in " ".join(result.stdout.split())
+    assert "`lain schema > .lain/lain.schema.json`" in " ".join(result.stdout.split())
+
+
+def test_the_schema_init_writes_stays_out_of_commits_and_builds(lain, tmp_path: Path) -> None:
+    app = make_app(tmp_path, SIMPLE, commit=False)
+    (app.path / "lain.yaml").unlink()
+    assert lain("init", str(app.path), "--appname", app.name).exit_code == ExitStatus.OK
+    app.commit("first")
+    # Committed: lain.yaml and the small .gitignore; the 38 KB schema is neither committed,
+    # nor a change that makes the tree dirty, nor in the build context (so never in an image).
+    assert app.git("ls-files") == ".lain/.gitignore\nlain.yaml"
+    git = GitInfo.from_path(app.path)
+    assert not git.dirty
+    assert BuildContext.from_git(git).files == (".lain/.gitignore", "lain.yaml")
+    # After a fresh clone, the schema written again is ignored all the same.
+    (app.path / ".lain/lain.schema.json").unlink()
+    schema_text = lain("schema").stdout
+    (app.path / ".lain/lain.schema.json").write_text(schema_text)
+    assert not GitInfo.from_path(app.path).dirty
+
+
+def test_init_keeps_a_gitignore_of_the_users_own(lain, tmp_path: Path) -> None:
+    (tmp_path / ".lain").mkdir()
+    (tmp_path / ".lain/.gitignore").write_text("mine\n")
+    assert lain("init", str(tmp_path), "--appname", "shop").exit_code == ExitStatus.OK
+    assert (tmp_path / ".lain/.gitignore").read_text() == "mine\n"
 
 
 # -- import costs ------------------------------------------------------------------------------
