@@ -17,6 +17,7 @@ import click
 
 from lain_cli import __version__
 from lain_cli.commands import COMMANDS, SECTIONS
+from lain_cli.completion import attach_completers
 from lain_cli.context import Context
 from lain_cli.exit import ExitStatus, status_for
 from lain_cli.hints import hints_for
@@ -44,6 +45,7 @@ class LainGroup(click.Group):
             import_module(f"lain_cli.commands.{entry.module}"), entry.attribute
         )
         _accept_output_option(command)
+        attach_completers(command)  # procs, clusters, versions... complete by parameter role
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -109,6 +111,9 @@ def cli(ctx: click.Context, cluster: str | None, output: str, traceback: bool) -
     Run commands in the directory that holds lain.yaml (or pass its path).
     """
     ctx.obj = Context(cluster=cluster, output=output, traceback=traceback)
+
+
+attach_completers(cli)  # the global options (-c) complete as the commands' do
 
 
 class Terminated(BaseException):

@@ -15,6 +15,17 @@ PROG_NAME = "lain"
 # What click derives from the program name; the completion scripts set it when they call lain.
 COMPLETE_VAR = "_LAIN_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
+# Changes to click's scripts.  lain's stderr is dropped where they call it: a completion that
+# goes wrong (a broken install, say) must not print into the command line being edited.  fish
+# splits each answer at its first comma only, so a description may hold commas.
+SCRIPT_FIXES = {
+    "bash": [("=bash_complete $1)", "=bash_complete $1 2>/dev/null)")],
+    "zsh": [("=zsh_complete lain)}", "=zsh_complete lain 2>/dev/null)}")],
+    "fish": [
+        ("(commandline -t) lain);", "(commandline -t) lain 2>/dev/null);"),
+        ('(string split "," $completion)', '(string split -m 1 "," $completion)'),
+    ],
+}
 
 
 @click.command()
@@ -69,6 +80,10 @@ def completion(ctx: click.Context, shell: str) -> None:
       zsh:   eval "$(lain completion zsh)"
       fish:  lain completion fish | source
 
+    Besides commands and options, values complete: procs (from lain.yaml), clusters, versions
+    (short shas), release numbers, secret files and nodes; those the cluster or registry
+    knows are given up on after 2 seconds.
+
     \b
     Or install it once:
       lain completion bash > ~/.local/share/bash-completion/completions/lain
@@ -88,7 +103,10 @@ def completion_script(cli: click.Command, shell: str) -> str:
     comp = cls(cli, {}, PROG_NAME, COMPLETE_VAR)
     # Not comp.source(): for bash it first runs `bash --version` in a subprocess to warn about
     # bash < 4.4, which would make the output depend on the machine that generates it.
-    return comp.source_template % comp.source_vars()
+    source = comp.source_template % comp.source_vars()
+    for old, new in SCRIPT_FIXES[shell]:
+        source = source.replace(old, new)
+    return source
 
 
 COMMANDS = [meta, version, completion]
