@@ -73,6 +73,7 @@ SECTIONS: dict[str, dict[str, Entry]] = {
     },
     "Secrets and local helpers": {
         "secret": Entry("secret", "secret", "Store, list, read and remove the app's secret files."),
+        "env": Entry("env", "env", "Set, unset and list config vars, rolled out as releases."),
         "run": Entry("run", "run", "Run a proc of the built release in a local container."),
         "exec": Entry("run", "exec_command", "Run a command in a running instance of a proc."),
     },

@@ -18,6 +18,7 @@ from typing import Any
 
 import lain_sdk.arguments as arguments
 from lain_sdk.cluster.claims import check_app_claims
+from lain_sdk.cluster.config_vars import newest_set
 from lain_sdk.cluster.data_nodes import plan_data_nodes, record_data_nodes
 from lain_sdk.cluster.desired import DesiredState, desired_state
 from lain_sdk.cluster.links import join_providers, provider_links, prune_link_networks
@@ -119,7 +120,7 @@ def prepare(
     pending: Mapping[str, list[str]] | None = None,
 ) -> Prepared:
     """Work out what deploying ``source`` changes (the scale-wins rule, the newest secret
-    versions, the clients it serves), changing nothing.
+    versions and config vars, the clients it serves), changing nothing.
 
     ``pending`` names clients to serve that have no services yet (client -> the service names
     it uses): the client deploying a resource instance before itself.
@@ -145,6 +146,7 @@ def prepare(
     secret_mounts, warnings = resolve_secret_mounts(cluster, config, procs=procs)
     links, refused = provider_links(cluster, config, pending)
     warnings = [*warnings, *(f"{line}: it is no longer served" for line in refused)]
+    config_vars = newest_set(cluster, source.app, live, image=source.image)
     desired = desired_state(
         config,
         meta_version=source.meta_version,
@@ -155,6 +157,8 @@ def prepare(
         procs=procs,
         secret_mounts=secret_mounts,
         links=links,
+        config_vars={proc.name: config_vars.for_proc(proc.name) for proc in config.procs},
+        config_version=config_vars.version,
     )
     plan = plan_changes(
         desired,

@@ -129,6 +129,8 @@ def desired_state(
     procs: Iterable[str] | None = None,
     secret_mounts: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
     links: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
+    config_vars: Mapping[str, Mapping[str, str]] | None = None,
+    config_version: int = 0,
 ) -> DesiredState:
     """The network, services and volumes one release of ``app`` should have.
 
@@ -147,6 +149,8 @@ def desired_state(
             IDs enter the spec, so a new secret version changes the spec and rolls the proc).
         links: proc -> client -> the service names the proc answers to on that client's link
             network (see :func:`lain_sdk.cluster.discovery.provider_links`).
+        config_vars: proc -> the config vars of set ``config_version`` merged for it (see
+            :mod:`lain_sdk.cluster.config_vars`); 0 for none.
 
     Raises:
         NotFound: ``procs`` names a proc the app does not have.
@@ -173,6 +177,8 @@ def desired_state(
             scale=proc_scale,
             network=network.name,
             secret_mounts=(secret_mounts or {}).get(proc.name, ()),
+            config_vars=(config_vars or {}).get(proc.name, {}),
+            config_version=config_version,
         )
         spec = with_links(built.spec, (links or {}).get(proc.name, {}))
         services.append(DesiredService(proc.name, proc.type, spec["Name"], spec, proc_scale))

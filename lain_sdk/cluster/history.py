@@ -14,6 +14,7 @@ import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.loader import parse_app_config, parse_instance_config
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster.claims import check_claims
+from lain_sdk.cluster.config_vars import restore_sets
 from lain_sdk.cluster.data_nodes import plan_data_nodes, record_data_nodes
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult
 from lain_sdk.cluster.desired import app_network, rediscovered
@@ -199,7 +200,7 @@ def rollback_app(
         for line in _skipped(history, target, running, chosen=number is None):
             yield Message(line)
         new_number = next_number(history)
-        specs = _restored_specs(session, app, target, new_number)
+        specs = restore_sets(session, app, _restored_specs(session, app, target, new_number), live)
         network = app_network(app, new_number)
         plan, changes, removals = _restore_plan(
             app, target, specs, live, running, find_network(session, network.name) is None

@@ -76,6 +76,15 @@ LABEL_SECRET_PATH = "lain.secret.path"
 LABEL_SECRET_VERSION = "lain.secret.version"
 LABEL_SECRET_BY = "lain.secret.by"  # user@host who added it
 LABEL_SECRET_READER = "lain.secret.reader"
+# On a one-off task's service (lain one-off): until when (engine time) it may take to start;
+# past it, a one-off whose task is not running is left over and removed.
+LABEL_ONEOFF = "lain.oneoff"
+# On services: the set of config vars their environment holds (0: none) and the names of those
+# vars in it (never their values: see lain_sdk.cluster.config_vars).
+LABEL_ENV_VERSION = "lain.env.version"
+LABEL_ENV_KEYS = "lain.env.keys"
+# On the Swarm secret holding a set of config vars: its names, by scope (JSON).
+LABEL_ENV_SCOPES = "lain.env.scopes"
 # On containers a local run makes.
 LABEL_RUN = "lain.run"
 # On a node: it holds the volumes of a proc whose instances stay with their data
@@ -87,6 +96,7 @@ MAX_SERVICE_NAME = 63  # Swarm service names are DNS labels
 MAX_OBJECT_NAME = 64  # configs and secrets
 MAX_VOLUME_NAME = 255
 SECRET_PREFIX = "lain-secret-"
+ENV_PREFIX = "lain-env-"
 RESOURCE_PREFIX = "resource"
 _VERSION_SUFFIX = re.compile(r"-v(\d+)$")
 
@@ -173,6 +183,13 @@ def instance_volume_name(app: str, proc: str, path: str, slot: str) -> str:
 def release_config_name(app: str, number: int) -> str:
     """The Swarm config holding release ``number`` of ``app``."""
     return fit_name(f"lain-release-{app}-{number}", MAX_OBJECT_NAME)
+
+
+def env_set_name(app: str, version: int) -> str:
+    """The Swarm secret holding version ``version`` of the config vars of ``app``; the version
+    always ends the name, however long the app name."""
+    suffix = f"-v{version}"
+    return fit_name(f"{ENV_PREFIX}{app}", MAX_OBJECT_NAME - len(suffix)) + suffix
 
 
 def lock_config_name(app: str) -> str:

@@ -28,12 +28,12 @@ from lain_sdk.cluster.names import (
 )
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.sizing import ProcScale, spec_scale
-from lain_sdk.cluster.spec import image_of, secret_versions
+from lain_sdk.cluster.spec import image_of, secret_versions, without_config_vars
 from lain_sdk.cluster.views import Service
 from lain_sdk.errors import ClusterError, InvalidArgument
 
 OUTCOMES = ("pending", "succeeded", "failed")
-KINDS = ("deploy", "scale", "rollback", "secret")
+KINDS = ("deploy", "scale", "rollback", "secret", "env")
 MAX_REASON = 500  # keep labels small; the full reason is in the error the user saw
 
 
@@ -55,6 +55,8 @@ class ReleaseProc:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> ReleaseProc:
+        """What a release records of a spec: all of it but the config vars' values."""
+        spec = without_config_vars(spec)
         scale = spec_scale(spec)
         return cls(
             image=image_of(spec),
@@ -85,8 +87,8 @@ class Release:
     Attributes:
         app: the app.
         number: 1, 2, ...
-        kind: ``deploy``, ``scale``, ``rollback`` or ``secret`` (a new secret version rolled
-            out).
+        kind: ``deploy``, ``scale``, ``rollback``, ``secret`` (a new secret version rolled
+            out) or ``env`` (a new set of config vars rolled out).
         outcome: ``pending`` (in progress, not waited for, or interrupted), ``succeeded`` or
             ``failed``.
         meta_version: the version it runs.

@@ -35,6 +35,8 @@ from lain_sdk.appconfig.model import LOGS_DIR, AppConfig, Healthcheck, Proc
 from lain_sdk.cluster import discovery
 from lain_sdk.cluster.names import (
     LABEL_APP,
+    LABEL_ENV_KEYS,
+    LABEL_ENV_VERSION,
     LABEL_LINKS,
     LABEL_PROC,
     LABEL_PROCTYPE,
@@ -98,9 +100,14 @@ def service_spec(
     scale: ProcScale,
     network: str,
     secret_mounts: Iterable[Mapping[str, Any]] = (),
+    config_vars: Mapping[str, str] | None = None,
+    config_version: int = 0,
 ) -> ProcSpec:
     """The Swarm service spec of one proc of one release (a oneshot is a Swarm job: it runs
-    to completion once per change of its spec)."""
+    to completion once per change of its spec).
+
+    ``config_vars`` (set ``config_version`` of the app's config vars, merged for this proc) go
+    over lain.yaml's ``env``; the spec hash sees their names and set version, never values."""
     oneshot = proc.type == "oneshot"
     owner = {LABEL_APP: app.appname, LABEL_PROC: proc.name, LABEL_PROCTYPE: proc.type}
     volumes = _volumes(app, proc, owner)
@@ -135,7 +142,9 @@ def service_spec(
     if not oneshot:  # a job runs again when its spec changes: Swarm allows it no rollout
         spec["UpdateConfig"] = _rollout_config(proc.setup_time, failure_action="rollback")
         spec["RollbackConfig"] = _rollout_config(0, failure_action="pause")
-    labels[LABEL_SPEC_HASH] = spec_hash(spec)
+    if config_version:
+        spec = with_config_vars(spec, config_vars or {}, config_version)
+    spec["Labels"][LABEL_SPEC_HASH] = spec_hash(spec)
     return ProcSpec(spec, volumes)
 
 
@@ -262,7 +271,10 @@ def spec_hash(spec: Mapping[str, Any]) -> str:
     :func:`links_of`).
 
     Two specs with the same hash run the same thing, so a deploy leaves such a service alone.
+    Config vars enter by their names and set version (labels), never by value: the hash is a
+    label, and a new value is a new set version anyway.
     """
+    spec = without_config_vars(spec)
     labels = {k: v for k, v in (spec.get("Labels") or {}).items() if k not in _UNHASHED_LABELS}
     linked = set(link_networks(spec))
     template = dict(spec.get("TaskTemplate") or {})
@@ -339,6 +351,48 @@ def _set_links_label(spec: dict[str, Any], links: Mapping[str, list[str]]) -> No
         spec["Labels"][LABEL_LINKS] = json.dumps(links, sort_keys=True, separators=(",", ":"))
     else:
         spec["Labels"].pop(LABEL_LINKS, None)
+
+
+def config_var_names(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the config vars a spec's environment holds (from its labels)."""
+    names = str((spec.get("Labels") or {}).get(LABEL_ENV_KEYS) or "")
+    return tuple(n for n in names.split(",") if n)
+
+
+def config_version_of(spec: Mapping[str, Any]) -> int:
+    """The set of config vars a spec's environment holds (0: none)."""
+    version = str((spec.get("Labels") or {}).get(LABEL_ENV_VERSION) or "0")
+    return int(version) if version.isdigit() else 0
+
+
+def without_config_vars(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a spec whose environment leaves out the config vars (names kept in labels):
+    what a release record keeps, so that no value is ever stored in one."""
+    new = copy_spec(spec)
+    names = set(config_var_names(spec))
+    container = new.get("TaskTemplate", {}).get("ContainerSpec")
+    if names and container and container.get("Env"):
+        container["Env"] = [e for e in container["Env"] if e.partition("=")[0] not in names]
+    return new
+
+
+def with_config_vars(
+    spec: Mapping[str, Any], values: Mapping[str, str], version: int
+) -> dict[str, Any]:
+    """A copy of a spec holding set ``version`` of config vars, ``values`` (merged for its
+    proc), in place of those it held; they win over lain.yaml's ``env``.  Version 0 takes
+    them all out.  The spec hash is left to the caller."""
+    new = without_config_vars(spec)
+    labels = new.setdefault("Labels", {})
+    labels.pop(LABEL_ENV_KEYS, None)
+    labels.pop(LABEL_ENV_VERSION, None)
+    container = new.setdefault("TaskTemplate", {}).setdefault("ContainerSpec", {})
+    if version:
+        labels[LABEL_ENV_VERSION] = str(version)
+        labels[LABEL_ENV_KEYS] = ",".join(sorted(values))
+        env = {**env_of(new), **values}
+        container["Env"] = [f"{k}={v}" for k, v in sorted(env.items())]
+    return new
 
 
 def copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -459,4 +513,3 @@ def replaced_volumes(
             if SLOT_TEMPLATE in new and old and SLOT_TEMPLATE not in old:
                 found.append(ReplacedVolume(proc, str(mount["Target"]), old, new))
     return tuple(found)
-

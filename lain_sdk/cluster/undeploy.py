@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import lain_sdk.arguments as arguments
+from lain_sdk.cluster.config_vars import remove_sets
 from lain_sdk.cluster.data_nodes import forget_data_nodes
 from lain_sdk.cluster.links import prune_link_networks
 from lain_sdk.cluster.lock import app_lock
 from lain_sdk.cluster.names import network_name, router_network_name
+from lain_sdk.cluster.oneoff import remove_stale_oneoffs
 from lain_sdk.cluster.releases import remove_releases
 from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import remove_app_secrets
@@ -98,6 +100,8 @@ def undeploy_app(
         if whole:
             for reader in remove_stale_readers(session, app, every=True):
                 yield Message(f"removed secret reader {reader}")
+            for oneoff in remove_stale_oneoffs(session, app, every=True):
+                yield Message(f"removed one-off task {oneoff}")
         network_removed = False
         if whole and network_there:
             network_removed = remove_network(session, network, timeout)
@@ -118,12 +122,16 @@ def undeploy_app(
 def _purge(
     cluster: Cluster, result: UndeployResult, procs: list[str] | None, timeout: float
 ) -> Generator[Event, None, UndeployResult]:
-    """Remove the release history (of the whole app only), volumes and secrets."""
+    """Remove the release history and config vars (of the whole app only), volumes and
+    secrets."""
     app = result.app
     releases = 0
     if procs is None:
         releases = remove_releases(cluster, app)
         yield Message(f"removed {releases} release record(s)")
+        config_sets = remove_sets(cluster, app)
+        if config_sets:
+            yield Message(f"removed {config_sets} set(s) of config vars")
     removed, left = [], []
     for volume in app_volumes(cluster, app, procs):
         if remove_when_free(cluster, "volume", volume, cluster.api.remove_volume, timeout):

@@ -1,0 +1,180 @@
+"""``lain env ls|set|unset``: config vars, set on the cluster and rolled out as releases."""
+
+from __future__ import annotations
+
+import click
+
+from lain_cli.context import Context
+from lain_cli.options import (
+    app_name,
+    app_options,
+    pass_context,
+    registry_option,
+    report,
+    selected_cluster,
+    wait_options,
+)
+from lain_cli.progress import show_events
+from lain_cli.tables import table
+from lain_sdk.cluster.env import HIDDEN, EnvChanged, EnvListing, list_env, set_env
+
+_PROC_HELP = "The proc's own vars (over the app's), instead of the whole app's."
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` arguments as a dict (the value may hold ``=`` and be empty)."""
+    found = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(
+                f"{value!r} is not KEY=VALUE (to take a var out: lain env unset {value})",
+                param_hint="KEY=VALUE",
+            )
+        found[name] = text
+    return found
+
+
+@click.group()
+def env() -> None:
+    """Config vars: environment variables set on the cluster, not in lain.yaml.
+
+    A change is stored in the cluster (a Swarm secret: encrypted, never shown by the engine)
+    and rolled out at once as a release of kind env, one instance at a time with health
+    checks, like a deploy of the running version; `lain rollback` puts the previous values
+    back.  Containers get, later winning: lain.yaml's env, the app's config vars, the proc's
+    own (--proc), then lain's own LAIN_* and DEPLOYD_* variables.  Values never appear in
+    labels or release records; `lain env ls` hides values of secret-looking names unless
+    --show.
+    """
+
+
+@env.command("ls")
+@click.option("-p", "--proc", metavar="PROC", help="Only the app's vars and this proc's.")
+@click.option("--show", is_flag=True, help="Show every value, secret-looking ones too.")
+@app_options
+@pass_context
+def ls(obj: Context, proc: str | None, show: bool, app: str | None, app_dir: str) -> None:
+    """List the app's config vars and whether its procs run with them.
+
+    Values of names like *_TOKEN, *_PASSWORD, *SECRET*, *_KEY, and of URLs holding a
+    password, are hidden unless --show (in JSON too: "value" is null, "hidden" true).
+    """
+    listing = list_env(app_name(app, app_dir), cluster=selected_cluster(obj), proc=proc)
+    obj.emit(listing.to_dict(show), lambda: _listing_text(listing, show))
+
+
+def _listing_text(listing: EnvListing, show: bool) -> str:
+    if not listing.variables:
+        return f"{listing.app} has no config vars (lain env set KEY=VALUE sets one)"
+    rows = [("NAME", "VALUE", "PROC")]
+    for var in listing.variables:
+        value = HIDDEN if var.hidden and not show else var.value
+        rows.append((var.name, value.replace("\n", "\\n"), var.proc or "(app)"))
+    lines = [table(rows), ""]
+    lines.append(f"set {listing.version}" + (f", by {listing.by}" if listing.by else ""))
+    if listing.pending:
+        lines.append(
+            f"not rolled out yet to: {', '.join(listing.pending)} (the next deploy applies it)"
+        )
+    return "\n".join(lines)
+
+
+@env.command("set")
+@click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.option("-p", "--proc", metavar="PROC", help=_PROC_HELP)
+@click.option("--no-rollout", is_flag=True, help="Only store them; the next deploy applies them.")
+@registry_option
+@wait_options
+@app_options
+@pass_context
+def set_command(
+    obj: Context,
+    pairs: tuple[str, ...],
+    proc: str | None,
+    no_rollout: bool,
+    registry: str | None,
+    timeout: float,
+    no_wait: bool,
+    app: str | None,
+    app_dir: str,
+) -> None:
+    """Set config vars and roll them out.
+
+    Each KEY=VALUE sets KEY (VALUE may be empty).  With --proc they are PROC's own and only
+    PROC restarts; otherwise they are the whole app's and every proc restarts, one instance
+    at a time.  When the app is not deployed, the first deploy applies them.
+
+    \b
+    Examples:
+      lain env set LOG_LEVEL=debug FEATURE_X=1
+      lain env set -p worker CONCURRENCY=8
+      lain env set DATABASE_URL="$(cat db-url)"
+    """
+    _change(obj, _pairs(pairs), (), proc, no_rollout, registry, timeout, no_wait, app, app_dir)
+
+
+@env.command("unset")
+@click.argument("names", nargs=-1, required=True, metavar="KEY...")
+@click.option("-p", "--proc", metavar="PROC", help=_PROC_HELP)
+@click.option("--no-rollout", is_flag=True, help="Only store it; the next deploy applies it.")
+@registry_option
+@wait_options
+@app_options
+@pass_context
+def unset(
+    obj: Context,
+    names: tuple[str, ...],
+    proc: str | None,
+    no_rollout: bool,
+    registry: str | None,
+    timeout: float,
+    no_wait: bool,
+    app: str | None,
+    app_dir: str,
+) -> None:
+    """Take config vars out and roll the change out (as `lain env set` does)."""
+    _change(obj, {}, names, proc, no_rollout, registry, timeout, no_wait, app, app_dir)
+
+
+def _change(
+    obj: Context,
+    values: dict[str, str],
+    names: tuple[str, ...],
+    proc: str | None,
+    no_rollout: bool,
+    registry: str | None,
+    timeout: float,
+    no_wait: bool,
+    app: str | None,
+    app_dir: str,
+) -> None:
+    operation = set_env(
+        app_name(app, app_dir),
+        values,
+        unset=names,
+        proc=proc,
+        cluster=selected_cluster(obj, registry),
+        rollout=not no_rollout,
+        timeout=timeout,
+        wait=not no_wait,
+    )
+    result: EnvChanged = show_events(obj, operation)
+    report(obj, result.to_dict(), lambda: _changed_text(result))
+
+
+def _changed_text(result: EnvChanged) -> str:
+    if not result.version:
+        return f"{result.app}: {result.note}"
+    where = f"{result.app} {result.proc}" if result.proc else result.app
+    text = f"{where}: {', '.join(result.changed)} changed (set {result.version})"
+    rollout = result.result
+    if rollout is None:
+        return f"{text}; {result.note}"
+    if rollout.release is None:
+        return f"{text}; its procs already run with it"
+    state = rollout.release.outcome if rollout.waited else "accepted, not waited for"
+    return f"{text}; rolled out as release {rollout.release.number} ({state})"
+
+
+COMMANDS = [env]
