@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import Any
 
@@ -10,7 +11,8 @@ import click
 from lain_cli.context import Context
 from lain_cli.tables import table_lines
 from lain_sdk.appconfig.loader import load_app_config
-from lain_sdk.appconfig.model import AppConfig, Proc
+from lain_sdk.appconfig.model import LOGS_DIR, AppConfig, Healthcheck, Proc
+from lain_sdk.cluster.routing import urls
 from lain_sdk.errors import AppConfigError, Problem
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -53,7 +55,40 @@ def summary(app: AppConfig) -> str:
         rows.append([p.name, p.type, str(p.num_instances), human_size(p.memory), _port(p), _cmd(p)])
     lines.append("procs:")
     lines += [f"  {row}" for row in table_lines(rows)]
+    for p in app.procs:
+        lines += _proc_details(app, p)
     return "\n".join(lines)
+
+
+def _proc_details(app: AppConfig, proc: Proc) -> list[str]:
+    """Where ``proc`` is served, how it is checked, what it keeps and which secret files it
+    needs (their paths: the values live in the cluster)."""
+    details = []
+    served = urls(dataclasses.replace(app, procs=(proc,)))
+    if served:
+        details.append(f"  urls          {', '.join(served)}")
+    if proc.healthcheck is not None:
+        details.append(f"  healthcheck   {_healthcheck(proc.healthcheck)}")
+    kept = [v.path for v in proc.volumes if v.path != LOGS_DIR]
+    if kept:
+        details.append(f"  volumes       {', '.join(kept)}")
+    if proc.secret_files:
+        bypass = " (may run without them)" if proc.secret_files_bypass else ""
+        details.append(f"  secret files  {', '.join(proc.secret_files)}{bypass}")
+    return [f"{proc.name}:", *details] if details else []
+
+
+def _healthcheck(check: Healthcheck) -> str:
+    if check.cmd is None:
+        return "disabled (cmd: none)"
+    if check.http_path:
+        what = f"GET {check.http_path}"
+    elif check.cmd[0] == "CMD-SHELL":
+        what = " ".join(check.cmd[1:])
+    else:
+        what = shlex.join(check.cmd[1:])
+    every = f"{check.interval:g}s, timeout {check.timeout:g}s, {check.retries} retries"
+    return f"{what} every {every}"
 
 
 @click.command()

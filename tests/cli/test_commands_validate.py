@@ -27,8 +27,22 @@ def test_validate_prints_a_summary(lain) -> None:
         "/lain/app/www\n  greeter         worker  1          16 MiB  8080/tcp  httpd -f -v -p "
         "8080 -h /lain/app/www\n  portal-greeter  portal  1          32 MiB  -         (the "
         "image's command)\n"
+        "web:\n"
+        "  urls          http://hello.lain.local/\n"
+        "  healthcheck   GET /index.html every 10s, timeout 5s, 3 retries\n"
+        "greeter:\n"
+        "  healthcheck   wget -q -O /dev/null http://127.0.0.1:8080/index.html every 2s, timeout "
+        "2s, 3 retries\n"
+        "  secret files  /lain/app/greeting.txt\n"
     )
     assert result.stderr == ""
+
+
+def test_validate_shows_the_urls_on_the_domains_given(lain) -> None:
+    result = lain("validate", str(HELLO), "--domain", "example.com", "--domain", "b.test")
+    assert result.exit_code == ExitStatus.OK
+    assert "  urls          http://hello.example.com/, http://hello.b.test/\n" in result.stdout
+    assert "lain.local" not in result.stdout
 
 
 def test_validate_defaults_to_the_current_directory(lain, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +77,26 @@ def test_validate_lists_dependencies_and_every_proc(lain) -> None:
     ]
     assert lines[13].split()[:6] == ["stats", "web", "1", "32", "MiB", "8125/udp"]
     assert lines[13].endswith("(the image's command)")
-    assert len(lines) == 8 + 10
+    # Each proc's addresses, healthcheck, kept directories and secret file paths (never values).
+    assert lines[18:] == [
+        "web:",
+        "  urls          https://full.example.com/, https://full-app.lain.local/, "
+        "https://full-app.lain.local/api",
+        "  healthcheck   GET /ping every 10s, timeout 5s, 3 retries",
+        "  volumes       /lain/app/data, /var/lib/full-app",
+        "  secret files  /lain/app/config/secret.json, /etc/full-app/key.pem, "
+        "/lain/app/config/other.json (may run without them)",
+        "admin:",
+        "  urls          http://admin.example.com/, http://full-app.lain.local/admin",
+        "  healthcheck   curl -f http://127.0.0.1:9000/ every 30s, timeout 3s, 5 retries",
+        "queue:",
+        "  healthcheck   disabled (cmd: none)",
+        "oneshot:",
+        "  volumes       /tmp/cache",
+        "stats:",
+        "  urls          http://stats.example.com/",
+        "  healthcheck   /bin/check --fast every 10s, timeout 5s, 3 retries",
+    ]
 
 
 def test_an_invalid_file_lists_every_problem_on_stderr(lain) -> None:
