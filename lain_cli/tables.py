@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from lain_sdk.git import parse_meta_version
+# The short form of a meta version is the SDK's (its error messages use it too).
+from lain_sdk.git import short_version as short_version
 
 
 def table_lines(rows: Sequence[Sequence[object]]) -> list[str]:
@@ -24,13 +25,11 @@ def table(rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(table_lines(rows))
 
 
-def short_version(meta_version: str) -> str:
-    """A meta version as a person reads it: commit time (UTC, to the minute) and 7-character
-    sha, ``+dirty`` for a dirty tree: ``2026-12-06 04:37 b8443f8``.  JSON keeps the full one;
-    anything that is not a meta version is shown as it is."""
-    try:
-        commit_time, sha, dirty = parse_meta_version(meta_version)
-    except ValueError:
-        return meta_version
-    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(commit_time))
-    return f"{when} {sha[:7]}" + ("+dirty" if dirty else "")
+def ago(unix_time: float, now: float | None = None) -> str:
+    """How long ago ``unix_time`` was, as a person says it: ``45s ago``, ``3h ago``,
+    ``12d ago``."""
+    seconds = max(0, int((time.time() if now is None else now) - unix_time))
+    for unit, size, below in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 48 * 3600)):
+        if seconds < below:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds // 86400}d ago"

@@ -98,6 +98,7 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.undeploy import undeploy_app as undeploy_app
     from lain_sdk.credentials import Credentials as Credentials
     from lain_sdk.credentials import CredentialStore as CredentialStore
+    from lain_sdk.errors import AmbiguousVersion as AmbiguousVersion
     from lain_sdk.errors import AppConfigError as AppConfigError
     from lain_sdk.errors import AppConfigMissing as AppConfigMissing
     from lain_sdk.errors import BuildError as BuildError
@@ -185,6 +186,7 @@ _EXPORTS = {
     "render_resource_instance": "lain_sdk.appconfig.loader",
     "schema": "lain_sdk.appconfig.validation",
     # errors
+    "AmbiguousVersion": "lain_sdk.errors",
     "AppConfigError": "lain_sdk.errors",
     "AppConfigMissing": "lain_sdk.errors",
     "BuildError": "lain_sdk.errors",

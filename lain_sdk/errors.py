@@ -2,6 +2,7 @@
 
     LainError
      ├── InvalidArgument       an SDK function was called with a wrong argument (also ValueError)
+     │    └── AmbiguousVersion a version prefix matches several versions (carries the candidates)
      ├── AppConfigError        lain.yaml is missing, unreadable or invalid (carries every Problem)
      │    └── AppConfigMissing there is no lain.yaml where one was looked for (carries its path)
      ├── GitError              not a repository, no commit yet, or a dirty tree that was refused
@@ -122,6 +123,32 @@ class InvalidArgument(LainError, ValueError):
     """
 
 
+class AmbiguousVersion(InvalidArgument):
+    """A version as typed (a commit sha's prefix, a git ref) matches more than one version.
+
+    Attributes:
+        app: the app.
+        given: the version as typed.
+        where: where the versions were looked for ("registry HOST", "this engine").
+        candidates: the full meta versions it matches, newest first.
+    """
+
+    def __init__(
+        self, app: str, given: str, where: str, candidates: Iterable[tuple[str, str]]
+    ) -> None:
+        """``candidates``: ``(full meta version, its short form)`` of each match."""
+        pairs = tuple(candidates)
+        self.app = app
+        self.given = given
+        self.where = where
+        self.candidates = tuple(full for full, _ in pairs)
+        listed = "\n".join(f"  {short}  {full}" for full, short in pairs)
+        super().__init__(
+            f"{given} matches {len(pairs)} versions of {app} in {where}:\n{listed}\n"
+            "give more characters of the commit sha, or the whole version"
+        )
+
+
 class GitError(LainError):
     """The app's directory is not a usable git checkout for building."""
 
@@ -229,8 +256,15 @@ class VersionNotFound(NotFound):
     """
 
     def __init__(
-        self, app: str, version: str | None, registry: str, newest: list[str] | tuple[str, ...]
+        self,
+        app: str,
+        version: str | None,
+        registry: str,
+        newest: list[str] | tuple[str, ...],
+        *,
+        shown: Iterable[str] | None = None,
     ) -> None:
+        """``shown``: how to write the newest versions in the message (default: as they are)."""
         self.app = app
         self.version = version
         self.registry = registry
@@ -238,10 +272,10 @@ class VersionNotFound(NotFound):
         if version is None:
             text = f"no version of {app} is in registry {registry}; build and push one first"
         else:
-            listed = ", ".join(self.newest[:5]) or "none"
+            listed = ", ".join(list(self.newest if shown is None else shown)[:5]) or "none"
             text = (
                 f"version {version} of {app} is not in registry {registry} (a version needs "
-                f"both release-{version} and meta-{version}); newest versions there: {listed}"
+                f"both its release- and meta- images); newest versions there: {listed}"
             )
         super().__init__(text)
 
@@ -325,11 +359,19 @@ class ImageNotFound(NotFound):
         versions: the versions of the app's images that are there, newest first.
     """
 
-    def __init__(self, app: str, reference: str, versions: list[str] | tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: str,
+        reference: str,
+        versions: list[str] | tuple[str, ...],
+        *,
+        shown: Iterable[str] | None = None,
+    ) -> None:
+        """``shown``: how to write the versions in the message (default: as they are)."""
         self.app = app
         self.reference = reference
         self.versions = tuple(versions)
-        listed = ", ".join(self.versions[:5]) or "none"
+        listed = ", ".join(list(self.versions if shown is None else shown)[:5]) or "none"
         super().__init__(
             f"{reference} is not on this engine; build it first (release versions here: {listed})"
         )

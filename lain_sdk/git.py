@@ -53,6 +53,8 @@ _STATUS = (
 )
 # Run in the app's directory: git then prints paths relative to it.
 _LS_FILES = ("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".")
+# A lookup of one commit or of commit subjects: quick, so a stuck git is given up on sooner.
+LOOKUP_TIMEOUT = 30.0
 _INSTALL_HINT = "install git (Debian: apt-get install git)"
 _NOT_A_REPO_HINT = "lain tags images by commit; run `git init` and commit the app"
 
@@ -76,6 +78,18 @@ def parse_meta_version(text: str) -> tuple[int, str, str | None]:
             "(expected <commit unix time>-<40-hex sha>, optionally followed by -dirty-<12 hex>)"
         )
     return int(match["time"]), match["sha"], match["dirty"]
+
+
+def short_version(meta_version: str) -> str:
+    """A meta version as a person reads it: commit time (UTC, to the minute) and 7-character
+    sha, ``+dirty`` for a dirty tree: ``2026-12-06 04:37 b8443f8``.  Anything that is not a
+    meta version is shown as it is."""
+    try:
+        commit_time, sha, dirty = parse_meta_version(meta_version)
+    except ValueError:
+        return meta_version
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(commit_time))
+    return f"{when} {sha[:7]}" + ("+dirty" if dirty else "")
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,61 @@ class GitInfo:
         return sorted(n for n in names if os.path.lexists(self.app_dir / n))
 
 
+def find_commit(path: str | os.PathLike[str], ref: str) -> tuple[str, int] | None:
+    """The commit ``ref`` (``HEAD``, a branch, a tag, ``HEAD~1``, a sha or its prefix) names
+    in the git checkout at ``path``.
+
+    Returns:
+        ``(40-hex sha, committer unix time)``, or None when the repository has no such commit
+        (or a sha prefix names several).
+
+    Raises:
+        GitError: ``path`` is not inside a git working tree, or git failed or took too long.
+        InvalidArgument: ``ref`` is empty or starts with ``-`` (git would read an option).
+    """
+    ref = arguments.text(ref, "ref")
+    if not ref.strip() or ref.startswith("-"):
+        raise InvalidArgument(f"not a git ref: {ref!r}")
+    app_dir = _app_dir(arguments.path(path, "path"))
+    done = _git(app_dir, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", timeout=LOOKUP_TIMEOUT)
+    if done.returncode == 1:
+        return None
+    if done.returncode != 0:
+        raise _not_a_work_tree(app_dir, done)
+    sha = done.stdout.decode("ascii", "replace").strip()
+    done = _git(app_dir, "log", "-1", "--format=%ct", sha, "--", timeout=LOOKUP_TIMEOUT)
+    commit_time = done.stdout.decode("ascii", "replace").strip()
+    if done.returncode != 0 or not commit_time.isdigit():
+        raise _failed(app_dir, done)
+    return sha, int(commit_time)
+
+
+def commit_subjects(path: str | os.PathLike[str], shas: Iterable[str]) -> dict[str, str]:
+    """The subject line of each commit of ``shas`` (40 hex) that the checkout at ``path`` has;
+    shas it does not have are left out.
+
+    Raises:
+        GitError: ``path`` is not inside a git working tree, or git failed or took too long.
+    """
+    wanted = sorted({sha for sha in shas if re.fullmatch("[0-9a-f]{40}", sha)})
+    if not wanted:  # git log with no commit would list HEAD's history
+        return {}
+    app_dir = _app_dir(arguments.path(path, "path"))
+    done = _git(
+        app_dir,
+        *("log", "--no-walk=unsorted", "--ignore-missing", "--format=%H%x00%s", *wanted, "--"),
+        timeout=LOOKUP_TIMEOUT,
+    )
+    if done.returncode != 0:
+        raise _not_a_work_tree(app_dir, done)
+    subjects = {}
+    for line in done.stdout.decode("utf-8", "replace").splitlines():
+        sha, sep, subject = line.partition("\0")
+        if sep:
+            subjects[sha] = subject
+    return subjects
+
+
 class PendingGitInfo:
     """The git commands of :meth:`GitInfo.start`, running; :meth:`result` waits for them.
 
@@ -279,14 +348,13 @@ def _ls_files_names(out: bytes) -> set[str]:
     return {os.fsdecode(name) for name in out.split(b"\0") if name}
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def _git(cwd: Path, *args: str, timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
     """Run ``git ARGS`` in ``cwd``; output as bytes, whatever the exit status.
 
     Raises:
-        GitError: git is not installed (or cannot be run), or took longer than
-            :data:`GIT_TIMEOUT`.
+        GitError: git is not installed (or cannot be run), or took longer than ``timeout``.
     """
-    return _finish_git(_start_git(cwd, args), time.monotonic() + GIT_TIMEOUT)
+    return _finish_git(_start_git(cwd, args), time.monotonic() + timeout, timeout)
 
 
 def _start_git(cwd: Path, args: tuple[str, ...]) -> subprocess.Popen[bytes]:
@@ -306,7 +374,7 @@ def _start_git(cwd: Path, args: tuple[str, ...]) -> subprocess.Popen[bytes]:
 
 
 def _finish_git(
-    process: subprocess.Popen[bytes], deadline: float
+    process: subprocess.Popen[bytes], deadline: float, timeout: float = GIT_TIMEOUT
 ) -> subprocess.CompletedProcess[bytes]:
     try:
         out, err = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
@@ -314,7 +382,7 @@ def _finish_git(
         process.kill()
         process.communicate()
         command = " ".join(str(a) for a in process.args[:2])  # type: ignore[index]
-        raise GitError(f"{command} took longer than {GIT_TIMEOUT:.0f}s; stopped") from e
+        raise GitError(f"{command} took longer than {timeout:.0f}s; stopped") from e
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 

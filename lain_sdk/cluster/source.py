@@ -34,9 +34,10 @@ from lain_sdk.errors import (
     ClusterError,
     InvalidArgument,
     NotFound,
-    VersionNotFound,
 )
+from lain_sdk.git import META_VERSION_RE
 from lain_sdk.protocols import Registry
+from lain_sdk.versions import choose_registry_version, registry_pool
 
 
 @dataclass(frozen=True)
@@ -59,19 +60,18 @@ class ReleaseSource:
 
 
 def resolve_version(registry: Registry, app: str, version: str | None) -> str:
-    """The meta version to deploy: ``version`` if the registry has it, else the newest.
+    """The meta version to deploy: the one ``version`` names in the registry (a whole meta
+    version, or a commit sha or its prefix: see :mod:`lain_sdk.versions`), else the newest.
 
     Raises:
         VersionNotFound: the version (or any version) is not in the registry.
+        AmbiguousVersion: ``version`` matches several versions.
     """
-    if version:
-        if registry.version_exists(app, version):
-            return version
-        raise VersionNotFound(app, version, registry.host, registry.app_versions(app)[:5])
-    versions = registry.app_versions(app)
-    if not versions:
-        raise VersionNotFound(app, None, registry.host, ())
-    return versions[0]
+    # A whole version is looked up alone, without listing every tag of the app.
+    if version and META_VERSION_RE.fullmatch(version) and registry.version_exists(app, version):
+        return version
+    pool = registry_pool(registry, app)
+    return choose_registry_version(pool, version).meta_version
 
 
 def pinned_image(registry: Registry, app: str, meta_version: str) -> str:

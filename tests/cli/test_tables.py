@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lain_cli.tables import short_version, table
+from lain_cli.tables import ago, short_version, table
 
 SHA = "b8443f8" + "0" * 33
 
@@ -21,3 +21,15 @@ def test_short_version_marks_a_dirty_tree() -> None:
 
 def test_short_version_leaves_other_text_alone() -> None:
     assert short_version("latest") == "latest"
+
+
+def test_ago_says_how_long_ago_in_one_unit() -> None:
+    now = 1_800_000_000
+    assert [ago(now - s, now) for s in (5, 125, 3 * 3600, 47 * 3600, 9 * 86400)] == [
+        "5s ago",
+        "2m ago",
+        "3h ago",
+        "47h ago",
+        "9d ago",
+    ]
+    assert ago(now + 30, now) == "0s ago"  # a clock ahead of this one

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from lain_sdk.errors import DirtyTreeError, GitError
-from lain_sdk.git import META_VERSION_RE, GitInfo, parse_meta_version
+from lain_sdk.git import (
+    META_VERSION_RE,
+    GitInfo,
+    commit_subjects,
+    find_commit,
+    parse_meta_version,
+)
 
 COMMIT_TIME = 1600000000
 
@@ -486,3 +492,44 @@ def test_round_trip(repo: Path) -> None:
     info = GitInfo.from_path(repo)
 
     assert parse_meta_version(info.meta_version) == (info.commit_time, info.sha, info.dirty_digest)
+
+
+# -- find_commit and commit_subjects: what a typed version's git ref names ----------------------
+
+
+def test_find_commit_resolves_head_a_ref_and_a_prefix(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    git(repo, "tag", "v1")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "second", time=COMMIT_TIME + 60)
+    second = git(repo, "rev-parse", "HEAD")
+    assert find_commit(repo, "HEAD") == (second, COMMIT_TIME + 60)
+    assert find_commit(repo, "HEAD~1") == (first, COMMIT_TIME)
+    assert find_commit(repo, "v1") == (first, COMMIT_TIME)
+    assert find_commit(repo / "sub", first[:8]) == (first, COMMIT_TIME)
+
+
+def test_find_commit_of_an_unknown_ref_is_none(repo: Path) -> None:
+    assert find_commit(repo, "no-such-branch") is None
+    assert find_commit(repo, "0" * 40) is None
+
+
+def test_find_commit_refuses_what_git_would_read_as_an_option(repo: Path) -> None:
+    with pytest.raises(ValueError, match="not a git ref: '--all'"):
+        find_commit(repo, "--all")
+
+
+def test_find_commit_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not inside a git repository"):
+        find_commit(tmp_path, "HEAD")
+
+
+def test_commit_subjects_leave_out_unknown_commits(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Fix the login page", time=COMMIT_TIME + 1)
+    second = git(repo, "rev-parse", "HEAD")
+    unknown = "f" * 40
+    assert commit_subjects(repo, [second, unknown, first]) == {
+        first: "first",
+        second: "Fix the login page",
+    }
+    assert commit_subjects(repo, []) == {}
