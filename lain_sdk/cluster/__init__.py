@@ -34,6 +34,7 @@ Modules, from the bottom up (each imports only the ones above it):
 ``deploy``         deploy and plan
 ``scale``          scale and restart
 ``history``        the release history, and rollback
+``oneoff``         a command run once in a one-off task of a proc's release
 ``undeploy``       undeploy and purge
 ``secrets``        add, list, read and remove secret files
 ``status``         what an app runs, instance by instance

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lain_sdk.cluster.engine_calls import is_conflict, is_not_found, is_refusal, unless_missing
-from lain_sdk.cluster.names import LABEL_APP, LABEL_PROC, LABEL_RESOURCE_CLIENT
+from lain_sdk.cluster.names import LABEL_APP, LABEL_ONEOFF, LABEL_PROC, LABEL_RESOURCE_CLIENT
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.views import Node, Service, Task
 from lain_sdk.errors import NotFound
@@ -22,13 +22,14 @@ from lain_sdk.errors import NotFound
 
 
 def app_services(cluster: Cluster, app: str) -> dict[str, Service]:
-    """The app's live services by proc name (one engine call)."""
+    """The app's live services by proc name (one engine call); one-off tasks
+    (:mod:`lain_sdk.cluster.oneoff`) and secret readers are none of its procs."""
     with cluster.errors(f"list the services of {app}"):
         found = cluster.api.services(filters={"label": f"{LABEL_APP}={app}"})
     services = {}
     for document in found:
         service = Service.from_engine(document)
-        if service.app == app and service.proc:
+        if service.app == app and service.proc and not service.label(LABEL_ONEOFF):
             services[service.proc] = service
     return services
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import copy
 import re
+import socket
+import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,10 @@ from typing import Any
 from fakes.base import api_error, new_id, stamp
 
 FAKE_NODE = "node-manager-1"
+
+
+# What a task's program prints: its lines, or its lines and its exit code; None: no program.
+Printed = list[str] | tuple[list[str], int] | None
 
 
 @dataclass
@@ -39,7 +45,8 @@ class Behaviour:
         completes: the task runs and completes (a oneshot's job).
         logs: lines the task prints.
         program: what the task's program prints, from its container spec and the values of
-            the secrets mounted in it (target -> value); the task completes afterwards.  None
+            the secrets mounted in it (target -> value); the task completes afterwards (fails,
+            when the program also returns a non-zero exit code: ``(lines, code)``).  None
             from it means the task runs some other program: it behaves as the rest says.
         health_output: what the healthcheck of its containers last printed.
         commands: the programs an exec in its running containers finds (``cat PATH`` prints a
@@ -52,7 +59,7 @@ class Behaviour:
     exit_code: int = 1
     completes: bool = False
     logs: tuple[str, ...] = ()
-    program: Callable[[Mapping[str, Any], Mapping[str, bytes]], list[str] | None] | None = None
+    program: Callable[[Mapping[str, Any], Mapping[str, bytes]], Printed] | None = None
     health_output: str = ""
     commands: tuple[str, ...] = ("sleep", "cat")  # what an exec in its containers can run
 
@@ -203,6 +210,9 @@ class FakeSwarmAPI:
         self.task_execs: dict[str, tuple[_Service, _Task, list[str]]] = {}
         self.created_services: list[dict[str, Any]] = []  # every spec created, removed or not
         self.exec_codes: dict[str, int] = {}
+        # Attachments to task containers: (container, parameters, the engine's end).
+        self.attached: list[tuple[str, dict[str, Any], socket.socket]] = []
+        self.attach_hangs = False
         # Looks at the swarm a node stays down before Swarm replaces the tasks it ran (their
         # instances are lost meanwhile), and how long each node has been down.
         self.lost_after = 3
@@ -411,8 +421,14 @@ class FakeSwarmAPI:
             if behaviour.fails:
                 task.set_state("failed", err=behaviour.fails, exit_code=behaviour.exit_code)
                 task.doc["DesiredState"] = "shutdown"
+            elif isinstance(printed, tuple) and printed[1]:
+                task.printed = list(printed[0])
+                task.set_state(
+                    "failed", err=f"task: non-zero exit ({printed[1]})", exit_code=printed[1]
+                )
+                task.doc["DesiredState"] = "complete" if service.job else "shutdown"
             elif behaviour.completes or service.job or printed is not None:
-                task.printed = list(printed or [])
+                task.printed = list(printed[0] if isinstance(printed, tuple) else printed or [])
                 task.set_state("complete", exit_code=0)
                 task.doc["DesiredState"] = "complete" if service.job else "shutdown"
             else:
@@ -783,6 +799,26 @@ class FakeSwarmAPI:
             return dict(super().exec_inspect(exec_id))  # type: ignore[misc]
         self._record("exec_inspect")
         return {"ID": exec_id, "Running": False, "ExitCode": self.exec_codes.get(exec_id)}
+
+    def attach_socket(self, container: str, params: Any = None, ws: bool = False) -> Any:
+        """An attachment to a task's container: what its program printed (multiplexed frames,
+        or raw with a terminal), then the end of the stream, unless ``attach_hangs`` (as the
+        engine leaves open a stream attached after its container stopped).  The engine's end
+        is kept in ``attached`` with the parameters, to read what was sent to it."""
+        self._record("attach_socket")
+        found = self._task_of_container(container)
+        if found is None:
+            raise api_error(404, f"No such container: {container}")
+        _service, task = found
+        ours, theirs = socket.socketpair()
+        tty = bool(task.doc["Spec"]["ContainerSpec"].get("TTY"))
+        for line in task.printed:
+            data = f"{line}\n".encode()
+            theirs.sendall(data if tty else struct.pack(">BxxxL", 1, len(data)) + data)
+        if not self.attach_hangs:
+            theirs.shutdown(socket.SHUT_WR)
+        self.attached.append((container, dict(params or {}), theirs))
+        return ours
 
     def nodes(self, filters: Any = None) -> list[dict[str, Any]]:
         self._record("nodes")
