@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -43,14 +44,22 @@ def _secret_files(values: tuple[str, ...]) -> dict[str, bytes]:
     return files
 
 
+# What `lain exec` runs when no command is given: a shell, as `heroku run`'s default is bash.
+DEFAULT_EXEC_COMMAND = ("sh",)
+
+
 def _instance_and_command(args: tuple[str, ...]) -> tuple[int | None, list[str]]:
-    """Split ``[INSTANCE] COMMAND...``: a leading number followed by more is the instance
-    (click has already taken away the ``--``)."""
-    if len(args) > 1 and args[0].isdigit():
+    """Split ``[INSTANCE] [COMMAND...]``: a leading number is the instance (click has already
+    taken away the ``--``)."""
+    if args and args[0].isdigit():
         if int(args[0]) < 1:
             raise click.BadParameter("instance numbers start at 1", param_hint="INSTANCE")
         return int(args[0]), list(args[1:])
     return None, list(args)
+
+
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 @click.command()
@@ -171,7 +180,7 @@ def _foreground(
 
 @click.command("exec")
 @click.argument("proc")
-@click.argument("args", nargs=-1, required=True, metavar="[INSTANCE] -- COMMAND...")
+@click.argument("args", nargs=-1, metavar="[INSTANCE] [-- COMMAND...]")
 @interactive_options
 @app_options
 @pass_context
@@ -189,19 +198,24 @@ def exec_command(
     INSTANCE is the instance number `lain ps` shows (default: the lowest running one).  The
     command runs without a shell (give sh -c '...' for one); its output is streamed.  With -i
     it reads lain's standard input; with -t it gets a terminal, and -it makes an interactive
-    session in which keys such as Ctrl-C go to the command.  An instance on another node is
-    reached through that node's engine, the way the cluster's engine is (same ssh user, or
-    same TCP port and certificates).
+    session in which keys such as Ctrl-C go to the command.  Without COMMAND, a shell (sh)
+    reads lain's standard input: interactive (as with -it) when standard input and output
+    are a terminal.  An instance on another node is reached through that node's engine, the
+    way the cluster's engine is (same ssh user, or same TCP port and certificates).
 
     \b
     Examples:
+      lain exec web
       lain exec web -- ls -l /lain/app
       lain exec worker 2 -- sh -c 'echo $LAIN_INSTANCE_NO'
-      lain exec -it web -- sh
       lain exec -i web -- sh -c 'cat > /tmp/dump.sql' < dump.sql
     """
-    check_terminal(interactive, tty)
     instance, command = _instance_and_command(args)
+    if not command:
+        command = list(DEFAULT_EXEC_COMMAND)
+        interactive = True
+        tty = tty or _on_a_terminal()
+    check_terminal(interactive, tty)
     session = exec_in_instance(
         app_name(app, app_dir),
         proc,

@@ -1,11 +1,15 @@
-"""`lain exec [INSTANCE] COMMAND...`: a leading number followed by more is the instance."""
+"""`lain exec [INSTANCE] [COMMAND...]`: a leading number is the instance; no command is a
+shell."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from fakes.cluster import WEB, release_source, run
 from fakes.images import FakeContainer
 
+import lain_cli.commands.run as run_commands
 from lain_cli.exit import ExitStatus
 from lain_sdk.cluster.deploy import deploy_source
 
@@ -29,15 +33,17 @@ def ran(fake_docker) -> list[tuple[str, list[str]]]:
 
 
 def test_exec_splits_the_instance_from_the_command(lain, deployed, fake_docker) -> None:
-    for args in (["2", "--", "ls", "-l"], ["--", "ls", "-l"], ["true"], ["7"]):
+    for args in (["2", "--", "ls", "-l"], ["--", "ls", "-l"], ["true"]):
         result = lain("exec", "-a", "shop", "web", *args)
         assert result.exit_code == ExitStatus.OK, result.stderr
     assert ran(fake_docker) == [
         ("2", ["ls", "-l"]),
         ("1", ["ls", "-l"]),
         ("1", ["true"]),
-        ("1", ["7"]),
     ]
+    alone = lain("exec", "-a", "shop", "web", "7")  # a number alone is an instance
+    assert alone.exit_code == ExitStatus.NOT_FOUND
+    assert "instance 7 of shop web is not running" in alone.stderr
 
 
 def test_exec_exits_with_the_commands_status_and_relays_its_output(
@@ -51,3 +57,52 @@ def test_exec_exits_with_the_commands_status_and_relays_its_output(
 def test_instance_numbers_start_at_1(lain, deployed) -> None:
     result = lain("exec", "-a", "shop", "web", "0", "--", "ls")
     assert result.exit_code == ExitStatus.USAGE and "instance numbers start at 1" in result.stderr
+
+
+class _Session:
+    def exit_code(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What each `lain exec` asked the SDK for (the fake engine has no exec socket for -i)."""
+    calls: list[dict[str, Any]] = []
+
+    def exec_in_instance(app: str, proc: str, command: list[str], **options: Any) -> _Session:
+        calls.append({"command": command, "stdin": options["stdin"], "tty": options["tty"]})
+        return _Session()
+
+    monkeypatch.setattr(run_commands, "exec_in_instance", exec_in_instance)
+    monkeypatch.setattr(run_commands, "attach", lambda session, **options: None)
+    # The runner's standard input is never a terminal: `_on_a_terminal` says what it is.
+    monkeypatch.setattr(run_commands, "check_terminal", lambda interactive, tty: None)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("terminal", "args", "expected"),
+    [
+        (True, [], {"command": ["sh"], "stdin": True, "tty": True}),
+        (True, ["2"], {"command": ["sh"], "stdin": True, "tty": True}),
+        # Piped: the shell reads the script on standard input, without a terminal.
+        (False, [], {"command": ["sh"], "stdin": True, "tty": False}),
+        # A command is run as given, on a terminal or not.
+        (True, ["--", "ls"], {"command": ["ls"], "stdin": False, "tty": False}),
+    ],
+)
+def test_exec_without_a_command_opens_a_shell(
+    lain, started, monkeypatch: pytest.MonkeyPatch, terminal: bool, args: list[str], expected
+) -> None:
+    monkeypatch.setattr(run_commands, "_on_a_terminal", lambda: terminal)
+    result = lain("exec", "-a", "shop", "web", *args)
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert started == [expected]
+
+
+def test_exec_help_says_no_command_is_a_shell(lain) -> None:
+    result = lain("exec", "--help")
+    assert "Without COMMAND, a shell (sh)" in " ".join(result.stdout.split())
