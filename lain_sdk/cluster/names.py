@@ -79,9 +79,6 @@ LABEL_SECRET_READER = "lain.secret.reader"
 # On a one-off task's service (lain one-off): until when (engine time) it may take to start;
 # past it, a one-off whose task is not running is left over and removed.
 LABEL_ONEOFF = "lain.oneoff"
-# On a one-off task's service (lain one-off): until when (engine time) it may take to start;
-# past it, a one-off whose task is not running is left over and removed.
-LABEL_ONEOFF = "lain.oneoff"
 # On services: the set of config vars their environment holds (0: none) and the names of those
 # vars in it (never their values: see lain_sdk.cluster.config_vars).
 LABEL_ENV_VERSION = "lain.env.version"

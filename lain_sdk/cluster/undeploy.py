@@ -13,7 +13,6 @@ from lain_sdk.cluster.links import prune_link_networks
 from lain_sdk.cluster.lock import app_lock
 from lain_sdk.cluster.names import network_name, router_network_name
 from lain_sdk.cluster.oneoff import remove_stale_oneoffs
-from lain_sdk.cluster.oneoff import remove_stale_oneoffs
 from lain_sdk.cluster.releases import remove_releases
 from lain_sdk.cluster.secret_reader import remove_stale_readers
 from lain_sdk.cluster.secret_store import remove_app_secrets
@@ -101,8 +100,6 @@ def undeploy_app(
         if whole:
             for reader in remove_stale_readers(session, app, every=True):
                 yield Message(f"removed secret reader {reader}")
-            for oneoff in remove_stale_oneoffs(session, app, every=True):
-                yield Message(f"removed one-off task {oneoff}")
             for oneoff in remove_stale_oneoffs(session, app, every=True):
                 yield Message(f"removed one-off task {oneoff}")
         network_removed = False
