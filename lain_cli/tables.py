@@ -27,9 +27,19 @@ def table(rows: Sequence[Sequence[object]]) -> str:
 
 def ago(unix_time: float, now: float | None = None) -> str:
     """How long ago ``unix_time`` was, as a person says it: ``45s ago``, ``3h ago``,
-    ``12d ago``."""
+    ``12d ago``, ``5mo ago``, ``3y ago``."""
     seconds = max(0, int((time.time() if now is None else now) - unix_time))
-    for unit, size, below in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 48 * 3600)):
+    for unit, size, below in _AGE_UNITS:
         if seconds < below:
             return f"{seconds // size}{unit} ago"
-    return f"{seconds // 86400}d ago"
+    return f"{seconds // (365 * 86400)}y ago"
+
+
+# (unit, its seconds, used below this many seconds); the next unit takes over from there.
+_AGE_UNITS = (
+    ("s", 1, 60),
+    ("m", 60, 3600),
+    ("h", 3600, 48 * 3600),
+    ("d", 86400, 60 * 86400),
+    ("mo", 30 * 86400, 730 * 86400),
+)

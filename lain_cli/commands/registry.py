@@ -7,10 +7,11 @@ import sys
 import click
 
 from lain_cli.context import Context
-from lain_cli.options import app_dir_option, registry_option, resolve_registry
-from lain_sdk.appconfig.appname import read_appname
+from lain_cli.options import app_name, app_options, registry_option, resolve_registry
+from lain_cli.tables import ago, short_version, table
 from lain_sdk.credentials import Credentials, CredentialStore
 from lain_sdk.registry import RegistryClient, registry_login, registry_logout
+from lain_sdk.versions import checkout_of, commit_time, version_subjects
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -96,29 +97,47 @@ def logout(obj: Context, registry: str) -> None:
         obj.warn(f"credentials for {host} are still found in the {remaining[1]}")
 
 
+# A commit subject longer than this is cut (with an ellipsis) so a row fits a terminal.
+_SUBJECT_WIDTH = 60
+
+
+def _versions_text(found: list[str], subjects: dict[str, str]) -> str:
+    rows = [("VERSION", "AGE", "COMMIT")]
+    for meta_version in found:
+        subject = subjects.get(meta_version, "-")
+        if len(subject) > _SUBJECT_WIDTH:
+            subject = subject[: _SUBJECT_WIDTH - 1] + "…"
+        made = commit_time(meta_version)
+        rows.append((short_version(meta_version), ago(made) if made else "-", subject))
+    return table(rows)
+
+
 @click.command()
 @registry_option
-@app_dir_option
+@app_options
 @pass_context
-def versions(obj: Context, registry: str | None, app_dir: str) -> None:
+def versions(obj: Context, registry: str | None, app: str | None, app_dir: str) -> None:
     """List the app's versions in the registry, newest first.
 
     A version is listed when both its release and meta images were pushed.  The newest is the
     one with the newest commit; commits made in the same second are all listed, ordered by sha.
-    With no version pushed yet, the list is empty and the exit status is still 0 (a note goes to
-    stderr); -o json prints {"app", "registry", "versions": [...]}.
+    Each row shows the version's short form (commit time in UTC and 7-character sha, what -v
+    takes, as any unique prefix of the sha does), how long ago it was committed, and its commit
+    subject when the checkout in --app-dir has the commit.  With no version pushed yet, the
+    list is empty and the exit status is still 0 (a note goes to stderr); -o json prints
+    {"app", "registry", "versions": [...]} with the full versions.
     """
     host = resolve_registry(obj, registry)
-    app = read_appname(app_dir)
+    name = app_name(app, app_dir)
     with RegistryClient.from_env(host) as client:
-        found = client.app_versions(app)
+        found = client.app_versions(name)
     if found or obj.json:
         obj.emit(
-            {"app": app, "registry": host, "versions": found},
-            lambda: "\n".join(f"{mv}  (newest)" if i == 0 else mv for i, mv in enumerate(found)),
+            {"app": name, "registry": host, "versions": found},
+            lambda: _versions_text(found, version_subjects(found, checkout_of(name, app_dir))),
         )
     if not found:
-        obj.info(f"no version of {app} in {host} yet: build and push one with `lain build --push`")
+        obj.info(f"no version of {name} in {host} yet: build and push one with `lain build --push`")
 
 
 COMMANDS = [login, logout, versions]

@@ -10,12 +10,15 @@ import base64
 import io
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.repos import SIMPLE, SampleApp, make_app
 
 from lain_cli.exit import ExitStatus
+from lain_cli.tables import ago, short_version
 from lain_sdk import Credentials, CredentialStore
 
 
@@ -160,3 +163,51 @@ def test_versions_from_an_unreachable_registry(lain: Any, app_dir: Path, closed_
     assert result.exit_code == ExitStatus.REGISTRY_ERROR
     assert f"registry {closed_port} is unreachable" in result.stderr
     assert "connection refused" in result.stderr
+
+
+# -- versions, listed from a fake registry (tests/cli/conftest.py: mirror) ---------------------
+
+
+@pytest.fixture
+def pushed(tmp_path: Path, mirror: Any) -> tuple[SampleApp, list[str]]:
+    """An app with two commits, both pushed to ``mirror``, and a third version pushed from a
+    commit the checkout does not have; newest first."""
+    app = make_app(tmp_path, SIMPLE, name="hello")
+    first = app.meta_version
+    second = app.commit("Fix the login page")
+    elsewhere = f"{app.commit_time + 100}-{'e' * 40}"
+    for version in (first, second, elsewhere):
+        for phase in ("release", "meta"):
+            mirror.add_image(f"hello:{phase}-{version}")
+    return app, [elsewhere, second, first]
+
+
+def test_versions_show_short_forms_ages_and_commit_subjects(
+    lain: Any, pushed: tuple[SampleApp, list[str]], mirror: Any
+) -> None:
+    app, found = pushed
+    result = lain("versions", "--registry", mirror.host, "--app-dir", str(app.path))
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["VERSION", "AGE", "COMMIT"]
+    rows = [line.split("  ") for line in lines[1:]]
+    assert [row[0] for row in rows] == [short_version(v) for v in found]
+    assert [row[-1].strip() for row in rows] == ["-", "Fix the login page", "first"]
+    assert all(row[1] == ago(app.commit_time, time.time()) for row in rows[1:])
+    assert all(len(line) < 100 for line in lines)
+
+
+def test_versions_with_a_and_no_app_folder(
+    lain: Any, pushed: tuple[SampleApp, list[str]], mirror: Any, tmp_path: Path
+) -> None:
+    _, found = pushed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = lain("versions", "-a", "hello", "--app-dir", str(elsewhere), "--registry", mirror.host)
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert [line.split("  ")[0] for line in result.stdout.splitlines()[1:]] == [
+        short_version(v) for v in found
+    ]
+    assert all(line.endswith("-") for line in result.stdout.splitlines()[1:])  # no checkout here
+    result = lain("-o", "json", "versions", "-a", "hello", "--registry", mirror.host)
+    assert json.loads(result.stdout) == {"app": "hello", "registry": mirror.host, "versions": found}

@@ -25,11 +25,14 @@ def test_short_version_leaves_other_text_alone() -> None:
 
 def test_ago_says_how_long_ago_in_one_unit() -> None:
     now = 1_800_000_000
-    assert [ago(now - s, now) for s in (5, 125, 3 * 3600, 47 * 3600, 9 * 86400)] == [
+    day = 86400
+    assert [ago(now - s, now) for s in (5, 125, 3 * 3600, 47 * 3600, 9 * day, 100 * day)] == [
         "5s ago",
         "2m ago",
         "3h ago",
         "47h ago",
         "9d ago",
+        "3mo ago",
     ]
+    assert ago(now - 1117 * day, now) == "3y ago"
     assert ago(now + 30, now) == "0s ago"  # a clock ahead of this one
