@@ -6,7 +6,7 @@ import click
 
 from lain_cli.context import Context
 from lain_cli.options import app_name, app_options, pass_context, selected_cluster
-from lain_cli.tables import table
+from lain_cli.tables import short_version, table
 from lain_sdk.cluster.status import AppStatus, ProcStatus, app_status
 from lain_sdk.units import format_bytes
 
@@ -76,7 +76,7 @@ def _status_text(status: AppStatus) -> str:
         )
         lines.append("")
         lines.append(
-            f"{p.proc} ({p.proctype})  version {p.version}  {count}  "
+            f"{p.proc} ({p.proctype})  version {short_version(p.version)}  {count}  "
             f"cpu {_fmt_cpu(p.cpu)}  memory {format_bytes(p.memory)}{update}"
         )
         rows = [("  INSTANCE", "STATE", "HEALTH", "UP", "NODE", "ADDRESS", "LAST ERROR")]

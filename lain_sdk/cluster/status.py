@@ -29,6 +29,12 @@ from lain_sdk.settings import RouterSettings
 # Node states in which the managers no longer hear from a node (not "unknown": a manager
 # that just restarted says that of every node for a moment).
 LOST_STATES = ("down", "disconnected")
+# Seconds an instance that came back from a failure keeps showing it: a crash loop's
+# instances run a moment between failures.
+RECENT_FAILURE = 60.0
+# Seconds a task's end (its node's clock) may seem to follow the making of the task that
+# restarts it (the manager's clock) when the clocks disagree.
+CLOCK_MARGIN = 1.0
 # A router on the default ports, for URLs worked out without a cluster's settings.
 DEFAULT_ROUTER = RouterSettings()
 
@@ -45,9 +51,10 @@ class InstanceStatus(NamedTuple):
         health: ``healthy``, ``starting``, ``unhealthy`` or ``none`` (no healthcheck).
         since: when it reached its state (ISO 8601, the manager's clock).
         uptime: seconds in that state, when running.
-        error: the last error of this instance (its current task's, else its last failed one).
-        error_age: seconds since that error (None without one): an old error of a task that
-            has long been replaced reads differently from a crash a moment ago.
+        error: the error of this instance while it is current (see :func:`current_error`):
+            its task's, or while it restarts after a failure, the failed task's; "" when it
+            runs well, whatever earlier tasks of its slot ended with.
+        error_age: seconds since that error (None without one).
         address: where to reach it: ``host:port`` of a published port, else its overlay IP.
         ports: published host ports, as the engine publishes them: on every interface of the
             node (``80/tcp -> 0.0.0.0:32768``).
@@ -395,6 +402,28 @@ def _address(task: Task, host: str, network: str) -> tuple[str, tuple[str, ...]]
     return (addresses[0] if addresses else ""), ports
 
 
+def current_error(task: Task, earlier: list[Task], now: float) -> Task | None:
+    """The task whose error is an instance's own now, if any: ``task``'s; else, while it
+    restarts after the task before it failed (it does not run yet, or that failure is less
+    than :data:`RECENT_FAILURE` seconds old), that one's.  ``earlier``: the slot's tasks
+    made before ``task``, oldest first.
+
+    An error of a task stopped on purpose (a rolling update or a move made its successor
+    first, then stopped it: a kill after the grace period ends in exit 137) or of a failure
+    long recovered from is history, not the instance's error.
+    """
+    if task.error:
+        return task
+    if not earlier:
+        return None
+    last = earlier[-1]
+    if not last.error or last.since > task.created_at + CLOCK_MARGIN:
+        return None  # it ended after its successor was made: it was replaced, not restarted
+    if task.state == "running" and now - last.since > RECENT_FAILURE:
+        return None
+    return last
+
+
 def instance_statuses(
     tasks: Iterable[Task],
     where: Mapping[str, Node],
@@ -406,8 +435,8 @@ def instance_statuses(
 ) -> list[InstanceStatus]:
     """The instances of one proc, from its tasks: per slot, the tasks Swarm wants running
     (newest first: during a start-first update the new task is the instance's future), with
-    the last error the slot had, why one waits (from the service's placement
-    ``constraints``) and whether its node is lost."""
+    its error while it is current (:func:`current_error`), why one waits (from the service's
+    placement ``constraints``) and whether its node is lost."""
     wanted = tuple(constraints)
     slots: dict[int, list[Task]] = {}
     for task in tasks:
@@ -416,9 +445,9 @@ def instance_statuses(
     for slot, history in sorted(slots.items()):
         history.sort(key=lambda t: t.created_at)
         active = [t for t in history if t.desired_state in ("running", "ready")]
-        failed = [t for t in history if t.error]
         for task in reversed(active):  # none: an instance scaled away, only history left
-            errored = task if task.error else (failed[-1] if failed else None)
+            earlier = [t for t in history if t.created_at < task.created_at and t not in active]
+            errored = current_error(task, earlier, now)
             error = errored.error if errored is not None else ""
             error_at = errored.since if errored is not None else 0.0
             age = round(max(now - error_at, 0.0), 1) if error and error_at else None

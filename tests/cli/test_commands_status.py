@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 from fakes.base import stamp
 from fakes.cluster import WEB, release_source, run
 
 from lain_cli.exit import ExitStatus
+from lain_cli.tables import short_version
 from lain_sdk.cluster.deploy import deploy_source
 
 
@@ -53,20 +55,40 @@ def test_ps_of_an_app_with_no_web_proc_has_no_urls_line(lain, cli_cluster) -> No
     assert json.loads(lain("-o", "json", "ps", "-a", "shop").stdout)["urls"] == []
 
 
-def test_an_old_failure_of_a_replaced_task_is_shown_with_its_age(lain, cli_cluster) -> None:
+def instance_row(output: str, instance: str) -> str:
+    return next(line for line in output.splitlines() if line.split()[:1] == [instance])
+
+
+def test_ps_shows_an_instances_error_only_while_it_is_current(lain, cli_cluster) -> None:
     run(deploy_source(cli_cluster, release_source(WEB), timeout=5))
     web = cli_cluster.api.swarm_services[cli_cluster.api.service_named("shop__web")["ID"]]
     first = web.tasks[0]
-    first.set_state("failed", err="task: non-zero exit (255)")
-    first.doc["Status"]["Timestamp"] = stamp(__import__("time").time() - 2700)
+    slot = f"web.{first.doc['Slot']}"
+    first.set_state("failed", err="task: non-zero exit (137)", exit_code=137)
     first.doc["DesiredState"] = "shutdown"
+    cli_cluster.api.tasks()  # the swarm restarts the instance
+    restarting = lain("ps", "-a", "shop").stdout
+    assert instance_row(restarting, slot).endswith("task: non-zero exit (137) (0s ago)")
+    # Long after, the instance runs well again: the failure is history, not its error.
+    first.doc["Status"]["Timestamp"] = stamp(time.time() - 2700)
+    cli_cluster.api.tasks()
     result = lain("ps", "-a", "shop")
-    row = next(
-        line
-        for line in result.stdout.splitlines()
-        if line.split()[:1] == [f"web.{first.doc['Slot']}"]
+    row = instance_row(result.stdout, slot)
+    assert row.split()[1] == "running" and row.endswith(" -") and "137" not in row
+    data = json.loads(lain("-o", "json", "ps", "-a", "shop").stdout)
+    web_instances = {p["proc"]: p["instances"] for p in data["procs"]}["web"]
+    assert all(i["error"] == "" and i["error_age"] is None for i in web_instances)
+
+
+def test_ps_shows_short_versions_and_json_the_full_ones(lain, cli_cluster) -> None:
+    run(deploy_source(cli_cluster, release_source(WEB), timeout=5))
+    data = json.loads(lain("-o", "json", "ps", "-a", "shop").stdout)
+    version = {p["proc"]: p["version"] for p in data["procs"]}["web"]
+    assert short_version(version) != version
+    header = next(
+        line for line in lain("ps", "-a", "shop").stdout.splitlines() if line.startswith("web (")
     )
-    assert row.endswith("task: non-zero exit (255) (45m ago)")
+    assert f"version {short_version(version)}  2/2 running" in header and version not in header
 
 
 def test_ps_of_an_app_that_is_not_deployed(lain, cli_cluster) -> None:

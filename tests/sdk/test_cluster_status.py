@@ -99,8 +99,15 @@ def stamp(seconds_ago: float) -> str:
 
 
 def task(
-    task_id: str, slot: int, state: str, desired: str, seconds_ago: float, err: str = ""
+    task_id: str,
+    slot: int,
+    state: str,
+    desired: str,
+    seconds_ago: float,
+    err: str = "",
+    made_ago: float | None = None,
 ) -> Task:
+    """A task that reached ``state`` ``seconds_ago``, made a second before (or ``made_ago``)."""
     status: dict[str, Any] = {"State": state, "Timestamp": stamp(seconds_ago)}
     if err:
         status["Err"] = err
@@ -109,7 +116,7 @@ def task(
             "ID": task_id,
             "Slot": slot,
             "DesiredState": desired,
-            "CreatedAt": stamp(seconds_ago + 1),
+            "CreatedAt": stamp(seconds_ago + 1 if made_ago is None else made_ago),
             "NodeID": "n1",
             "Status": status,
         }
@@ -121,23 +128,47 @@ def instances(tasks: list[Task]) -> dict[int, InstanceStatus]:
     return {i.instance: i for i in found}
 
 
-def test_an_old_failure_of_a_replaced_task_is_shown_with_its_age() -> None:
+def test_a_failure_long_recovered_from_is_not_pinned_on_a_healthy_instance() -> None:
     found = instances(
         [
             task("old", 1, "failed", "shutdown", 2700, err="task: non-zero exit (255)"),
-            task("now", 1, "running", "running", 30),
+            task("now", 1, "running", "running", 2690),
             task("clean", 2, "running", "running", 30),
         ]
     )
-    assert (found[1].task, found[1].state, found[1].health) == (
-        "now",
-        "running",
-        "healthy",
-    )
-    assert found[1].error == "task: non-zero exit (255)"
-    age = found[1].error_age
-    assert age is not None and 2699 <= age <= 2701
+    assert (found[1].task, found[1].state, found[1].health) == ("now", "running", "healthy")
+    assert (found[1].error, found[1].error_age) == ("", None)
     assert (found[2].error, found[2].error_age) == ("", None)
+
+
+def test_an_instance_killed_when_a_rolling_update_replaced_it_leaves_no_error() -> None:
+    # The new task was made first; the old one was killed after its grace period (137).
+    found = instances(
+        [
+            task("old", 1, "failed", "shutdown", 20, err="task: non-zero exit (137)", made_ago=900),
+            task("new", 1, "running", "running", 25, made_ago=31),
+        ]
+    )
+    assert (found[1].task, found[1].error, found[1].error_age) == ("new", "", None)
+
+
+def test_an_instance_that_restarts_after_a_failure_shows_it() -> None:
+    crash = "task: non-zero exit (1)"
+    restarting = instances(
+        [
+            task("crashed", 1, "failed", "shutdown", 600, err=crash),
+            task("again", 1, "starting", "running", 5, made_ago=599),
+        ]
+    )
+    assert restarting[1].error == crash and restarting[1].error_age == 600
+    # Back up a moment after crashing (a crash loop runs between its failures): shown too.
+    back = instances(
+        [
+            task("crashed", 1, "failed", "shutdown", 20, err=crash),
+            task("again", 1, "running", "running", 10, made_ago=19),
+        ]
+    )
+    assert back[1].state == "running" and back[1].error == crash and back[1].error_age == 20
 
 
 def test_the_current_tasks_own_error_wins_over_older_ones() -> None:
