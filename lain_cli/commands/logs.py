@@ -45,6 +45,13 @@ def access_text(record: AccessRecord) -> str:
 )
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option(
+    "-t",
+    "--timestamps",
+    is_flag=True,
+    help="Begin each line with the time the engine read it (RFC 3339, UTC, in nanoseconds); "
+    "access records begin with theirs anyway.",
+)
+@click.option(
     "--tail",
     type=click.IntRange(min=0),
     metavar="N",
@@ -64,6 +71,7 @@ def logs(
     more_procs: tuple[str, ...],
     access: bool,
     follow: bool,
+    timestamps: bool,
     tail: int | None,
     since: str | None,
     app: str | None,
@@ -71,7 +79,9 @@ def logs(
 ) -> None:
     """Print the logs of the app's procs, merged by time.
 
-    Each line is prefixed with <proc>.<instance>; name PROCs to see only those.  Without
+    Each line is prefixed with <proc>.<instance> (with -t, after the time the engine read
+    it, as docker service logs --timestamps does); name PROCs to see only those.  With -o
+    json, one object a line: time, proc, instance, text.  Without
     --tail, every line the engine keeps is printed, those of containers that earlier rollouts
     or restarts replaced included; with --tail N, the last N lines of each instance's current
     container.  With -f, those lines come first, in time order, then new lines as they are
@@ -112,7 +122,8 @@ def logs(
             obj.emit_line(line.to_dict())
         else:
             width = max(width, len(line.source))
-            click.echo(f"{line.source.ljust(width)} | {line.text}")
+            stamp = f"{line.time or '-'} " if timestamps else ""
+            click.echo(f"{stamp}{line.source.ljust(width)} | {line.text}")
 
 
 def _access(

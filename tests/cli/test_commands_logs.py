@@ -5,6 +5,7 @@ the app, one a line."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -59,6 +60,26 @@ def test_tail_without_follow_and_as_json(lain, logs) -> None:
     ]
     everything = lain("logs", "-a", "shop").stdout.splitlines()
     assert len(everything) == 7 and everything[-1].endswith(" earlier")
+
+
+def test_timestamps_begin_each_line_with_the_engines_time(lain, logs) -> None:
+    result = lain("logs", "-t", "--tail", "1", "web", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    stamps = [line["time"] for line in json_lines(lain, "--tail", "1", "web")]
+    assert result.stdout.splitlines() == [
+        f"{stamps[0]} web.2 | web.2 one",
+        f"{stamps[1]} web.1 | web.1 two",
+    ]
+    # As the engine wrote it: RFC 3339, UTC, to the nanosecond.
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", s) for s in stamps)
+    assert lain("logs", "--timestamps", "--tail", "1", "web", "-a", "shop").stdout == result.stdout
+    # Without it, lines begin with their instance.
+    assert lain("logs", "--tail", "1", "web", "-a", "shop").stdout.startswith("web.2 | ")
+
+
+def json_lines(lain, *args: str) -> list[dict[str, object]]:
+    result = lain("-o", "json", "logs", *args, "-a", "shop")
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_the_help_says_what_tail_keeps(lain) -> None:

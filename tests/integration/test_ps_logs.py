@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import select
 import subprocess
 import sys
@@ -139,6 +140,13 @@ def test_logs_merged_and_prefixed(docker_client: Any, deployed: TestApp, lain: A
     assert tail.exit_code == ExitStatus.OK
     assert len(tail.stdout.splitlines()) == 2
     assert all(line.startswith("ticker.1 | tick") for line in tail.stdout.splitlines())
+    # -t: the engine's time first, as docker service logs --timestamps prints it.
+    stamped = lain("logs", "ticker", "-t", "--tail", "2", "-a", deployed.name)
+    assert stamped.exit_code == ExitStatus.OK, stamped.stderr
+    for line in stamped.stdout.splitlines():
+        stamp, rest = line.split(" ", 1)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", stamp), line
+        assert rest.startswith("ticker.1 | tick")
 
     assert lain("logs", "--since", "1h", "-a", deployed.name).stdout.count("tick") >= 1
     assert lain("logs", "--since", "2999-01-01T00:00:00", "-a", deployed.name).stdout == ""
