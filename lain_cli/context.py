@@ -30,6 +30,8 @@ class Context:
         self.app = app  # the global -a/--app (LAIN_APP); a command's own -a wins over it
         # Whether a JSON document went to stdout: the error funnel adds no second one.
         self.emitted = False
+        # The innermost command being run, for usage errors raised inside it.
+        self.command_context: click.Context | None = None
 
     @property
     def json(self) -> bool:

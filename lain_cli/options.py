@@ -16,7 +16,7 @@ from lain_cli.context import Context
 from lain_sdk.appconfig.appname import read_appname
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.credentials import normalize_registry
-from lain_sdk.errors import LainError
+from lain_sdk.errors import AppConfigMissing, LainError
 from lain_sdk.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,23 +95,46 @@ def app_dir_option(f: F) -> F:
     )(f)
 
 
+def _global_app(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The command's own -a, else the global one (``lain -a shop ps``, LAIN_APP)."""
+    if value:
+        return value
+    obj = ctx.find_object(Context)
+    return obj.app if obj is not None else None
+
+
 def app_options(f: F) -> F:
-    """``-a/--app NAME`` and ``--app-dir DIR``: which app (default: lain.yaml's appname)."""
+    """``-a/--app NAME`` and ``--app-dir DIR``: which app (default: the global -a/--app or
+    LAIN_APP, else lain.yaml's appname)."""
     f = app_dir_option(f)
     return click.option(
         "-a",
         "--app",
         metavar="NAME",
-        envvar="LAIN_APP",
-        show_envvar=True,
-        help="The app (default: appname of the lain.yaml in --app-dir).",
+        callback=_global_app,
+        help="The app (default: the global -a or LAIN_APP, else the appname of the lain.yaml "
+        "in --app-dir).",
     )(f)
 
 
 def app_name(app: str | None, app_dir: str) -> str:
     """The app a cluster command acts on: -a/--app, else the appname of the local lain.yaml
-    (read alone: the deployed config comes from the version's meta image, not from here)."""
-    return app or read_appname(app_dir)
+    (read alone: the deployed config comes from the version's meta image, not from here).
+
+    Raises:
+        MissingSettingError: no -a and no lain.yaml in ``app_dir``: the app is what is
+            missing (a usage error naming -a), not a lain.yaml to write.
+        AppConfigError: the lain.yaml there has no valid appname.
+    """
+    if app:
+        return app
+    try:
+        return read_appname(app_dir)
+    except AppConfigMissing as e:
+        raise MissingSettingError(
+            f"no app given: pass -a APP (or set LAIN_APP), or run lain in the app's folder "
+            f"({e.path} does not exist)"
+        ) from None
 
 
 def timeout_option(default: float, help: str) -> Callable[[F], F]:

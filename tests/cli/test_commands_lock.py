@@ -99,3 +99,21 @@ def test_hints_of_the_lock_errors() -> None:
     lost = LockLost("shop", "deploy", "broken", "bob@laptop", "2024-05-01T10:00:00Z")
     assert "broken by bob@laptop at 2024-05-01T10:00:00Z" in str(lost)
     assert hints_for(lost) == ["see what runs with `lain ps -a shop` and `lain releases -a shop`"]
+
+
+def test_the_app_comes_from_the_global_a_or_lain_app_and_a_commands_own_a_wins(
+    lain, cli_cluster
+) -> None:
+    free = "the lock of shop is free\n"
+    assert lain("-a", "shop", "unlock").stdout == free
+    assert lain("unlock", env={"LAIN_APP": "shop"}).stdout == free
+    assert lain("-a", "other", "unlock", "-a", "shop").stdout == free
+    assert lain("unlock", "-a", "shop", env={"LAIN_APP": "other"}).stdout == free
+
+
+def test_c_after_the_command_is_the_cluster_in_the_hint(lain, cli_cluster) -> None:
+    holder, _ = run(acquire_lock(cli_cluster.api, "shop", operation="scale", renew_every=3600))
+    with holder:
+        result = lain("unlock", "-a", "shop", "-c", "prod")
+    assert result.exit_code == ExitStatus.LOCKED
+    assert "`lain -c prod unlock -a shop --force`" in result.stderr

@@ -1,7 +1,9 @@
-"""The root group: the command table, lazy loading, -o after a command, the error funnel."""
+"""The root group: the command table, lazy loading, -o, -c and -a around a command, the error
+funnel (usage errors included, and JSON error objects with -o json)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import import_module
@@ -170,3 +172,119 @@ def test_lain_debug_set_to_a_no_shows_no_traceback(lain, monkeypatch, value: str
     result = lain("version", env={"LAIN_DEBUG": value})
     assert result.exit_code == ExitStatus.NOT_FOUND
     assert result.stderr == "lain: error: nothing here\n"
+
+
+def test_usage_errors_say_lain_error_with_the_usage_and_where_the_help_is(lain) -> None:
+    result = lain("ps", "--bogus")
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "lain: error: No such option '--bogus'.",
+        "usage: lain ps [OPTIONS]",
+        "hint: see `lain ps -h`",
+    ]
+
+
+def test_a_usage_error_raised_by_a_command_names_that_command(lain) -> None:
+    result = lain("node", "label", "worker-2")
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.stderr.splitlines() == [
+        "lain: error: give a KEY=VALUE to set or a --rm KEY to remove",
+        "usage: lain node label [OPTIONS] NODE KEY=VALUE...",
+        "hint: see `lain node label -h`",
+    ]
+
+
+def test_a_failure_with_json_output_is_one_json_error_object(lain, monkeypatch) -> None:
+    def fail(*args, **kwargs):
+        raise errors.RouterNotRunning("prod", "it has no access log")
+
+    monkeypatch.setattr("platform.python_version", fail)
+    result = lain("-o", "json", "version")
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert json.loads(result.stdout) == {
+        "error": {
+            "message": "no router runs on cluster prod, so it has no access log; start the router",
+            "exit_status": 10,
+            "type": "RouterNotRunning",
+            "hints": ["start it with `lain -c prod router up`"],
+        }
+    }
+    assert result.stderr.endswith(
+        "start the router\nhint: start it with `lain -c prod router up`\n"
+    )
+
+
+def test_a_json_error_object_carries_a_lain_yaml_s_problems(lain, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = lain("clean", "-o", "json")
+    assert result.exit_code == ExitStatus.CONFIG_INVALID
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "AppConfigMissing" and error["exit_status"] == 3
+    assert error["problems"] == [
+        {"path": "lain.yaml", "line": 0, "column": 0, "key": "",
+         "message": "no such file; create one"}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [["-o", "json", "--bogus"], ["ps", "--bogus", "-o", "json"]])
+def test_a_usage_error_with_json_output_is_a_json_error_object(lain, args: list[str]) -> None:
+    result = lain(*args)
+    assert result.exit_code == ExitStatus.USAGE
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "UsageError" and error["exit_status"] == 2
+    assert error["message"] == "No such option '--bogus'."
+    assert error["hints"] == [f"see `{error['usage'].split(' [')[0]} -h`"]
+    assert result.stderr.startswith("lain: error: No such option '--bogus'.")
+
+
+def test_an_internal_error_with_json_output_is_a_json_error_object(lain, monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("platform.python_version", boom)
+    result = lain("version", "-o", "json")
+    assert result.exit_code == ExitStatus.ERROR
+    error = json.loads(result.stdout)["error"]
+    assert (error["type"], error["message"]) == (
+        "InternalError",
+        "internal error: RuntimeError: boom",
+    )
+
+
+def test_a_cluster_command_outside_an_app_folder_asks_for_the_app(
+    lain, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = lain("ps")
+    assert result.exit_code == ExitStatus.USAGE
+    first = result.stderr.splitlines()[0]
+    assert first == (
+        "lain: error: no app given: pass -a APP (or set LAIN_APP), or run lain in the app's "
+        "folder (lain.yaml does not exist)"
+    )
+    assert "lain init" not in result.stderr
+    # validating an empty folder still suggests writing a lain.yaml
+    assert "`lain init`" in lain("validate").stderr
+
+
+def test_a_typed_global_app_is_refused_by_a_command_that_takes_none(
+    lain, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    refused = lain("-a", "shop", "clean")
+    assert refused.exit_code == ExitStatus.USAGE
+    assert "lain clean does not act on an app named by -a/--app" in refused.stderr
+    # LAIN_APP set for a whole job is not: clean goes on to look for lain.yaml
+    assert lain("clean", env={"LAIN_APP": "shop"}).exit_code == ExitStatus.CONFIG_INVALID
+
+
+def test_every_command_that_acts_on_a_deployed_app_takes_a(lain) -> None:
+    commands = [
+        ["ps"], ["logs"], ["releases"], ["rollback"], ["scale"], ["restart"], ["undeploy"],
+        ["unlock"], ["deploy"], ["exec"], ["secret", "add"], ["secret", "ls"],
+        ["secret", "show"], ["secret", "rm"],
+    ]  # fmt: skip
+    for command in commands:
+        shown = lain(*command, "-h").stdout
+        assert "-a, --app NAME" in shown, command
