@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+from collections.abc import Callable, Generator
 from typing import Any, BinaryIO
 
 import click
@@ -31,7 +32,9 @@ from lain_sdk.cluster.secrets import (
     read_secret,
     remove_secret,
 )
-from lain_sdk.errors import InvalidArgument, LainError
+from lain_sdk.errors import ClusterNotFound, InvalidArgument, LainError
+from lain_sdk.events import Event, Message
+from lain_sdk.settings import Settings
 
 
 def _local_config(app: str, app_dir: str) -> AppConfig | None:
@@ -57,6 +60,54 @@ def _proc(value: str) -> str:
         raise click.BadParameter(str(e), param_hint="PROC") from None
 
 
+def _quiet_cluster(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``-c`` after ``secret add`` names the cluster, as everywhere.  It used to give the
+    value, so a name no cluster has is refused without repeating it: it may be a secret."""
+    if value is None:
+        return
+    try:
+        Settings.load().cluster(value)
+    except ClusterNotFound:
+        raise click.BadParameter(
+            "no cluster has the name given (not repeated, in case it is a secret value: "
+            "give the value with --value TEXT, -f FILE or on stdin)",
+            param=param,
+        ) from None
+    ctx.ensure_object(Context).cluster = value
+
+
+def _deprecated(new: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A hidden old option name that still works, with a warning naming the new one."""
+
+    def warn(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.ensure_object(Context).warn(f"{param.opts[0]} is now {new}")
+        return value
+
+    return warn
+
+
+def _secret_version(old: int | None, new: int | None) -> int | None:
+    if old is not None and new is not None and old != new:
+        raise click.UsageError("give the version once, with --secret-version N")
+    return new if new is not None else old
+
+
+def _without_stored_message(
+    operation: Generator[Event, None, SecretAdded], stored: str
+) -> Generator[Event, None, SecretAdded]:
+    """add_secret's progress but the message that the version is stored: the result line on
+    stdout says that (data once: not on stderr as well)."""
+    while True:
+        try:
+            event = next(operation)
+        except StopIteration as stop:
+            result: SecretAdded = stop.value
+            return result
+        if not (isinstance(event, Message) and event.text.startswith(stored)):
+            yield event
+
+
 @click.group()
 def secret() -> None:
     """Store, list, read and remove the app's secret files.
@@ -74,10 +125,25 @@ def secret() -> None:
 @click.argument("proc")
 @click.argument("path")
 @click.option(
-    "-c",
-    "--content",
+    "--value",
+    "content",
     metavar="TEXT",
     help="The value (it stays in your shell history: prefer -f or stdin).",
+)
+@click.option(
+    "--content",
+    "old_content",
+    metavar="TEXT",
+    hidden=True,
+    callback=_deprecated("--value"),
+)
+@click.option(
+    "-c",
+    "--cluster",
+    metavar="NAME",
+    expose_value=False,
+    callback=_quiet_cluster,
+    help="Cluster to act on (same as the global -c).",
 )
 @click.option(
     "-f",
@@ -106,6 +172,7 @@ def add(
     proc: str,
     path: str,
     content: str | None,
+    old_content: str | None,
     file: BinaryIO | None,
     no_rollout: bool,
     undeclared: bool,
@@ -117,7 +184,7 @@ def add(
 ) -> None:
     """Store a new version of the secret file PATH of PROC, and roll it out.
 
-    The value comes from -c, -f or stdin.  PROC must declare PATH in secret_files in the
+    The value comes from --value, -f or stdin.  PROC must declare PATH in secret_files in the
     app's lain.yaml: the running release's, or when the app is not deployed yet, the newest
     version's in the registry (--registry or LAIN_REGISTRY, else the cluster's).  Otherwise
     nothing is stored and lain exits with the not-found status, saying what that lain.yaml
@@ -135,8 +202,9 @@ def add(
       printf %s "$TOKEN" | lain secret add worker /etc/app/token
       lain secret add --undeclared web new.json -f new.json
     """
+    content = content if content is not None else old_content
     if content is not None and file is not None:
-        raise click.UsageError("give the value with -c or with -f, not both")
+        raise click.UsageError("give the value with --value or with -f, not both")
     if content is not None:
         value = content.encode()
     # One byte past Swarm's limit is enough to refuse a value: a huge file is never held whole.
@@ -144,25 +212,23 @@ def add(
         value = file.read(MAX_SECRET_BYTES + 1)
     else:
         if sys.stdin is None or sys.stdin.isatty():
-            raise click.UsageError("give the value with -c TEXT, -f FILE or on stdin")
+            raise click.UsageError("give the value with --value TEXT, -f FILE or on stdin")
         value = sys.stdin.buffer.read(MAX_SECRET_BYTES + 1)
     if not value:
         raise click.UsageError("the value is empty (Swarm stores no empty secret)")
-    name = app_name(app, app_dir)
-    result = show_events(
-        obj,
-        add_secret(
-            name,
-            _proc(proc),
-            _path(path),
-            value,
-            cluster=selected_cluster(obj, registry),
-            rollout=not no_rollout,
-            allow_undeclared=undeclared,
-            timeout=timeout,
-            wait=not no_wait,
-        ),
+    name, proc, path = app_name(app, app_dir), _proc(proc), _path(path)
+    operation = add_secret(
+        name,
+        proc,
+        path,
+        value,
+        cluster=selected_cluster(obj, registry),
+        rollout=not no_rollout,
+        allow_undeclared=undeclared,
+        timeout=timeout,
+        wait=not no_wait,
     )
+    result = show_events(obj, _without_stored_message(operation, f"stored {path} of {name} "))
     if not result.declared:
         obj.warn(result.note)
     report(obj, result.to_dict(), lambda: _added_text(result))
@@ -235,18 +301,25 @@ def ls(obj: Context, proc: str | None, app: str | None, app_dir: str) -> None:
             )
         return table(lines)
 
-    obj.emit(rows, text)
+    obj.emit({"app": name, "proc": proc, "secrets": rows}, text)
 
 
 @secret.command("show")
 @click.argument("proc")
 @click.argument("path")
 @click.option(
-    "--version",
+    "--secret-version",
     "version",
     type=click.IntRange(min=1),
     metavar="N",
     help="Which version (default: the newest).",
+)
+@click.option(
+    "--version",
+    "old_version",
+    type=click.IntRange(min=1),
+    hidden=True,
+    callback=_deprecated("--secret-version"),
 )
 @click.option(
     "--image",
@@ -261,6 +334,7 @@ def show(
     proc: str,
     path: str,
     version: int | None,
+    old_version: int | None,
     image: str | None,
     timeout: float,
     app: str | None,
@@ -276,7 +350,7 @@ def show(
         _proc(proc),
         _path(path),
         cluster=selected_cluster(obj),
-        version=version,
+        version=_secret_version(old_version, version),
         image=image,
         timeout=timeout,
     )
@@ -302,18 +376,31 @@ def show(
 @click.argument("proc")
 @click.argument("path")
 @click.option(
-    "--version",
+    "--secret-version",
     "version",
     type=click.IntRange(min=1),
     metavar="N",
     help="Remove only this version (default: all of them).",
 )
+@click.option(
+    "--version",
+    "old_version",
+    type=click.IntRange(min=1),
+    hidden=True,
+    callback=_deprecated("--secret-version"),
+)
 @app_options
 @pass_context
 def rm(
-    obj: Context, proc: str, path: str, version: int | None, app: str | None, app_dir: str
+    obj: Context,
+    proc: str,
+    path: str,
+    version: int | None,
+    old_version: int | None,
+    app: str | None,
+    app_dir: str,
 ) -> None:
-    """Remove the secret file PATH of PROC: every version, or --version N.
+    """Remove the secret file PATH of PROC: every version, or --secret-version N.
 
     A version a running service mounts is never removed (nothing is, then): take the path out
     of secret_files and deploy, or undeploy the proc, first.  Releases that mounted a removed
@@ -324,7 +411,7 @@ def rm(
         _proc(proc),
         _path(path),
         cluster=selected_cluster(obj),
-        version=version,
+        version=_secret_version(old_version, version),
     )
     versions = ", ".join(str(v) for v in removed.versions)
     obj.emit(
