@@ -116,7 +116,7 @@ def ls(obj: Context) -> None:
     the router's tasks mount it ("no router" when none runs).
     """
     found = list_certificates(selected_cluster(obj))
-    obj.emit([c.to_dict() for c in found], lambda: _list_text(found))
+    obj.emit({"certificates": [c.to_dict() for c in found]}, lambda: _list_text(found))
 
 
 @cert.command("rm", short_help="Stop serving a domain's certificate and remove it.")

@@ -160,7 +160,10 @@ def ls(obj: Context) -> None:
                 ",".join(c.domains),
             )
         )
-    obj.emit(data, lambda: table([(" ", "NAME", "DOCKER HOST", "REGISTRY", "DOMAINS"), *rows]))
+    obj.emit(
+        {"clusters": data},
+        lambda: table([(" ", "NAME", "DOCKER HOST", "REGISTRY", "DOMAINS"), *rows]),
+    )
 
 
 @cluster.command("show")

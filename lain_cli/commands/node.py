@@ -42,7 +42,7 @@ def node() -> None:
 def ls(obj: Context) -> None:
     """List the nodes: role, availability, state, address, labels and lain instances."""
     found = list_nodes(selected_cluster(obj))
-    obj.emit([n.to_dict() for n in found], lambda: nodes_table(found))
+    obj.emit({"nodes": [n.to_dict() for n in found]}, lambda: nodes_table(found))
 
 
 @node.command("add")

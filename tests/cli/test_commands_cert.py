@@ -80,20 +80,20 @@ def test_json_output(lain, router, files) -> None:
     cert, key = files(make_cert(DOMAIN))
     added = lain("-o", "json", "cert", "add", DOMAIN, "--cert", cert, "--key", key)
     assert added.exit_code == ExitStatus.OK, added.stderr
-    lines = [json.loads(line) for line in added.stdout.splitlines()]
-    result = lines[-1]
-    assert result["event"] == "result" and result["domain"] == DOMAIN
+    # stdout is the one result document; the progress went to stderr as JSON lines
+    result = json.loads(added.stdout)
+    assert result["domain"] == DOMAIN and "event" not in result
     assert result["served"] is True and result["router"] == "restarted"
     assert result["replaced"] is False and result["warnings"] == []
-    assert all(line["event"] == "message" for line in lines[:-1])
+    events = [json.loads(line) for line in added.stderr.splitlines()]
+    assert events and all(event["event"] == "message" for event in events)
 
-    (listed,) = json.loads(lain("-o", "json", "cert", "ls").stdout)
+    (listed,) = json.loads(lain("-o", "json", "cert", "ls").stdout)["certificates"]
     assert listed["domain"] == DOMAIN and listed["days_left"] == 89
     assert set(listed) >= {"not_after", "issuer", "subject", "names", "added", "by", "served"}
 
     removed = lain("-o", "json", "cert", "rm", DOMAIN)
-    result = json.loads(removed.stdout.splitlines()[-1])
-    assert result["event"] == "result" and len(result["removed_secrets"]) == 2
+    assert len(json.loads(removed.stdout)["removed_secrets"]) == 2
 
 
 def test_a_wildcard_and_a_replacement(lain, router, files) -> None:

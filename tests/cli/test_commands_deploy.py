@@ -133,8 +133,8 @@ def test_deploy_ends_with_the_apps_urls(lain, cli_cluster, registry) -> None:
     assert "no router runs" not in result.stderr
     # Nothing to change: the URLs all the same; with -o json, in the result.
     again = lain("-o", "json", "deploy", "-a", "shop")
-    result_line = json.loads(again.stdout.splitlines()[-1])
-    assert result_line["event"] == "result" and not result_line["changed"]
+    result_line = json.loads(again.stdout)
+    assert not result_line["changed"]
     assert result_line["urls"] == ["http://shop.example.com/"]
 
 

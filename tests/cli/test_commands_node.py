@@ -55,7 +55,7 @@ def test_ls_shows_a_table_and_the_instances_on_each_node(lain, shop_on_worker) -
 def test_ls_json_is_one_object_per_node(lain, shop_on_worker) -> None:
     result = lain("node", "ls", "-o", "json")
     assert result.exit_code == ExitStatus.OK, result.stderr
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["nodes"]
     worker = next(n for n in data if n["name"] == "worker-2")
     assert set(worker) == {
         "name",
@@ -128,13 +128,13 @@ def test_drain_waits_and_reports_what_moved(lain, shop_on_worker, swarm) -> None
     assert activated.stdout == "worker-2 is active\n"
 
 
-def test_drain_json_is_json_lines_ending_with_the_result(lain, shop_on_worker) -> None:
+def test_drain_json_is_events_on_stderr_and_the_result_on_stdout(lain, shop_on_worker) -> None:
     result = lain("-o", "json", "node", "drain", "worker-2")
     assert result.exit_code == ExitStatus.OK, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert lines[0] == {"event": "message", "text": "draining worker-2"}
-    last = lines[-1]
-    assert last["event"] == "result" and last["moved"] == ["shop/web.1"]
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert events[0] == {"event": "message", "text": "draining worker-2"}
+    last = json.loads(result.stdout)
+    assert last["moved"] == ["shop/web.1"] and "event" not in last
     assert last["node"]["availability"] == "drain" and last["stopped"] == []
 
 
