@@ -7,8 +7,9 @@ health decided as :func:`lain_sdk.cluster.status.app_status` does, so an app lis
 one ``lain ps`` calls healthy.
 
 Only the services of procs count: a helper service that carries an app's label (a secret
-reader, a one-off run) is neither an app nor a proc.  A proc's service is the one named after
-its app and proc (:func:`~lain_sdk.cluster.names.service_name`), which no helper is.
+reader, a one-off task) is neither an app nor a proc.  Helpers say so by a label, and a proc's
+service is the one named after its app and proc (:func:`~lain_sdk.cluster.names.service_name`),
+which no helper is.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import lain_sdk.arguments as arguments
 from lain_sdk.cluster.names import (
     LABEL_APP,
+    LABEL_ONEOFF,
     LABEL_RELEASE,
     LABEL_SECRET_READER,
     network_name,
@@ -41,7 +43,7 @@ HEALTHY, NOT_HEALTHY, UPDATING, UNDEPLOYED = "healthy", "not healthy", "updating
 # The update states of a rollout under way (``lain ps`` counts them as not healthy).
 ROLLING = ("updating", "rollback_started")
 # Labels that mark a helper service, which is never a proc.
-HELPER_LABELS = (LABEL_SECRET_READER,)
+HELPER_LABELS = (LABEL_SECRET_READER, LABEL_ONEOFF)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from fakes.swarm import Behaviour
 import lain_sdk
 from lain_sdk.cluster.apps import AppSummary, ProcSummary, list_apps
 from lain_sdk.cluster.deploy import deploy_source
-from lain_sdk.cluster.names import LABEL_APP, LABEL_PROC, LABEL_SECRET_READER
+from lain_sdk.cluster.names import LABEL_APP, LABEL_ONEOFF, LABEL_PROC, LABEL_SECRET_READER
 from lain_sdk.cluster.status import app_status
 from lain_sdk.cluster.undeploy import undeploy_app
 from lain_sdk.errors import InvalidArgument
@@ -131,10 +131,20 @@ def test_helper_services_are_neither_apps_nor_procs(cluster) -> None:
     cluster.api.create_service(
         {"ContainerSpec": {"Image": "busybox"}}, name="lain-secret-read-1", labels=reader
     )
-    # A one-off run of a proc carries its app and proc, under a name of its own.
-    oneoff = {LABEL_APP: "shop", LABEL_PROC: "web"}
+    # One-off tasks: known by their label, and by a name that is no proc's.
+    oneoff = {LABEL_APP: "shop", LABEL_PROC: "web", LABEL_ONEOFF: "1"}
     cluster.api.create_service(
-        {"ContainerSpec": {"Image": "busybox"}}, name="shop__web-run-1", labels=oneoff
+        {"ContainerSpec": {"Image": "busybox"}}, name="shop__web-oneoff-1", labels=oneoff
+    )
+    cluster.api.create_service(
+        {"ContainerSpec": {"Image": "busybox"}},
+        name="shop__migrate",
+        labels={**oneoff, LABEL_PROC: "migrate"},
+    )
+    cluster.api.create_service(
+        {"ContainerSpec": {"Image": "busybox"}},
+        name="shop__web-run-1",
+        labels={LABEL_APP: "shop", LABEL_PROC: "web"},
     )
     # A helper of an app that has no procs makes no app.
     cluster.api.create_service(
