@@ -720,16 +720,22 @@ class RouteTaken(ClusterError):
         super().__init__("\n".join(lines))
 
 
-class ContainerExists(ClusterError):
-    """A container of the name asked for exists already (an earlier run of the proc).
+class ContainerExists(LainError):
+    """A container of the name asked for is running (an earlier run of the proc), and was left
+    alone.  Not a ClusterError: the engine refused nothing, the caller chose not to replace it.
 
     Attributes:
         name: the container's name.
+        state: its state (``running``, ``paused``, ``restarting``).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, state: str = "running") -> None:
         self.name = name
-        super().__init__(f"a container called {name} exists already (an earlier run?)")
+        self.state = state
+        super().__init__(
+            f"container {name} of an earlier run of this proc is {state}; lain leaves it alone "
+            "unless asked to replace it"
+        )
 
 
 class NodeRefused(ClusterError):

@@ -85,7 +85,11 @@ def _on_a_terminal() -> bool:
     is_flag=True,
     help="Run in the foreground, print its output, remove it when it ends.",
 )
-@click.option("--replace", is_flag=True, help="Remove an earlier container of the proc first.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the proc's container even while it runs (a stopped one always is).",
+)
 @interactive_options
 @app_dir_option
 @pass_context
@@ -111,7 +115,8 @@ def run(
     container runs detached and lain prints its name and address; with --rm it runs in the
     foreground and lain exits with its status; -i and -t (as for `lain exec`) imply --rm.
     Persistent dirs get named volumes of their own, kept from one run to the next.
-    A COMMAND after -- replaces the proc's.
+    A COMMAND after -- replaces the proc's.  The container of an earlier run of PROC is
+    replaced when it has stopped; while it runs, lain refuses (exit status 1) unless --replace.
 
     \b
     Examples:
@@ -148,6 +153,8 @@ def run(
         tty=tty,
         engine=client,
     )
+    if result.replaced:
+        obj.info(f"replaced the {result.replaced} container {result.name} of an earlier run")
     if not remove:
         where = f" at {result.address}" if result.address else ""
         obj.emit(

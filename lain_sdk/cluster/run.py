@@ -31,7 +31,7 @@ import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster.attach import Attachment, without_timeout
 from lain_sdk.cluster.desired import desired_state
-from lain_sdk.cluster.engine_calls import engine_errors, is_not_found, unless_missing
+from lain_sdk.cluster.engine_calls import engine_errors, is_not_found
 from lain_sdk.cluster.names import LABEL_RUN, MAX_VOLUME_NAME, fit_name
 from lain_sdk.cluster.secret_store import SECRET_MODE, secret_owner
 from lain_sdk.cluster.session import Cluster, ClusterLike
@@ -60,6 +60,8 @@ class RunResult:
         address: ``127.0.0.1:PORT`` of the proc's published port ("" when it has none).
         secret_files: the paths of the secret files put in it.
         volumes: the named volumes mounted at its persistent dirs, as ``name:path``.
+        replaced: the state of the container of an earlier run it replaced (``exited``,
+            ``created``, ...; ``running`` only when asked to replace one that ran), or "".
     """
 
     app: str
@@ -70,6 +72,7 @@ class RunResult:
     address: str = ""
     secret_files: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    replaced: str = ""
     # With ``follow``: its streams, attached before the start so nothing is missed.
     attached: Attachment | None = field(default=None, repr=False, compare=False)
 
@@ -83,6 +86,7 @@ class RunResult:
             "address": self.address,
             "secret_files": list(self.secret_files),
             "volumes": list(self.volumes),
+            "replaced": self.replaced or None,
         }
 
 
@@ -219,7 +223,9 @@ def run_proc(
             proc's numeric user) from memory, never written into the container.
         command: run this instead of the proc's command (the entrypoint stays).
         name: the container's name (default: :func:`container_name`).
-        replace_existing: remove a container of that name first (default: refuse).
+        replace_existing: remove a running container of that name first (default: refuse).
+            One that is not running (an earlier run that ended or was stopped) is always
+            replaced: it holds nothing a new run would not have again (its volumes stay).
         follow: attach to its output before starting it (read ``result.attached``, then
             call :func:`finish_run`).
         stdin: with ``follow``, attach its standard input too (``result.attached.send``).
@@ -229,7 +235,8 @@ def run_proc(
     Raises:
         NotFound: no such proc.
         InvalidArgument: an argument of the wrong kind.
-        ContainerExists: a container of that name exists (and ``replace_existing`` is False).
+        ContainerExists: a container of that name is running (and ``replace_existing`` is
+            False).
         ClusterError: the engine refused.
     """
     if not isinstance(config, AppConfig):
@@ -244,7 +251,7 @@ def run_proc(
     found = config.proc(proc)
     container, limits = _container_settings(config, proc, meta_version, image, settings)
     name = name or container_name(config.appname, found.type, proc)
-    _clear_name(api, name, replace_existing)
+    replaced = _clear_name(api, name, replace_existing)
     ports = [(found.port.port, found.port.protocol)] if found.port else []
     mounts = _run_volumes(container.get("Mounts") or [])
     files = dict(secret_files or {})
@@ -271,6 +278,7 @@ def run_proc(
         _address(info, ports),
         tuple(sorted(files)),
         tuple(f"{m['Source']}:{m['Target']}" for m in mounts),
+        replaced,
         attached,
     )
 
@@ -317,15 +325,26 @@ def _create(
     return str(created["Id"])
 
 
-def _clear_name(api: EngineAPI, name: str, replace_existing: bool) -> None:
-    """Refuse (or remove, with ``replace_existing``) a container that has the run's name."""
+# States in which a container still runs its program: replacing it stops work in progress.
+_LIVE_STATES = frozenset({"running", "paused", "restarting"})
+
+
+def _clear_name(api: EngineAPI, name: str, replace_existing: bool) -> str:
+    """Remove the container that has the run's name, unless it runs and ``replace_existing``
+    is False; the state it was in ("" when there was none)."""
     with engine_errors(api, f"look up container {name}"):
-        exists = unless_missing(api.inspect_container, name)
-    if exists:
-        if not replace_existing:
-            raise ContainerExists(name)
-        with engine_errors(api, f"remove container {name}"):
-            api.remove_container(name, force=True, v=True)
+        try:
+            found = api.inspect_container(name)
+        except Exception as e:
+            if not is_not_found(e):
+                raise
+            return ""
+    state = str((found.get("State") or {}).get("Status") or "unknown")
+    if state in _LIVE_STATES and not replace_existing:
+        raise ContainerExists(name, state)
+    with engine_errors(api, f"remove container {name}"):
+        api.remove_container(name, force=True, v=True)
+    return state
 
 
 def _start(

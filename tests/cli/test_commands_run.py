@@ -1,13 +1,15 @@
-"""`lain exec [INSTANCE] [COMMAND...]`: a leading number is the instance; no command is a
-shell."""
+"""`lain exec [INSTANCE] [COMMAND...]` (a leading number is the instance; no command is a
+shell), and `lain run` where an earlier run left its container."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from fakes.cluster import WEB, release_source, run
 from fakes.images import FakeContainer
+from fakes.repos import make_app
 
 import lain_cli.commands.run as run_commands
 from lain_cli.exit import ExitStatus
@@ -106,3 +108,46 @@ def test_exec_without_a_command_opens_a_shell(
 def test_exec_help_says_no_command_is_a_shell(lain) -> None:
     result = lain("exec", "--help")
     assert "Without COMMAND, a shell (sh)" in " ".join(result.stdout.split())
+
+
+# -- lain run: the container of an earlier run -----------------------------------------------
+
+
+@pytest.fixture
+def local_app(tmp_path, cli_cluster, fake_docker, engine, base_image, monkeypatch):
+    """shop at its first commit, its release image built on the (local) fake engine."""
+    app = make_app(
+        tmp_path, "appname: {name}\nbuild:\n  base: {base}\nweb:\n  cmd: httpd\n", name="shop"
+    )
+    engine.add_image(f"shop:release-{app.meta_version}", files={"/x": b"x"}, parent=base_image)
+    engine.on_command("httpd", hang=True)
+    monkeypatch.setattr(run_commands, "connect", lambda: fake_docker)
+    return app
+
+
+def test_run_replaces_a_stopped_container_and_refuses_a_running_one(
+    lain, local_app, fake_docker
+) -> None:
+    where = ("--app-dir", str(local_app.path))
+    first = lain("run", "web", *where)
+    assert first.exit_code == ExitStatus.OK, first.stderr
+    assert "replaced" not in first.stderr
+
+    running = lain("run", "web", *where)
+    assert running.exit_code == ExitStatus.ERROR  # not a cluster error: nothing was refused
+    assert running.stderr == (
+        "lain: error: container shop.web.web of an earlier run of this proc is running; lain "
+        "leaves it alone unless asked to replace it\n"
+        "hint: remove it with `docker rm -f shop.web.web`, or run again with --replace\n"
+    )
+
+    fake_docker.api.stop("shop.web.web")
+    stopped = lain("run", "web", *where)
+    assert stopped.exit_code == ExitStatus.OK, stopped.stderr
+    assert stopped.stderr == "replaced the exited container shop.web.web of an earlier run\n"
+    assert "shop.web.web runs shop web" in stopped.stdout
+
+    replaced = lain("-o", "json", "run", "web", "--replace", *where)
+    assert replaced.exit_code == ExitStatus.OK, replaced.stderr
+    assert json.loads(replaced.stdout)["replaced"] == "running"
+    assert len(fake_docker.api.containers(all=True)) == 1

@@ -16,7 +16,7 @@ from lain_sdk.cluster.run import (
     run_proc,
     stop_run,
 )
-from lain_sdk.errors import ContainerExists, InvalidArgument, LainError, NotFound
+from lain_sdk.errors import ClusterError, ContainerExists, InvalidArgument, LainError, NotFound
 
 LAIN_YAML = """\
 appname: shop
@@ -134,17 +134,40 @@ def test_a_run_that_fails_to_start_leaves_no_secret_behind(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_container_of_the_same_name_is_refused_or_replaced(
+def test_a_running_container_of_the_same_name_is_refused_or_replaced(
     config, fake_docker, engine, release
 ) -> None:
     engine.on_command("httpd", hang=True)
     first = start(config, fake_docker)
+    assert first.replaced == "" and first.to_dict()["replaced"] is None
     with pytest.raises(ContainerExists) as exists:
         start(config, fake_docker)
-    assert exists.value.name == "shop.web.web"
+    assert (exists.value.name, exists.value.state) == ("shop.web.web", "running")
+    assert str(exists.value) == (
+        "container shop.web.web of an earlier run of this proc is running; lain leaves it alone "
+        "unless asked to replace it"
+    )
+    assert not isinstance(exists.value, ClusterError)  # the engine refused nothing
+    assert fake_docker.api.inspect_container(first.container)["State"]["Running"]
     second = start(config, fake_docker, replace_existing=True)
-    assert second.container != first.container
+    assert second.container != first.container and second.replaced == "running"
     assert [c["Id"] for c in fake_docker.api.containers(all=True)] == [second.container]
+
+
+def test_a_stopped_container_of_an_earlier_run_is_replaced_without_asking(
+    config, fake_docker, engine, release
+) -> None:
+    engine.on_command("httpd", hang=True)
+    first = start(config, fake_docker)
+    fake_docker.api.stop(first.container)
+    second = start(config, fake_docker)
+    assert second.replaced == "exited" and second.to_dict()["replaced"] == "exited"
+    assert [c["Id"] for c in fake_docker.api.containers(all=True)] == [second.container]
+    # One that ended by itself too (a --rm run is removed; a detached one stays until then).
+    engine.on_command("echo done", output="done\n")
+    ended = start(config, fake_docker, command=["echo", "done"], replace_existing=True)
+    assert fake_docker.api.inspect_container(ended.container)["State"]["Status"] == "exited"
+    assert start(config, fake_docker).replaced == "exited"
 
 
 def test_what_cannot_run(config, fake_docker, release) -> None:
