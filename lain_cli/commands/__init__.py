@@ -54,6 +54,9 @@ SECTIONS: dict[str, dict[str, Entry]] = {
             "logs",
             "Print the merged logs of the app's procs.",
         ),
+        "one-off": Entry(
+            "oneoff", "one_off", "Run a one-off command with a proc's release on the cluster."
+        ),
         "releases": Entry(
             "deploy", "releases", "List the app's releases: who deployed what, and when."
         ),
