@@ -14,5 +14,5 @@ function _lain_completion;
     end;
 end;
 
-complete --no-files --command lain --arguments "(_lain_completion)";
+complete --no-files --command lain --keep-order --arguments "(_lain_completion)";
 

@@ -291,17 +291,19 @@ def version_items(found: Iterable[CompletionItem], incomplete: str) -> list[Comp
         except ValueError:
             continue  # a tag that is no meta version
     shas = {sha for _, sha, dirty in parsed.values() if dirty is None}
-    items = []
+    short, full = [], []
     for version in sorted(parsed, key=version_sort_key, reverse=True):
         commit_time, sha, dirty = parsed[version]
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(commit_time))
         help = f"{when}, {' and '.join(sorted(places[version]))}" + (", dirty" if dirty else "")
         if dirty is None:
-            short = _unique_prefix(sha, shas)
-            items.append(CompletionItem(short if len(incomplete) <= len(short) else sha, help=help))
+            prefix = _unique_prefix(sha, shas)
+            short.append(
+                CompletionItem(prefix if len(incomplete) <= len(prefix) else sha, help=help)
+            )
         if incomplete or dirty is not None:
-            items.append(CompletionItem(version, help=help))
-    return _matching(items, incomplete)
+            full.append(CompletionItem(version, help=help))
+    return _matching(short + full, incomplete)
 
 
 def _unique_prefix(sha: str, shas: Iterable[str]) -> str:

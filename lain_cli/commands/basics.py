@@ -17,13 +17,15 @@ COMPLETE_VAR = "_LAIN_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 # Changes to click's scripts.  lain's stderr is dropped where they call it: a completion that
 # goes wrong (a broken install, say) must not print into the command line being edited.  fish
-# splits each answer at its first comma only, so a description may hold commas.
+# splits each answer at its first comma only, so a description may hold commas, and keeps
+# lain's order (releases and versions newest first) instead of sorting.
 SCRIPT_FIXES = {
     "bash": [("=bash_complete $1)", "=bash_complete $1 2>/dev/null)")],
     "zsh": [("=zsh_complete lain)}", "=zsh_complete lain 2>/dev/null)}")],
     "fish": [
         ("(commandline -t) lain);", "(commandline -t) lain 2>/dev/null);"),
         ('(string split "," $completion)', '(string split -m 1 "," $completion)'),
+        ("--command lain --arguments", "--command lain --keep-order --arguments"),
     ],
 }
 
