@@ -35,8 +35,9 @@ def cleanup(docker_client: Any):
         remove_app_images(docker_client, name)
 
 
-def json_lines(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+def json_lines(stderr: str) -> list[dict]:
+    """The progress events -o json writes to stderr (its other lines are messages)."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
 def test_example_app_builds_and_pushes(lain, docker_client, base_image, registry, request):
@@ -61,10 +62,9 @@ def test_example_app_builds_and_pushes(lain, docker_client, base_image, registry
 
     result = lain("-o", "json", "push", "--app-dir", app_dir, "--registry", registry.host)
     assert result.exit_code == ExitStatus.OK, result.stderr
-    lines = json_lines(result.stdout)
-    assert any(line["event"] == "layer" for line in lines)
-    summary = lines[-1]
-    assert summary["event"] == "result" and summary["meta_version"] == mv
+    assert any(line["event"] == "layer" for line in json_lines(result.stderr))
+    summary = json.loads(result.stdout)  # the one document on stdout
+    assert summary["meta_version"] == mv
     assert [p["reference"] for p in summary["pushed"]] == pushed
     with RegistryClient(registry.host) as client:
         assert mv in client.app_versions("hello")
@@ -80,10 +80,9 @@ def test_build_json_ends_with_a_summary(lain, docker_client, base_image, tmp_pat
     cleanup(app.name)
     result = lain("-o", "json", "build", "--app-dir", str(app.path))
     assert result.exit_code == ExitStatus.OK, result.stderr
-    lines = json_lines(result.stdout)
-    assert lines[0]["event"] == "phase-started"
-    summary = lines[-1]
-    assert summary["event"] == "result"
+    assert json_lines(result.stderr)[0]["event"] == "phase-started"
+    summary = json.loads(result.stdout)  # the one document on stdout
+    assert "event" not in summary
     assert summary["images"] == {
         p: f"{app.name}:{p}-{app.meta_version}" for p in ("build", "release", "meta")
     }
@@ -95,13 +94,13 @@ def test_build_volumes_are_reported_as_unused(lain, docker_client, base_image, t
     cleanup(app.name)
     result = lain("-o", "json", "build", "--app-dir", str(app.path))
     assert result.exit_code == ExitStatus.OK, result.stderr
-    messages = [line["text"] for line in json_lines(result.stdout) if line["event"] == "message"]
+    messages = [line["text"] for line in json_lines(result.stderr) if line["event"] == "message"]
     assert messages[0].startswith("build.volumes is not used by lain (v2's compile cache)")
     tested = lain("-o", "json", "test", "--app-dir", str(app.path))
     assert tested.exit_code == ExitStatus.OK, tested.stderr
     assert any(
         line["event"] == "message" and line["text"].startswith("build.volumes is not used")
-        for line in json_lines(tested.stdout)
+        for line in json_lines(tested.stderr)
     )
 
 
@@ -206,8 +205,9 @@ def test_build_arg_values_never_show_in_lain_build_output_or_images(
     assert "last words: ********" in failed.stderr.split("last lines of the log:")[1]
     failed_json = build("-o", "json")
     assert failed_json.exit_code == ExitStatus.BUILD_FAILED
-    logged = [line["line"] for line in json_lines(failed_json.stdout) if "line" in line]
+    logged = [line["line"] for line in json_lines(failed_json.stderr) if "line" in line]
     assert "last words: ********" in logged
+    assert json.loads(failed_json.stdout)["error"]["type"] == "BuildError"
 
     images = app_images(docker_client, app.name)
     assert {image["Id"] for image in docker_client.api.images(name=app.name)} <= images

@@ -55,7 +55,7 @@ def test_add_ls_show_use_rm(lain: Any, isolation: Path) -> None:
     )
 
     listed = json.loads(lain("-o", "json", "cluster", "ls").stdout)
-    assert [(c["name"], c["selected"]) for c in listed] == [
+    assert [(c["name"], c["selected"]) for c in listed["clusters"]] == [
         ("lab", False),
         ("local", True),
         ("prod", False),
@@ -112,8 +112,8 @@ def test_up_starts_a_registry_once_and_down_stops_it(
     first = lain("-o", "json", "cluster", "up", "--registry", address, "--no-router")
     try:
         assert first.exit_code == ExitStatus.OK, first.stderr
-        result = json.loads(first.stdout.splitlines()[-1])
-        assert result["event"] == "result" and result["registry"] == address
+        result = json.loads(first.stdout)
+        assert result["registry"] == address
         assert result["swarm_created"] is False  # this engine is a swarm already
         # No registry:2 image here: Debian's docker-registry, files in the XDG data dir.
         assert result["registry_kind"] == "process"
@@ -124,7 +124,7 @@ def test_up_starts_a_registry_once_and_down_stops_it(
         os.kill(pid, 0)  # alive
 
         again = lain("-o", "json", "cluster", "up", "--registry", address, "--no-router")
-        assert json.loads(again.stdout.splitlines()[-1])["registry_kind"] == "existing"
+        assert json.loads(again.stdout)["registry_kind"] == "existing"
         shown = json.loads(lain("-o", "json", "cluster", "show", "local").stdout)
         assert shown["registry"] == address and not shown["publish_ports"]
     finally:

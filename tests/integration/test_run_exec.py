@@ -111,7 +111,7 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     assert docker_client.containers.get(name).exec_run(["cat", "/data/note"]) == (0, b"kept\n")
 
     # The secret read from the cluster; in the foreground, with the command's exit status.
-    stored = lain("secret", "add", "web", SECRET_PATH, "-c", "cluster value", "-a", app.name)
+    stored = lain("secret", "add", "web", SECRET_PATH, "--value", "cluster value", "-a", app.name)
     assert stored.exit_code == ExitStatus.OK, stored.stderr
     ran = lain(
         "run",
@@ -153,7 +153,7 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
 
 def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any) -> None:
     push_version(docker_client, app, secret_app(app.name), "page exec")
-    added = lain("secret", "add", "web", SECRET_PATH, "-c", "exec value", "-a", app.name)
+    added = lain("secret", "add", "web", SECRET_PATH, "--value", "exec value", "-a", app.name)
     assert added.exit_code == ExitStatus.OK, added.stderr
     deployed = lain("deploy", "-a", app.name, "--timeout", TIMEOUT)
     assert deployed.exit_code == ExitStatus.OK, deployed.stderr

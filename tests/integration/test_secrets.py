@@ -83,7 +83,7 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     added = cli("secret", "add", "web", "config/app.conf", "-a", app.name, input=first)
     assert added.exit_code == ExitStatus.OK, added.stderr
     assert "as version 1" in added.stdout and "not deployed" in added.stdout
-    listed = json.loads(cli("-o", "json", "secret", "ls", "-a", app.name).stdout)
+    listed = json.loads(cli("-o", "json", "secret", "ls", "-a", app.name).stdout)["secrets"]
     assert [(r["proc"], r["path"], r["newest"], r["in_use"]) for r in listed] == [
         ("web", SECRET_PATH, 1, None)
     ]
@@ -96,9 +96,11 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     assert [(m["File"]["Name"], m["File"]["Mode"]) for m in mounted] == [(SECRET_PATH, 0o400)]
 
     # A new version rolls out to the running proc at once, recorded as a release.
-    rotated = cli("-o", "json", "secret", "add", "web", SECRET_PATH, "-c", second, "-a", app.name)
+    rotated = cli(
+        "-o", "json", "secret", "add", "web", SECRET_PATH, "--value", second, "-a", app.name
+    )
     assert rotated.exit_code == ExitStatus.OK, rotated.stderr
-    result = json.loads(rotated.stdout.splitlines()[-1])
+    result = json.loads(rotated.stdout)
     assert result["version"] == 2 and result["rollout"]["release"]["number"] == 2
     assert result["rollout"]["release"]["kind"] == "secret"
     assert in_web(docker_client, app, f"cat {SECRET_PATH}") == second.encode()
@@ -112,7 +114,7 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     rolled = cli("rollback", "-a", app.name, "--timeout", TIMEOUT)
     assert rolled.exit_code == ExitStatus.OK, rolled.stderr
     assert in_web(docker_client, app, f"cat {SECRET_PATH}") == first
-    listed = json.loads(cli("-o", "json", "secret", "ls", "web", "-a", app.name).stdout)
+    listed = json.loads(cli("-o", "json", "secret", "ls", "web", "-a", app.name).stdout)["secrets"]
     assert [(r["newest"], r["in_use"]) for r in listed] == [(2, 1)]
     assert [v["version"] for v in listed[0]["versions"]] == [1, 2]
     assert "@" in listed[0]["versions"][0]["by"] and listed[0]["versions"][0]["created"]
@@ -146,13 +148,15 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     refused = cli("secret", "rm", "web", SECRET_PATH, "-a", app.name)
     assert refused.exit_code == ExitStatus.CLUSTER_ERROR
     assert f"{app.name}__web" in refused.stderr and "nothing was removed" in refused.stderr
-    removed = cli("secret", "rm", "web", SECRET_PATH, "--version", "2", "-a", app.name)
+    removed = cli("secret", "rm", "web", SECRET_PATH, "--secret-version", "2", "-a", app.name)
     assert removed.exit_code == ExitStatus.OK, removed.stderr
     back_to_2 = cli("rollback", "2", "-a", app.name)
     assert back_to_2.exit_code == ExitStatus.NOT_FOUND
     assert "release 2" in back_to_2.stderr and f"{SECRET_PATH} version 2" in back_to_2.stderr
     # Version numbers are never given twice while the history remembers them.
-    again = cli("secret", "add", "web", SECRET_PATH, "-c", second, "--no-rollout", "-a", app.name)
+    again = cli(
+        "secret", "add", "web", SECRET_PATH, "--value", second, "--no-rollout", "-a", app.name
+    )
     assert "as version 3" in again.stdout and "not rolled out" in again.stdout
 
     # No value anywhere but in the mounted file: outputs, specs, containers, release records.
@@ -179,7 +183,7 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     assert len(docker_client.api.secrets(filters={"label": f"lain.app={app.name}"})) == 2
     purged = cli("-o", "json", "undeploy", "--purge", "-a", app.name)
     assert purged.exit_code == ExitStatus.OK, purged.stderr
-    assert json.loads(purged.stdout.splitlines()[-1])["secrets_removed"] == 2
+    assert json.loads(purged.stdout)["secrets_removed"] == 2
     assert docker_client.api.secrets(filters={"label": f"lain.app={app.name}"}) == []
 
 
@@ -222,13 +226,13 @@ def test_missing_secret_fails_before_any_change(
     assert in_web(docker_client, app, f"test -e {SECRET_PATH} || echo absent") == b"absent\n"
 
     # Once added, the bypassing proc gets it rolled out.
-    added = lain("secret", "add", "web", SECRET_PATH, "-c", "late", "-a", app.name)
+    added = lain("secret", "add", "web", SECRET_PATH, "--value", "late", "-a", app.name)
     assert added.exit_code == ExitStatus.OK, added.stderr
     assert "rolled out as release" in added.stdout
     assert in_web(docker_client, app, f"cat {SECRET_PATH}") == b"late"
 
     # Bad input is refused before the cluster is asked anything.
-    bad = lain("secret", "add", "web", "/lain/app", "-c", "x", "-a", app.name)
+    bad = lain("secret", "add", "web", "/lain/app", "--value", "x", "-a", app.name)
     assert bad.exit_code == ExitStatus.USAGE and "directory" in bad.stderr
     empty = lain("secret", "add", "web", "x.conf", "-a", app.name, input="")
     assert empty.exit_code == ExitStatus.USAGE
@@ -250,7 +254,7 @@ def test_a_killed_read_leaves_no_value_anywhere_and_the_next_read_cleans_up(
 ) -> None:
     value = "killed-read-" + secrets.token_hex(8)
     push_version(docker_client, app, secret_app(app.name), "page")
-    added = lain("secret", "add", "web", "config/app.conf", "-a", app.name, "-c", value)
+    added = lain("secret", "add", "web", "config/app.conf", "-a", app.name, "--value", value)
     assert added.exit_code == ExitStatus.OK, added.stderr
 
     # A read killed while its reader task runs (a CI job's timeout does this).
@@ -333,7 +337,7 @@ def test_secret_add_stores_only_what_lain_yaml_declares(
 
     # A version in the registry: its lain.yaml decides (the app is not deployed yet).
     mv = push_version(docker_client, app, secret_app(app.name), "page")
-    no_proc = lain("secret", "add", "nosuchproc", "a.txt", "-c", "x", "-a", app.name)
+    no_proc = lain("secret", "add", "nosuchproc", "a.txt", "--value", "x", "-a", app.name)
     assert no_proc.exit_code == ExitStatus.NOT_FOUND
     assert (
         f"{app.name} has no proc nosuchproc in the lain.yaml of version {mv}, the newest in "
@@ -347,7 +351,7 @@ def test_secret_add_stores_only_what_lain_yaml_declares(
     assert in_web(docker_client, app, f"cat {SECRET_PATH}") == b"early"
 
     # Deployed: the running release's lain.yaml decides.
-    other = lain("secret", "add", "web", "other.conf", "-c", "x", "-a", app.name)
+    other = lain("secret", "add", "web", "other.conf", "--value", "x", "-a", app.name)
     assert other.exit_code == ExitStatus.NOT_FOUND
     assert (
         f"proc web of {app.name} does not declare /lain/app/other.conf in secret_files in the "
