@@ -253,6 +253,7 @@ def _details(error: LainError) -> dict[str, Any]:
     if not isinstance(error, AppConfigError):
         return {}
     return {
+        "path": error.path,
         "problems": [
             {"path": p.path, "line": p.line, "column": p.column, "key": p.key_path,
              "message": p.message}

@@ -13,7 +13,7 @@ from lain_cli.tables import table_lines
 from lain_sdk.appconfig.loader import load_app_config
 from lain_sdk.appconfig.model import LOGS_DIR, AppConfig, Healthcheck, Proc
 from lain_sdk.cluster.routing import urls
-from lain_sdk.errors import AppConfigError, Problem
+from lain_sdk.errors import Problem
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
 
@@ -111,14 +111,8 @@ def validate(obj: Context, path: str, domains: tuple[str, ...]) -> None:
     with the warnings as a list.
     """
 
-    try:
-        app = load_app_config(path, domains=domains or None)
-    except AppConfigError as e:
-        if obj.json:
-            obj.emit(
-                {"path": e.path, "valid": False, "problems": [_problem(p) for p in e.problems]}
-            )
-        raise
+    # An invalid file is an error: with -o json, lain's JSON error object lists its problems.
+    app = load_app_config(path, domains=domains or None)
     for warning in app.warnings:
         obj.warn(str(warning))
     obj.emit(

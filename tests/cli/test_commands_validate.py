@@ -180,19 +180,18 @@ def test_validate_json_of_an_invalid_file(lain, tmp_path: Path) -> None:
     (tmp_path / "lain.yaml").write_text("appname: a\nbuild: {base: x}\nweb: {cpu: x}\n")
     result = lain("--output", "json", "validate", str(tmp_path))
     assert result.exit_code == ExitStatus.CONFIG_INVALID
-    assert json.loads(result.stdout) == {
-        "path": f"{tmp_path}/lain.yaml",
-        "valid": False,
-        "problems": [
-            {
-                "path": f"{tmp_path}/lain.yaml",
-                "line": 3,
-                "column": 12,
-                "key": "web.cpu",
-                "message": "expected an integer, got 'x'",
-            }
-        ],
-    }
+    error = json.loads(result.stdout)["error"]  # lain's JSON error object, problems listed
+    assert (error["type"], error["exit_status"]) == ("AppConfigError", 3)
+    assert error["path"] == f"{tmp_path}/lain.yaml"
+    assert error["problems"] == [
+        {
+            "path": f"{tmp_path}/lain.yaml",
+            "line": 3,
+            "column": 12,
+            "key": "web.cpu",
+            "message": "expected an integer, got 'x'",
+        }
+    ]
     assert result.stderr.startswith(f"lain: error: {tmp_path}/lain.yaml: 1 problem\n")
 
 
