@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,7 +39,7 @@ from lain_sdk.cluster.sizing import (
 )
 from lain_sdk.cluster.status import app_urls
 from lain_sdk.cluster.undeploy import undeploy_app
-from lain_sdk.errors import InvalidArgument
+from lain_sdk.errors import InvalidArgument, LainError
 
 T = TypeVar("T")
 
@@ -365,6 +366,9 @@ def rollback(
     is_flag=True,
     help="Also delete the release history, the secrets and the app's volumes on this engine.",
 )
+@click.option(
+    "-y", "--yes", is_flag=True, help="Purge without asking (needed where there is no terminal)."
+)
 @timeout_option(60, "How long to wait for the lock and for the network to free.")
 @app_options
 @pass_context
@@ -372,6 +376,7 @@ def undeploy(
     obj: Context,
     procs: tuple[str, ...],
     purge: bool,
+    yes: bool,
     timeout: float,
     app: str | None,
     app_dir: str,
@@ -379,15 +384,17 @@ def undeploy(
     """Remove the app's services and its network from the cluster.
 
     The release history and the secrets stay (a later deploy or rollback uses them) unless
-    --purge.
+    --purge, which deletes them with the volumes: on a terminal lain first asks you to type
+    the app's name; scripts pass --yes (without a terminal, --purge needs it).
     """
     name = app_name(app, app_dir)
+    cluster = selected_cluster(obj)
+    if purge and not yes:
+        _confirm_purge(name, procs, cluster.name)
     started = time.monotonic()
     result = show_events(
         obj,
-        undeploy_app(
-            name, cluster=selected_cluster(obj), procs=procs or None, purge=purge, timeout=timeout
-        ),
+        undeploy_app(name, cluster=cluster, procs=procs or None, purge=purge, timeout=timeout),
     )
     removed = ", ".join(result.removed_procs) or "no procs"
     report(
@@ -395,6 +402,21 @@ def undeploy(
         result.to_dict(),
         lambda: f"undeployed {name}: removed {removed} in {time.monotonic() - started:.1f}s",
     )
+
+
+def _confirm_purge(app: str, procs: tuple[str, ...], cluster: str) -> None:
+    """Ask before --purge deletes what no later deploy can bring back."""
+    whose = f"procs {', '.join(procs)} of {app}" if procs else app
+    history = "" if procs else "the release history, "
+    what = (
+        f"undeploy --purge deletes {history}the stored secrets and the volumes (with their data) "
+        f"of {whose} on cluster {cluster}"
+    )
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"{what}; to go ahead without a terminal to confirm on, add --yes")
+    typed = click.prompt(f"{what}.\nType {app} to go on", default="", show_default=False, err=True)
+    if typed.strip() != app:
+        raise LainError(f"--purge not confirmed (the app is {app}): nothing was removed")
 
 
 COMMANDS = [deploy, scale, restart, releases, rollback, undeploy]

@@ -4,6 +4,7 @@ and pulled from, the registry given."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -182,3 +183,68 @@ def test_a_stateful_proc_leaves_its_shared_volume_only_with_accept_new_volumes(
         refused.stderr
     )
     assert accepted.exit_code == ExitStatus.OK, accepted.stderr
+
+
+# -- undeploy --purge asks first ---------------------------------------------------------------
+
+
+class TerminalInput(io.BytesIO):
+    """Standard input that is a terminal, as far as lain can tell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+PURGE_SAYS = (
+    "undeploy --purge deletes the release history, the stored secrets and the volumes (with "
+    "their data) of shop on cluster fake"
+)
+
+
+def test_purge_without_a_terminal_needs_yes(lain, deployed) -> None:
+    result = lain("undeploy", "--purge", "-a", "shop")
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.stderr.startswith(
+        f"lain: error: {PURGE_SAYS}; to go ahead without a terminal to confirm on, add --yes\n"
+    )
+    assert set(app_services(deployed, "shop")) == {"web", "mail"}  # nothing was removed
+    assert len(list_releases("shop", cluster=deployed)) == 1
+
+
+def test_purge_on_a_terminal_goes_ahead_only_once_the_app_is_named(lain, deployed) -> None:
+    refused = lain("undeploy", "--purge", "-a", "shop", input=TerminalInput(b"y\n"))
+    assert refused.exit_code == ExitStatus.ERROR
+    assert f"{PURGE_SAYS}.\nType shop to go on: " in refused.stderr
+    assert "lain: error: --purge not confirmed (the app is shop): nothing was removed" in (
+        refused.stderr
+    )
+    assert set(app_services(deployed, "shop")) == {"web", "mail"}
+
+    purged = lain("undeploy", "--purge", "-a", "shop", input=TerminalInput(b"shop\n"))
+    assert purged.exit_code == ExitStatus.OK, purged.stderr
+    assert app_services(deployed, "shop") == {}
+    assert list_releases("shop", cluster=deployed) == []
+
+
+def test_purge_of_some_procs_says_so(lain, deployed) -> None:
+    result = lain("undeploy", "--purge", "--proc", "web", "-a", "shop")
+    assert result.exit_code == ExitStatus.USAGE
+    assert (
+        "deletes the stored secrets and the volumes (with their data) of procs web of shop on "
+        "cluster fake"
+    ) in result.stderr
+
+
+@pytest.mark.parametrize("yes", ["--yes", "-y"])
+def test_purge_with_yes_does_not_ask(lain, deployed, yes: str) -> None:
+    result = lain("undeploy", "--purge", yes, "-a", "shop", input=TerminalInput(b""))
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert "Type shop" not in result.stderr
+    assert list_releases("shop", cluster=deployed) == []
+
+
+def test_undeploy_without_purge_does_not_ask(lain, deployed) -> None:
+    result = lain("undeploy", "-a", "shop")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert app_services(deployed, "shop") == {}
+    assert len(list_releases("shop", cluster=deployed)) == 1

@@ -200,7 +200,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
         if n["Name"] == f"lain_{app.name}"
     ]
     assert len(list_releases(app.name, cluster=cluster)) == 6
-    purged = lain("-o", "json", "undeploy", "--purge", "-a", app.name)
+    purged = lain("-o", "json", "undeploy", "--purge", "--yes", "-a", app.name)
     assert purged.exit_code == ExitStatus.OK, purged.stderr
     assert json.loads(purged.stdout)["releases_removed"] == 6
     assert list_releases(app.name, cluster=cluster) == []

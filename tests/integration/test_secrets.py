@@ -181,7 +181,7 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     # Undeploy keeps the secrets; --purge removes them with the history.
     assert cli("undeploy", "-a", app.name).exit_code == ExitStatus.OK
     assert len(docker_client.api.secrets(filters={"label": f"lain.app={app.name}"})) == 2
-    purged = cli("-o", "json", "undeploy", "--purge", "-a", app.name)
+    purged = cli("-o", "json", "undeploy", "--purge", "--yes", "-a", app.name)
     assert purged.exit_code == ExitStatus.OK, purged.stderr
     assert json.loads(purged.stdout)["secrets_removed"] == 2
     assert docker_client.api.secrets(filters={"label": f"lain.app={app.name}"}) == []
