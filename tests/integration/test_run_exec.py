@@ -101,8 +101,12 @@ def test_run_a_proc_locally(docker_client: Any, app: TestApp, lain: Any, tmp_pat
     assert held.returncode == 1, held.stdout
 
     offline = ("-v", mv, "--app-dir", app_dir, "--secret-file", f"{SECRET_PATH}={local}")
+    # The stopped container is replaced without asking; a running one only with --replace.
     again = lain("run", "web", *offline)
-    assert again.exit_code == ExitStatus.CLUSTER_ERROR and "--replace" in again.stderr
+    assert again.exit_code == ExitStatus.OK, again.stderr
+    assert f"replaced the exited container {name} of an earlier run" in again.stderr
+    busy = lain("run", "web", *offline)
+    assert busy.exit_code == ExitStatus.ERROR and "--replace" in busy.stderr and name in busy.stderr
     text = lain("run", "web", "--replace", *offline)
     assert text.exit_code == ExitStatus.OK, text.stderr
     assert name in text.stdout and "127.0.0.1:" in text.stdout and "dev value" not in text.stdout
@@ -220,6 +224,15 @@ def test_exec_in_a_running_instance(docker_client: Any, app: TestApp, lain: Any)
     )
     assert status == 5, output
     assert b"33 101" in output and b"/dev/pts/" in output and b"42" in output
+
+    # No command: a shell, interactive on a terminal without -it; piped, it reads the script.
+    output, status = _in_terminal(
+        ["exec", "web", "-a", app.name], keys=b"tty; exit 7\n", rows=24, columns=80
+    )
+    assert status == 7, output
+    assert b"/dev/pts/" in output
+    script = lain("exec", "web", "-a", app.name, input="echo $LAIN_INSTANCE_NO; exit 3\n")
+    assert script.exit_code == 3 and script.stdout == "1\n", script.stderr
 
 
 def _in_terminal(
