@@ -203,6 +203,7 @@ def complete_procs(ctx: click.Context, param: click.Parameter, incomplete: str) 
     """The procs of the local lain.yaml, or of the other app -a names (its services)."""
     local = _local_config(ctx)
     app = _app(ctx, local)
+    # procs already on the command line (``logs web mail``) are not offered again
     chosen = _given(ctx, param.name or "")
     taken = set(chosen) if isinstance(chosen, (tuple, list)) else set()
     if local is not None and app == local.appname:
