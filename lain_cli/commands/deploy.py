@@ -22,10 +22,12 @@ from lain_cli.options import (
     wait_options,
 )
 from lain_cli.progress import show_events
-from lain_cli.tables import table
+from lain_cli.tables import short_version, table
 from lain_sdk.cluster.deploy import DeployResult, deploy_app, plan_deploy
 from lain_sdk.cluster.history import list_releases, rollback_app
+from lain_sdk.cluster.names import parse_resource_instance
 from lain_sdk.cluster.plan import Plan
+from lain_sdk.cluster.releases import Release
 from lain_sdk.cluster.router import router_status
 from lain_sdk.cluster.scale import restart_app, scale_proc
 from lain_sdk.cluster.session import Cluster
@@ -40,6 +42,13 @@ from lain_sdk.cluster.sizing import (
 from lain_sdk.cluster.status import app_urls
 from lain_sdk.cluster.undeploy import undeploy_app
 from lain_sdk.errors import InvalidArgument, LainError
+from lain_sdk.versions import (
+    GIVEN,
+    VersionChoice,
+    checkout_of,
+    choose_registry_version,
+    registry_pool,
+)
 
 T = TypeVar("T")
 
@@ -50,7 +59,8 @@ def _plan_text(plan: Plan) -> str:
     # A client's resource instances are deployed first: their plans come first too.
     instances = [_plan_text(i) for i in plan.resource_instances]
     running = f"release {plan.current_release}" if plan.current_release else "nothing deployed"
-    lines = [*instances, f"plan for {plan.app} {plan.meta_version} (now: {running}):"]
+    version = short_version(plan.meta_version)
+    lines = [*instances, f"plan for {plan.app} {version} (now: {running}):"]
     if plan.create_network:
         lines.append(f"  network {plan.network}: create")
     for change in plan.procs:
@@ -74,17 +84,30 @@ def _result_text(result: DeployResult) -> str:
     if instances:
         return "\n".join([*instances, _result_text(replace(result, resource_instances=()))])
     if result.release is None:
-        return f"{result.app} {result.meta_version}: nothing changed"
+        return f"{result.app} {short_version(result.meta_version)}: nothing changed"
     release = result.release
+    what = f"{result.app} release {release.number} ({release.kind} of "
+    what += f"{short_version(release.meta_version)})"
     if not result.waited:
-        return (
-            f"{result.app} release {release.number} ({release.kind} of {release.meta_version}) "
-            "accepted by the cluster; not waited for (see `lain ps`)"
-        )
-    return (
-        f"{result.app} release {release.number} ({release.kind} of {release.meta_version}) "
-        f"{release.outcome}"
-    )
+        return f"{what} accepted by the cluster; not waited for (see `lain ps`)"
+    return f"{what} {release.outcome}"
+
+
+def _choose_version(
+    obj: Context, cluster: Cluster, app: str, given: str | None, app_dir: str
+) -> VersionChoice:
+    """The version a deploy runs (resolved from what -v gives, else the newest in the
+    registry), said on stderr with why before anything starts."""
+    # A resource instance runs a version of its resource: those are the versions to look at.
+    instance = parse_resource_instance(app)
+    repository = instance[0] if instance is not None else app
+    pool = registry_pool(cluster.registry, repository)
+    choice = choose_registry_version(pool, given, app_dir=checkout_of(repository, app_dir))
+    why = choice.why
+    if choice.source == GIVEN:
+        why = "given with -v" + (f" as {given}" if given != choice.meta_version else "")
+    obj.info(f"deploying {app} {short_version(choice.meta_version)}: {why}")
+    return choice
 
 
 def _urls_text(urls: tuple[str, ...]) -> str:
@@ -108,7 +131,8 @@ def _report_urls(obj: Context, cluster: Cluster, app: str) -> tuple[str, ...]:
     "--version",
     "version",
     metavar="META_VERSION",
-    help="Version to deploy (default: the newest in the registry).",
+    help="Version to deploy: a commit sha or its first 4+ characters, HEAD or a git ref, or "
+    "the whole version (default: the newest in the registry).",
 )
 @click.option(
     "--proc",
@@ -145,7 +169,10 @@ def deploy(
     """Deploy a version of the app and wait until every proc runs healthy.
 
     The version must be in the registry (`lain build --push`): --registry or LAIN_REGISTRY,
-    else the cluster's.  Its lain.yaml is the one built into it, and the nodes pull its release
+    else the cluster's.  -v takes a commit sha or its first 4+ characters, HEAD or a git ref
+    (resolved in --app-dir's checkout), or a whole version; lain says on stderr which version
+    it deploys and why (with -o json, the result's "version_source": "given" or
+    "newest-in-registry").  Its lain.yaml is the one built into it, and the nodes pull its release
     image from that registry (they must be able to reach it).  Procs whose service would not
     change are left alone, so running the same deploy twice changes nothing.  When a proc
     fails, Swarm rolls it back, the other procs are put back too, and lain exits with the
@@ -160,16 +187,18 @@ def deploy(
     """
     name = app_name(app, app_dir)
     cluster = selected_cluster(obj, registry)
+    choice = _choose_version(obj, cluster, name, version, app_dir)
+    source = {"version_source": choice.source}
     if plan_only:
-        plan = plan_deploy(name, cluster=cluster, version=version, procs=procs or None)
-        obj.emit(plan.to_dict(), lambda: _plan_text(plan))
+        plan = plan_deploy(name, cluster=cluster, version=choice.meta_version, procs=procs or None)
+        obj.emit({**plan.to_dict(), **source}, lambda: _plan_text(plan))
         return
     result = show_events(
         obj,
         deploy_app(
             name,
             cluster=cluster,
-            version=version,
+            version=choice.meta_version,
             procs=procs or None,
             timeout=timeout,
             wait=not no_wait,
@@ -179,7 +208,7 @@ def deploy(
     urls = _report_urls(obj, cluster, name)
     report(
         obj,
-        {**result.to_dict(), "urls": list(urls)},
+        {**result.to_dict(), **source, "urls": list(urls)},
         lambda: "\n".join(filter(None, [_result_text(result), _urls_text(urls)])),
     )
 
@@ -299,27 +328,44 @@ def restart(
 # -- releases and rollback ---------------------------------------------------------------------
 
 
+def _releases_text(app: str, shown: list[Release]) -> str:
+    if not shown:
+        return f"{app} has no releases yet"
+    rows = [("#", "KIND", "OUTCOME", "VERSION", "PROCS", "WHO", "WHEN")]
+    for rel in shown:
+        kind = rel.kind + (f" to {rel.rollback_of}" if rel.rollback_of else "")
+        procs = ", ".join(f"{p}x{v.instances}" for p, v in sorted(rel.procs.items()))
+        version = short_version(rel.meta_version)
+        rows.append((str(rel.number), kind, rel.outcome, version, procs, rel.user, rel.time))
+    return table(rows)
+
+
 @click.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Show the newest N releases (0: all).",
+)
 @app_options
 @pass_context
-def releases(obj: Context, app: str | None, app_dir: str) -> None:
-    """List the app's releases, oldest first: who deployed what, when, and whether it worked."""
+def releases(obj: Context, limit: int, app: str | None, app_dir: str) -> None:
+    """List the app's releases, newest first: who deployed what, when, and whether it worked.
+
+    Text shows short versions; -o json prints {"app", "releases": [...]} with full ones.
+    """
     name = app_name(app, app_dir)
     found = list_releases(name, cluster=selected_cluster(obj))
-
-    def text() -> str:
-        if not found:
-            return f"{name} has no releases yet"
-        rows = [("#", "KIND", "OUTCOME", "VERSION", "PROCS", "WHO", "WHEN")]
-        for rel in found:
-            kind = rel.kind + (f" to {rel.rollback_of}" if rel.rollback_of else "")
-            procs = ", ".join(f"{p}x{v.instances}" for p, v in sorted(rel.procs.items()))
-            rows.append(
-                (str(rel.number), kind, rel.outcome, rel.meta_version, procs, rel.user, rel.time)
-            )
-        return table(rows)
-
-    obj.emit([rel.to_dict() for rel in found], text)
+    newest_first = found[::-1]
+    shown = newest_first[:limit] if limit else newest_first
+    obj.emit(
+        {"app": name, "releases": [rel.to_dict() for rel in shown]},
+        lambda: _releases_text(name, shown),
+    )
+    if len(shown) < len(found):
+        obj.info(f"the newest {len(shown)} of {len(found)} releases; --limit 0 shows all")
 
 
 @click.command()

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from fakes.cluster import REGISTRY, WEB, mv, publish, release_source, run
+from fakes.repos import make_app
 from fakes.router import start_router
 
 from lain_cli.exit import ExitStatus
@@ -128,7 +129,7 @@ def test_deploy_ends_with_the_apps_urls(lain, cli_cluster, registry) -> None:
     result = lain("deploy", "-a", "shop")
     assert result.exit_code == ExitStatus.OK, result.stderr
     assert result.stdout.splitlines()[-2:] == [
-        "shop release 1 (deploy of " + mv(1) + ") succeeded",
+        "shop release 1 (deploy of 2023-11-14 22:13 1111111) succeeded",
         "urls: http://shop.example.com/",
     ]
     assert "no router runs" not in result.stderr
@@ -183,6 +184,111 @@ def test_a_stateful_proc_leaves_its_shared_volume_only_with_accept_new_volumes(
         refused.stderr
     )
     assert accepted.exit_code == ExitStatus.OK, accepted.stderr
+
+
+# -- versions as typed, and which one a deploy chooses -----------------------------------------
+
+
+def push_version(registry, version: str, text: str = WEB) -> str:
+    """Push ``version`` of the app ``text`` defines (any meta version, not only mv(n))."""
+    registry.add_image(f"shop:release-{version}", files={"/www/index.html": version})
+    registry.add_image(f"shop:meta-{version}", files={"/lain.yaml": text})
+    return version
+
+
+B844 = "1733460000-b8443f8" + "0" * 33
+B845 = "1733460100-b8445aa" + "1" * 33
+
+
+def test_deploy_takes_a_sha_prefix_and_says_what_it_chose(lain, cli_cluster, registry) -> None:
+    push_version(registry, B844)
+    push_version(registry, B845)
+    result = lain("deploy", "-a", "shop", "-v", "b8443f8")
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert result.stderr.startswith(
+        "deploying shop 2024-12-06 04:40 b8443f8: given with -v as b8443f8\n"
+    )
+    assert "release 1 (deploy of 2024-12-06 04:40 b8443f8) succeeded" in result.stdout
+    assert [r.meta_version for r in list_releases("shop", cluster=cli_cluster)] == [B844]
+
+
+def test_an_ambiguous_prefix_names_the_candidates_and_changes_nothing(
+    lain, cli_cluster, registry
+) -> None:
+    push_version(registry, B844)
+    push_version(registry, B845)
+    result = lain("deploy", "-a", "shop", "-v", "b844")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "b844 matches 2 versions of shop in registry registry.example.com:" in result.stderr
+    assert f"  2024-12-06 04:41 b8445aa  {B845}\n" in result.stderr
+    assert f"  2024-12-06 04:40 b8443f8  {B844}\n" in result.stderr
+    assert "give more characters of the commit sha" in result.stderr
+    assert app_services(cli_cluster, "shop") == {}
+
+
+def test_no_match_names_the_versions_there_in_short(lain, cli_cluster, registry) -> None:
+    push_version(registry, B844)
+    result = lain("deploy", "-a", "shop", "-v", "abcdef0")
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert (
+        "version abcdef0 of shop is not in registry registry.example.com (a version needs both "
+        "its release- and meta- images); newest versions there: 2024-12-06 04:40 b8443f8"
+    ) in result.stderr
+
+
+def test_deploy_resolves_head_in_the_app_checkout(lain, cli_cluster, registry, tmp_path) -> None:
+    app = make_app(tmp_path, WEB, name="shop")
+    first = app.meta_version
+    second = app.commit("second")
+    push_version(registry, first)
+    push_version(registry, second)
+    result = lain("-o", "json", "deploy", "-v", "HEAD~1", "--app-dir", str(app.path))
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    assert json.loads(result.stdout)["meta_version"] == first
+    assert json.loads(result.stdout)["version_source"] == "given"
+
+
+def test_deploy_says_it_takes_the_newest_and_where_head_stands(
+    lain, cli_cluster, registry, tmp_path
+) -> None:
+    app = make_app(tmp_path, WEB, name="shop")
+    push_version(registry, B844)
+    head = app.git("rev-parse", "--short=7", "HEAD")
+    planned = lain("deploy", "--plan", "--app-dir", str(app.path))
+    assert planned.exit_code == ExitStatus.OK, planned.stderr
+    assert planned.stderr == (
+        "deploying shop 2024-12-06 04:40 b8443f8: the newest version in registry.example.com "
+        f"(HEAD is {head}, not pushed)\n"
+    )
+    assert "plan for shop 2024-12-06 04:40 b8443f8 (now: nothing deployed):" in planned.stdout
+    as_json = lain("-o", "json", "deploy", "--plan", "--app-dir", str(app.path))
+    assert json.loads(as_json.stdout)["version_source"] == "newest-in-registry"
+    deployed = lain("-o", "json", "deploy", "--app-dir", str(app.path))
+    assert json.loads(deployed.stdout)["version_source"] == "newest-in-registry"
+
+
+# -- releases: newest first, --limit -------------------------------------------------------------
+
+
+def test_releases_are_newest_first_with_a_limit(lain, deployed) -> None:
+    for n in (3, 2, 1):
+        assert lain("scale", "web", "-n", str(n), "-a", "shop").exit_code == ExitStatus.OK
+    listed = lain("releases", "-a", "shop", "--limit", "2")
+    assert listed.exit_code == ExitStatus.OK, listed.stderr
+    rows = listed.stdout.splitlines()
+    assert rows[0].split()[:4] == ["#", "KIND", "OUTCOME", "VERSION"]
+    assert [row.split()[0] for row in rows[1:]] == ["4", "3"]
+    assert "2023-11-14 22:13 1111111" in rows[1] and mv(1) not in listed.stdout
+    assert listed.stderr == "the newest 2 of 4 releases; --limit 0 shows all\n"
+    every = json.loads(lain("-o", "json", "releases", "-a", "shop", "--limit", "0").stdout)
+    assert every["app"] == "shop"
+    assert [(r["number"], r["meta_version"]) for r in every["releases"]] == [
+        (4, mv(1)),
+        (3, mv(1)),
+        (2, mv(1)),
+        (1, mv(1)),
+    ]
+    assert len(json.loads(lain("-o", "json", "releases", "-a", "shop").stdout)["releases"]) == 4
 
 
 # -- undeploy --purge asks first ---------------------------------------------------------------
