@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes.repos import make_app
 
+import lain_cli.commands.push as push_commands
 from lain_cli.exit import ExitStatus
 
 SIMPLE = "appname: early\nbuild:\n  base: lain-local/busybox:latest\n  script:\n    - echo hi\n"
@@ -54,7 +56,7 @@ def test_clean_keep_must_not_be_negative(lain, tmp_path: Path):
             ["--app-dir", "--push", "--no-cache", "--allow-dirty", "--registry", "LAIN_REGISTRY"],
         ),
         ("test", ["--app-dir", "--allow-dirty"]),
-        ("push", ["--app-dir", "--registry", "--meta-version"]),
+        ("push", ["--app-dir", "--registry", "-v, --version"]),
         ("clean", ["--app-dir", "--keep"]),
     ],
 )
@@ -90,3 +92,36 @@ def test_push_and_clean_need_a_readable_appname(lain, tmp_path: Path, command, t
     result = lain(command, "--app-dir", str(tmp_path), *registry)
     assert result.exit_code == ExitStatus.CONFIG_INVALID, result.stderr
     assert "lain.yaml" in result.stderr and message in result.stderr
+
+
+# -- push -v: a version as typed, among those built on the engine -------------------------------
+
+
+@pytest.fixture
+def built(tmp_path: Path, engine, fake_docker, base_image, monkeypatch):
+    """An app with two versions built on the fake engine (release and meta images each)."""
+    app = make_app(tmp_path, "appname: {name}\nbuild:\n  base: {base}\n", name="early")
+    versions = [app.meta_version, app.commit("second")]
+    for version in versions:
+        for phase in ("release", "meta"):
+            engine.add_image(f"early:{phase}-{version}", files={"/x": phase}, parent=base_image)
+    monkeypatch.setattr(push_commands, "connect", lambda: fake_docker)
+    return app, versions
+
+
+def test_push_takes_a_sha_prefix_and_the_old_option_name(lain, built, mirror) -> None:
+    app, (first, second) = built
+    where = ("--app-dir", str(app.path), "--registry", mirror.host)
+    pushed = lain("push", "-v", first.split("-")[1][:7], *where)
+    assert pushed.exit_code == ExitStatus.OK, pushed.stderr
+    references = [f"{mirror.host}/early:{phase}-{first}" for phase in ("release", "meta")]
+    assert pushed.stdout.split() == references
+    old_name = lain("push", "--meta-version", "HEAD", *where)
+    assert old_name.exit_code == ExitStatus.OK, old_name.stderr
+    assert f"{mirror.host}/early:release-{second}" in old_name.stdout
+    both = lain("push", "-v", "HEAD", "--meta-version", "HEAD~1", *where)
+    assert both.exit_code == ExitStatus.USAGE and "give the version once" in both.stderr
+
+
+def test_push_help_hides_the_old_option_name(lain) -> None:
+    assert "--meta-version" not in lain("push", "--help").stdout
