@@ -23,7 +23,9 @@ from lain_sdk.cluster.secret_store import secret_path
 from lain_sdk.cluster.secrets import read_proc_secrets
 from lain_sdk.engine import EngineClient, connect
 from lain_sdk.errors import InvalidArgument
-from lain_sdk.git import GitInfo
+from lain_sdk.git import GitInfo, short_version
+from lain_sdk.settings import ClusterSettings
+from lain_sdk.versions import local_pool, resolve_version
 
 
 def _secret_files(values: tuple[str, ...]) -> dict[str, bytes]:
@@ -62,6 +64,21 @@ def _on_a_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def _run_version(
+    client: EngineClient, app: str, given: str | None, app_dir: str, cluster: ClusterSettings
+) -> tuple[str, str]:
+    """The version `lain run` runs and why: -v's among the release images on the engine, else
+    the checkout's (which a deploy does not default to: it takes the registry's newest)."""
+    if given:
+        pool = local_pool(client, app, registry=cluster.registry)
+        found = resolve_version(given, pool, app_dir=app_dir)
+        return found, "given with -v" + (f" as {given}" if given != found else "")
+    info = GitInfo.from_path(app_dir)
+    dirty = " with its uncommitted changes" if info.dirty else ""
+    why = f"the checkout's HEAD{dirty} (lain deploy takes the registry's newest)"
+    return info.meta_version, why
+
+
 @click.command()
 @click.argument("proc")
 @click.argument("command", nargs=-1, metavar="[-- COMMAND...]")
@@ -70,7 +87,8 @@ def _on_a_terminal() -> bool:
     "--version",
     "version",
     metavar="META_VERSION",
-    help="Run this built version (default: the version of the app's current commit).",
+    help="Run this version built here: a commit sha or its first 4+ characters, HEAD or a git "
+    "ref, or the whole version (default: the checkout's, uncommitted changes included).",
 )
 @click.option(
     "--secret-file",
@@ -131,7 +149,8 @@ def run(
     found = config.proc(proc)
     cluster = selected_cluster(obj)
     client = connect()
-    meta_version = version or GitInfo.from_path(app_dir).meta_version
+    meta_version, why = _run_version(client, config.appname, version, app_dir, cluster.settings)
+    obj.info(f"running {config.appname} {proc} {short_version(meta_version)}: {why}")
     image = local_release_image(client, config.appname, meta_version, cluster.settings.registry)
     files = _secret_files(secret_files)
     if any(path not in files for path in found.secret_files):
@@ -159,7 +178,7 @@ def run(
         where = f" at {result.address}" if result.address else ""
         obj.emit(
             result.to_dict(),
-            f"{result.name} runs {config.appname} {proc} ({meta_version}){where}\n"
+            f"{result.name} runs {config.appname} {proc} ({short_version(meta_version)}){where}\n"
             f"  logs: docker logs -f {result.name}    stop: docker rm -f {result.name}"
             + "".join(
                 f"\n  volume: {volume} (kept after the container)" for volume in result.volumes

@@ -13,6 +13,7 @@ from fakes.repos import make_app
 
 import lain_cli.commands.run as run_commands
 from lain_cli.exit import ExitStatus
+from lain_cli.tables import short_version
 from lain_sdk.cluster.deploy import deploy_source
 
 
@@ -136,6 +137,8 @@ def test_run_replaces_a_stopped_container_and_refuses_a_running_one(
     running = lain("run", "web", *where)
     assert running.exit_code == ExitStatus.ERROR  # not a cluster error: nothing was refused
     assert running.stderr == (
+        f"running shop web {short_version(local_app.meta_version)}: the checkout's HEAD "
+        "(lain deploy takes the registry's newest)\n"
         "lain: error: container shop.web.web of an earlier run of this proc is running; lain "
         "leaves it alone unless asked to replace it\n"
         "hint: remove it with `docker rm -f shop.web.web`, or run again with --replace\n"
@@ -144,10 +147,40 @@ def test_run_replaces_a_stopped_container_and_refuses_a_running_one(
     fake_docker.api.stop("shop.web.web")
     stopped = lain("run", "web", *where)
     assert stopped.exit_code == ExitStatus.OK, stopped.stderr
-    assert stopped.stderr == "replaced the exited container shop.web.web of an earlier run\n"
+    assert stopped.stderr.endswith(
+        "\nreplaced the exited container shop.web.web of an earlier run\n"
+    )
     assert "shop.web.web runs shop web" in stopped.stdout
 
     replaced = lain("-o", "json", "run", "web", "--replace", *where)
     assert replaced.exit_code == ExitStatus.OK, replaced.stderr
     assert json.loads(replaced.stdout)["replaced"] == "running"
     assert len(fake_docker.api.containers(all=True)) == 1
+
+
+# -- lain run -v: a version as typed, among the release images built here ----------------------
+
+
+def test_run_takes_a_sha_prefix_or_a_git_ref_and_says_why(lain, local_app, engine) -> None:
+    first = local_app.meta_version
+    second = local_app.commit("second")
+    engine.add_image(f"shop:release-{second}", files={"/x": b"x"})
+    where = ("--app-dir", str(local_app.path))
+    sha = first.split("-")[1]
+    by_prefix = lain("-o", "json", "run", "web", "-v", sha[:6], *where)
+    assert by_prefix.exit_code == ExitStatus.OK, by_prefix.stderr
+    assert json.loads(by_prefix.stdout)["image"] == f"shop:release-{first}"
+    by_ref = lain("run", "web", "--replace", "-v", "HEAD~1", *where)
+    assert by_ref.exit_code == ExitStatus.OK, by_ref.stderr
+    assert by_ref.stderr.startswith(
+        f"running shop web {short_version(first)}: given with -v as HEAD~1\n"
+    )
+    assert f"runs shop web ({short_version(first)})" in by_ref.stdout
+    head = lain("run", "web", "--replace", *where)
+    assert head.stderr.startswith(f"running shop web {short_version(second)}: the checkout's HEAD")
+
+
+def test_run_of_a_version_not_built_here_names_those_that_are(lain, local_app) -> None:
+    missing = lain("run", "web", "-v", "abcdef0", "--app-dir", str(local_app.path))
+    assert missing.exit_code == ExitStatus.NOT_FOUND
+    assert f"release versions here: {short_version(local_app.meta_version)})" in missing.stderr
