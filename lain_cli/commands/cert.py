@@ -201,11 +201,9 @@ def _added_text(added: CertificateAdded) -> str:
         f"{verb} the certificate for {info.domain}: {', '.join(info.names)}; expires "
         f"{info.not_after[:10]} ({describe_days(info.days_left())}); issuer {_issuer(info)}"
     ]
-    if added.router == "restarted":
-        lines.append(f"the router serves it on every node ({added.seconds:.1f} s)")
-    elif added.router == "unchanged":
+    if added.router == "unchanged":
         lines[0] = lines[0].replace(f"{verb} the", "already stored: the", 1)
-    else:
+    elif added.router != "restarted":  # restarted: said on stderr with its time (data once)
         lines.append("no router runs on this cluster: `lain router up` starts one that serves it")
     return "\n".join(lines)
 
