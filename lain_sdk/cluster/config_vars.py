@@ -235,7 +235,7 @@ def store_set(cluster: Cluster, app: str, config: ConfigVars) -> ConfigVars:
     if len(content) > MAX_SECRET_BYTES:
         raise InvalidArgument(
             f"the config vars of {app} would take {len(content)} bytes; Swarm keeps at most "
-            f"{MAX_SECRET_BYTES} (large values belong in a secret file: lain secret add)"
+            f"{MAX_SECRET_BYTES} (large values belong in secret files)"
         )
     by = current_user()
     version = max((s.version for s in stored_sets(cluster, app)), default=0) + 1
@@ -326,8 +326,7 @@ def set_of_version(
         if stored.version == version:
             return read_set(cluster, app, stored, live, image)
     raise ClusterError(
-        f"set {version} of the config vars of {app} is gone (removed by hand?); "
-        f"set the vars again with lain env set"
+        f"set {version} of the config vars of {app} is gone (removed by hand?); set the vars again"
     )
 
 

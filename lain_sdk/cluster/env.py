@@ -221,10 +221,7 @@ def _check_unset(app: str, current: ConfigVars, unset: list[str], proc: str | No
     if missing:
         where = f"proc {proc} of {app}" if proc else app
         there = ", ".join(sorted(scope)) or "none"
-        raise NotFound(
-            f"{', '.join(missing)} is not set for {where} (set there: {there}); "
-            "lain env ls shows every scope"
-        )
+        raise NotFound(f"{', '.join(missing)} is not set for {where} (set there: {there})")
 
 
 def _store_next(session: Cluster, app: str, new: ConfigVars, read: int) -> ConfigVars:
