@@ -42,11 +42,12 @@ def one_off(
     service is removed when it ends, fails or is interrupted.
 
     A stateful proc's per-instance data (its persistent dirs) belongs to its instances and is
-    not mounted: use `lain exec` to work on it.  Output is streamed from the start.  With -t
-    the command gets a terminal and -it makes an interactive session; with -i alone input is
-    passed, but its end is not (Swarm cannot close a service's standard input): pipe files
-    with `lain exec -i`.  The task runs on a node whose engine lain reaches (ssh or TCP, as
-    for `lain exec`), else on the node of the cluster's engine.
+    not mounted: use `lain exec` to work on it.  Output is followed from the start.  With -t
+    the command gets a terminal and -it makes an interactive session (what it printed before
+    lain attached comes first; a line printed in that moment may show twice); with -i alone
+    input is passed, but its end is not (Swarm cannot close a service's standard input):
+    pipe files with `lain exec -i`.  The task runs on a node whose engine lain reaches (ssh
+    or TCP, as for `lain exec`), else on the node of the cluster's engine.
 
     \b
     Examples:

@@ -13,13 +13,15 @@ never sends it requests), publishes no ports, has no healthcheck, and its servic
 - Per-instance data (the persistent dirs of a stateful proc, one volume per instance) belongs
   to the instances: it is not mounted (the paths are listed in :attr:`OneOff.unmounted`), and
   the constraint keeping instances on their data's node is dropped.
-- It is a Swarm job run once (``replicated-job``, restart policy ``none``).  lain attaches to
-  its container through the engine of the node it runs on (reached as ``lain exec`` reaches
-  one); when lain reaches no engine but the cluster's own (a local socket), the task is placed
-  on that engine's node.  Its output is the container's from its start (the attachment
-  replays what it printed before).  With ``stdin``/``tty`` the container gets an open standard
-  input and a terminal; the end of lain's input does not reach it (Swarm gives a service's
-  container no way to close its standard input).
+- It is a Swarm job run once (``replicated-job``, restart policy ``none``).  lain reads its
+  container through the engine of the node it runs on (reached as ``lain exec`` reaches one);
+  when lain reaches no engine but the cluster's own (a local socket), the task is placed on
+  that engine's node.  Without ``stdin`` its output is the container's log, followed from the
+  start until it stops, so nothing it printed before lain looked is lost.  With ``stdin`` (and
+  ``tty``) lain attaches to the container, which gets an open standard input (and a
+  terminal): what it printed before is shown first, and a line printed in the moment of
+  attaching may show twice.  The end of lain's input does not reach the command (Swarm gives
+  a service's container no way to close its standard input).
 - It leaves nothing behind: :meth:`OneOffSession.close` removes the service (which stops the
   command if it still runs).  Its service carries :data:`~lain_sdk.cluster.names.LABEL_ONEOFF`
   with until when it may take to start: one left by a killed lain is removed by the next
@@ -29,6 +31,7 @@ never sends it requests), publishes no ports, has no healthcheck, and its servic
 from __future__ import annotations
 
 import contextlib
+import queue
 import secrets as token
 import socket
 import threading
@@ -129,10 +132,13 @@ class OneOffSession(Attachment):
     cluster: Cluster = field(repr=False)
     engine: EngineClient = field(repr=False)  # the engine of the task's node
     owns_engine: bool = False
+    # what the command printed before lain attached to it (with stdin)
+    earlier: tuple[tuple[str, bytes], ...] = ()
     cut: bool = False  # the stream was closed after its task ended
 
     def output(self) -> Iterator[tuple[str, bytes]]:
         """The command's output until it ends (see :class:`Attachment`)."""
+        yield from self.earlier
         ended = threading.Event()
         threading.Thread(target=self._close_when_task_ends, args=(ended,), daemon=True).start()
         try:
@@ -190,6 +196,8 @@ class OneOffSession(Attachment):
                 if not ended.wait(ENDED_GRACE):
                     self.cut = True
                     _shut(self.connection)
+                    if self.stream is not None:
+                        self.stream.close()
                 return
 
 
@@ -464,17 +472,70 @@ def _task_engine(
 
 
 def _attach(engine: EngineClient, container: str, *, stdin: bool, tty: bool) -> dict[str, Any]:
-    """The streams of the task's container: what it printed so far, then what it prints."""
+    """The streams of the task's container: its log followed from the start, or with
+    ``stdin`` an attachment (which the engine gives only what is printed from then on) and
+    what it printed before."""
     api = engine.api
+    if not stdin:
+        return {"stream": FollowedLogs(api, container)}
 
     def resize(rows: int, columns: int) -> None:
         with engine_errors(api, f"resize the terminal of {container[:12]}"):
             api.resize(container, height=rows, width=columns)
 
-    params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+    params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
     with engine_errors(api, f"attach to container {container[:12]}"):
         sock = without_timeout(api.attach_socket(container, params))
-    return {"connection": sock, "resizer": resize}
+        try:
+            earlier = [("stdout", api.logs(container, stdout=True, stderr=False))]
+            earlier.append(("stderr", api.logs(container, stdout=False, stderr=True)))
+        except BaseException:
+            sock.close()
+            raise
+    return {"connection": sock, "resizer": resize, "earlier": tuple(e for e in earlier if e[1])}
+
+
+class FollowedLogs:
+    """A container's stdout and stderr from its start until it stops, as the (stdout, stderr)
+    chunks of an :class:`~lain_sdk.cluster.attach.OutputStream`: two followed log streams
+    (the docker SDK tells them apart only that way), read by threads."""
+
+    def __init__(self, api: Any, container: str) -> None:
+        self._api, self._doing = api, f"read the output of container {container[:12]}"
+        self._feed: queue.Queue[tuple[int, bytes | BaseException | None]] = queue.Queue()
+        self._streams = []
+        with engine_errors(api, self._doing):
+            for out in (True, False):
+                self._streams.append(
+                    api.logs(container, stdout=out, stderr=not out, stream=True, follow=True)
+                )
+        for index, stream in enumerate(self._streams):
+            threading.Thread(target=self._pump, args=(index, stream), daemon=True).start()
+
+    def _pump(self, index: int, stream: Any) -> None:
+        try:
+            for chunk in stream:
+                self._feed.put((index, chunk))
+        except Exception as e:  # handed to the reader, which raises it
+            self._feed.put((index, e))
+        self._feed.put((index, None))
+
+    def __iter__(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        running = len(self._streams)
+        while running:
+            index, item = self._feed.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                with engine_errors(self._api, self._doing):
+                    raise item
+            else:
+                yield (item, None) if index == 0 else (None, item)
+
+    def close(self) -> None:
+        for stream in self._streams:
+            with contextlib.suppress(Exception):  # closed already, or its engine is gone
+                stream.close()
 
 
 def _shut(connection: Any) -> None:

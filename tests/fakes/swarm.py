@@ -19,7 +19,7 @@ import base64
 import copy
 import re
 import socket
-import struct
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,6 +178,25 @@ def _without_replicas(spec: Mapping[str, Any]) -> dict[str, Any]:
     rest = copy.deepcopy(dict(spec))
     rest.pop("Mode", None)
     return rest
+
+
+class _LogStream:
+    """A followed log: its data, then its end, or (``hangs``) nothing more until closed, as
+    the engine may leave a stream open; closable from another thread, as docker-py's is."""
+
+    def __init__(self, data: bytes, *, hangs: bool) -> None:
+        self._data = data
+        self._closed = threading.Event()
+        if not hangs:
+            self._closed.set()
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._data:
+            yield self._data
+        self._closed.wait()
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 class FakeSwarmAPI:
@@ -801,24 +820,31 @@ class FakeSwarmAPI:
         return {"ID": exec_id, "Running": False, "ExitCode": self.exec_codes.get(exec_id)}
 
     def attach_socket(self, container: str, params: Any = None, ws: bool = False) -> Any:
-        """An attachment to a task's container: what its program printed (multiplexed frames,
-        or raw with a terminal), then the end of the stream, unless ``attach_hangs`` (as the
-        engine leaves open a stream attached after its container stopped).  The engine's end
-        is kept in ``attached`` with the parameters, to read what was sent to it."""
+        """An attachment to a task's container.  As the engine's, it carries only what is
+        printed from then on: nothing, as a task's program has run when it starts; the stream
+        ends at once, unless ``attach_hangs`` (as the engine leaves open a stream attached
+        after its container stopped).  The engine's end is kept in ``attached`` with the
+        parameters, to read what was sent to it."""
         self._record("attach_socket")
-        found = self._task_of_container(container)
-        if found is None:
+        if self._task_of_container(container) is None:
             raise api_error(404, f"No such container: {container}")
-        _service, task = found
         ours, theirs = socket.socketpair()
-        tty = bool(task.doc["Spec"]["ContainerSpec"].get("TTY"))
-        for line in task.printed:
-            data = f"{line}\n".encode()
-            theirs.sendall(data if tty else struct.pack(">BxxxL", 1, len(data)) + data)
         if not self.attach_hangs:
             theirs.shutdown(socket.SHUT_WR)
         self.attached.append((container, dict(params or {}), theirs))
         return ours
+
+    def logs(self, container: str, stdout: bool = True, stderr: bool = True, **kw: Any) -> Any:
+        """A task container's log: what its program printed, on stdout (followed, it ends
+        there: the program has run), else the image side's containers' logs."""
+        found = self._task_of_container(container)
+        if found is None:
+            return super().logs(container, stdout=stdout, stderr=stderr, **kw)  # type: ignore[misc]
+        self._record("logs")
+        data = "".join(f"{line}\n" for line in found[1].printed).encode() if stdout else b""
+        if not kw.get("stream"):
+            return data
+        return _LogStream(data, hangs=self.attach_hangs)
 
     def nodes(self, filters: Any = None) -> list[dict[str, Any]]:
         self._record("nodes")

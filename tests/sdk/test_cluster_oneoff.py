@@ -134,14 +134,14 @@ def test_per_instance_data_is_not_mounted_and_shared_volumes_are(cluster, fake_d
 def test_interactive_sessions_get_stdin_and_a_terminal(deployed, fake_docker) -> None:
     session = run_oneoff("shop", "web", ["exit", "0"], cluster=deployed, stdin=True, tty=True)
     try:
-        assert output_of(session) == "bye\n"  # raw, as a terminal's output comes
+        assert output_of(session) == "bye\n"  # printed before lain attached: read from its log
         session.close_input()  # does nothing: the engine would end the output instead
     finally:
         session.close()
     container = fake_docker.api.created_services[-1]["TaskTemplate"]["ContainerSpec"]
     assert container["OpenStdin"] and container["TTY"]
     _, params, _ = fake_docker.api.attached[-1]
-    assert params == {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+    assert params == {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
 
 
 def test_a_stream_left_open_after_its_task_ended_is_closed(
