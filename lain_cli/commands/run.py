@@ -17,12 +17,13 @@ from lain_cli.options import (
 )
 from lain_cli.terminal import attach, check_terminal, interactive_options
 from lain_sdk.appconfig.loader import load_app_config
+from lain_sdk.cluster.env import proc_env
 from lain_sdk.cluster.exec import exec_in_instance
 from lain_sdk.cluster.run import RunResult, finish_run, local_release_image, run_proc, stop_run
 from lain_sdk.cluster.secret_store import secret_path
 from lain_sdk.cluster.secrets import read_proc_secrets
 from lain_sdk.engine import EngineClient, connect
-from lain_sdk.errors import InvalidArgument
+from lain_sdk.errors import InvalidArgument, LainError
 from lain_sdk.git import GitInfo, short_version
 from lain_sdk.settings import ClusterSettings
 from lain_sdk.versions import local_pool, resolve_version
@@ -158,6 +159,11 @@ def run(
         for warning in warnings:
             obj.warn(warning)
         files = {**read, **files}
+    try:
+        config_vars = proc_env(config.appname, proc, cluster=cluster)
+    except LainError as e:  # a local run need not reach the cluster
+        obj.warn(f"running without the config vars of {config.appname} on {cluster.name}: {e}")
+        config_vars = {}
     result = run_proc(
         config,
         proc,
@@ -165,6 +171,7 @@ def run(
         image=image,
         cluster=cluster,
         secret_files=files,
+        config_vars=config_vars,
         command=command or None,
         replace_existing=replace,
         follow=remove,

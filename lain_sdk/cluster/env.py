@@ -25,6 +25,7 @@ from lain_sdk.cluster.config_vars import (
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult, deploy_source
 from lain_sdk.cluster.engine_calls import unless_missing
 from lain_sdk.cluster.releases import find_release, read_releases
+from lain_sdk.cluster.secret_store import check_proc_name
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.source import load_source
 from lain_sdk.cluster.spec import config_version_of
@@ -157,6 +158,20 @@ def list_env(app: str, *, cluster: ClusterLike, proc: str | None = None) -> EnvL
             config.by,
         )
     return _listing(app, config, live)
+
+
+def proc_env(app: str, proc: str, *, cluster: ClusterLike) -> dict[str, str]:
+    """The config vars a deploy gives ``proc`` now (the app's newest set, merged for it): what
+    a local run of the proc gets too.
+
+    Raises:
+        InvalidArgument: a bad app or proc name.
+        ClusterError, EngineError, LainTimeout: the set could not be read.
+    """
+    app = arguments.app_name(app)
+    proc = check_proc_name(proc)
+    session = Cluster.of(cluster)
+    return newest_set(session, app, app_services(session, app)).for_proc(proc)
 
 
 def set_env(

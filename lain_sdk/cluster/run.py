@@ -130,7 +130,12 @@ def local_release_image(
 
 
 def _container_settings(
-    config: AppConfig, proc: str, meta_version: str, image: str, cluster: ClusterSettings
+    config: AppConfig,
+    proc: str,
+    meta_version: str,
+    image: str,
+    cluster: ClusterSettings,
+    config_vars: Mapping[str, str],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ContainerSpec and resource limits a deploy gives ``proc`` (instance 1)."""
     found = config.proc(proc)  # NotFound names the procs there are
@@ -141,6 +146,8 @@ def _container_settings(
         cluster=cluster,
         release=0,
         procs=[proc],
+        config_vars={proc: config_vars},
+        config_version=1 if config_vars else 0,
     )
     try:
         service = state.service(proc)
@@ -202,6 +209,7 @@ def run_proc(
     image: str,
     cluster: ClusterLike,
     secret_files: Mapping[str, bytes] | None = None,
+    config_vars: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
     name: str | None = None,
     replace_existing: bool = False,
@@ -221,6 +229,8 @@ def run_proc(
             its name).
         secret_files: absolute path -> value, mounted read-only (mode 0400, owned by the
             proc's numeric user) from memory, never written into the container.
+        config_vars: the app's config vars merged for ``proc`` (see
+            :func:`lain_sdk.cluster.env.proc_env`), over lain.yaml's ``env`` as in a deploy.
         command: run this instead of the proc's command (the entrypoint stays).
         name: the container's name (default: :func:`container_name`).
         replace_existing: remove a running container of that name first (default: refuse).
@@ -249,7 +259,9 @@ def run_proc(
     settings = Cluster.of(cluster).settings
     api = (engine if engine is not None else connect()).api
     found = config.proc(proc)
-    container, limits = _container_settings(config, proc, meta_version, image, settings)
+    container, limits = _container_settings(
+        config, proc, meta_version, image, settings, config_vars or {}
+    )
     name = name or container_name(config.appname, found.type, proc)
     replaced = _clear_name(api, name, replace_existing)
     ports = [(found.port.port, found.port.protocol)] if found.port else []

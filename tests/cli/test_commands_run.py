@@ -15,6 +15,7 @@ import lain_cli.commands.run as run_commands
 from lain_cli.exit import ExitStatus
 from lain_cli.tables import short_version
 from lain_sdk.cluster.deploy import deploy_source
+from lain_sdk.errors import ClusterError
 
 
 @pytest.fixture
@@ -184,3 +185,23 @@ def test_run_of_a_version_not_built_here_names_those_that_are(lain, local_app) -
     missing = lain("run", "web", "-v", "abcdef0", "--app-dir", str(local_app.path))
     assert missing.exit_code == ExitStatus.NOT_FOUND
     assert f"release versions here: {short_version(local_app.meta_version)})" in missing.stderr
+
+
+def test_run_gets_the_clusters_config_vars_or_warns_without_them(
+    lain, local_app, fake_docker, monkeypatch
+) -> None:
+    where = ("--app-dir", str(local_app.path))
+    monkeypatch.setattr(run_commands, "proc_env", lambda app, proc, cluster: {"MODE": "cluster"})
+    first = lain("run", "web", *where)
+    assert first.exit_code == ExitStatus.OK, first.stderr
+    env = fake_docker.api.inspect_container("shop.web.web")["Config"]["Env"]
+    assert "MODE=cluster" in env
+
+    def unreachable(app, proc, cluster):
+        raise ClusterError("the engine at tcp://10.0.0.1:2376 does not answer")
+
+    monkeypatch.setattr(run_commands, "proc_env", unreachable)
+    second = lain("run", "web", "--replace", *where)
+    assert second.exit_code == ExitStatus.OK, second.stderr
+    assert "lain: warning: running without the config vars of shop on " in second.stderr
+    assert "MODE=cluster" not in fake_docker.api.inspect_container("shop.web.web")["Config"]["Env"]

@@ -10,7 +10,7 @@ from fakes.cluster import WEB, publish, run
 from lain_sdk.cluster import env as env_module
 from lain_sdk.cluster.config_vars import ConfigVars, stored_sets
 from lain_sdk.cluster.deploy import deploy_app
-from lain_sdk.cluster.env import list_env, set_env
+from lain_sdk.cluster.env import list_env, proc_env, set_env
 from lain_sdk.cluster.history import list_releases, rollback_app
 from lain_sdk.cluster.names import LABEL_ENV_KEYS, LABEL_ENV_VERSION, LABEL_SPEC_HASH
 from lain_sdk.cluster.spec import env_of
@@ -204,3 +204,10 @@ def test_undeploy_with_purge_removes_the_sets_and_without_keeps_them(deployed) -
     assert [s.version for s in stored_sets(deployed, "shop")] == [1]
     run(undeploy_app("shop", cluster=deployed, timeout=5, purge=True))
     assert stored_sets(deployed, "shop") == []
+
+
+def test_proc_env_is_what_a_deploy_gives_the_proc(deployed) -> None:
+    set_vars(deployed, {"A": "app", "B": "app"})
+    set_vars(deployed, {"B": "web"}, proc="web")
+    assert proc_env("shop", "web", cluster=deployed) == {"A": "app", "B": "web"}
+    assert proc_env("shop", "mail", cluster=deployed) == {"A": "app", "B": "app"}

@@ -76,6 +76,17 @@ def test_a_detached_run_gets_what_a_deploy_gives_instance_1(
     assert fake_docker.api.inspect_container(result.container)["State"]["Status"] == "exited"
 
 
+def test_a_run_gets_the_config_vars_over_lain_yamls_env(
+    config, fake_docker, engine, release
+) -> None:
+    engine.on_command("httpd -f -p 80", hang=True)
+    result = start(config, fake_docker, config_vars={"LOG_LEVEL": "debug"})
+    inspected = fake_docker.api.inspect_container(result.container)
+    env = dict(e.partition("=")[::2] for e in inspected["Config"]["Env"])
+    assert env["LOG_LEVEL"] == "debug" and env["LAIN_PROCNAME"] == "web"
+    stop_run(fake_docker, result.container, remove=True)
+
+
 def test_a_foreground_run_streams_its_output_and_ends_with_its_status(
     config, fake_docker, engine, release
 ) -> None:
