@@ -239,7 +239,7 @@ def run_oneoff(
     session = Cluster.of(cluster)
     live = app_services(session, app)
     if not live:
-        raise NotFound(f"{app} is not deployed on cluster {session.name}: run lain deploy first")
+        raise NotFound(f"{app} is not deployed on cluster {session.name}: deploy it first")
     deployed_procs(live, [proc], app, session.name)
     service = live[proc]
     session.login_engine()  # so the node can pull the image
@@ -439,8 +439,8 @@ def _wait_started(cluster: Cluster, service_id: str, what: str, timeout: float) 
             state = f"{last.state}: {last.error or last.message}" if last else "not scheduled"
             raise LainTimeout(
                 f"could not {what}: its task did not start within {timeout:g} s (last state: "
-                f"{state}); can a node run it and pull its image? give a longer --timeout "
-                "for a slow pull"
+                f"{state}); can a node run it and pull its image? give a slow pull a longer "
+                "timeout"
             )
         time.sleep(min(cluster.poll_interval, 0.2))
 

@@ -55,7 +55,7 @@ def test_unknown_procs_and_apps_not_deployed_are_refused(lain, deployed) -> None
     assert "(deployed procs: mail, web)" in result.stderr
     result = lain("one-off", "-a", "other", "web")
     assert result.exit_code == ExitStatus.NOT_FOUND
-    assert "other is not deployed on cluster fake: run lain deploy first" in result.stderr
+    assert "other is not deployed on cluster fake: deploy it first" in result.stderr
 
 
 def test_a_command_that_cannot_start_fails_and_leaves_nothing(lain, deployed, fake_docker) -> None:

@@ -162,7 +162,7 @@ def test_a_stream_left_open_after_its_task_ended_is_closed(
 def test_unknown_procs_and_apps_not_deployed_are_refused(deployed) -> None:
     with pytest.raises(NotFound, match=r"proc nope .*\(deployed procs: mail, web\)"):
         run_oneoff("shop", "nope", ["true"], cluster=deployed)
-    with pytest.raises(NotFound, match="other is not deployed on cluster fake: run lain deploy"):
+    with pytest.raises(NotFound, match="other is not deployed on cluster fake: deploy it first"):
         run_oneoff("other", "web", ["true"], cluster=deployed)
     with pytest.raises(InvalidArgument, match="command must be a list of strings"):
         run_oneoff("shop", "web", "ls -l", cluster=deployed)  # type: ignore[arg-type]
