@@ -83,7 +83,7 @@ def web_version(client: Any, app: TestApp) -> int:
 def releases(lain: Any, app: TestApp) -> list[tuple[int, str]]:
     listed = lain("-o", "json", "releases", "-a", app.name)
     assert listed.exit_code == ExitStatus.OK, listed.stderr
-    return [(r["number"], r["kind"]) for r in json.loads(listed.stdout)]
+    return [(r["number"], r["kind"]) for r in json.loads(listed.stdout)["releases"][::-1]]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from swarm_apps import TestApp, cleanup, push_version, wait_http, web_app
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
+from lain_cli.tables import short_version
 from lain_sdk import (
     app_status,
     deploy_app,
@@ -122,7 +123,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
     # Upgrade through the CLI.
     upgraded = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT))
     assert upgraded.exit_code == ExitStatus.OK, upgraded.stderr
-    assert "release 2 (deploy of " + v2 in upgraded.stdout
+    assert "release 2 (deploy of " + short_version(v2) in upgraded.stdout
     assert "==> web: updated" in upgraded.stderr
     for address in addresses(docker_client, app):
         wait_http(address, "page v2")
@@ -172,7 +173,7 @@ def test_deploy_upgrade_scale_rollback_undeploy(
 
     listed = lain("-o", "json", "releases", "-a", app.name)
     assert listed.exit_code == ExitStatus.OK
-    history = json.loads(listed.stdout)
+    history = json.loads(listed.stdout)["releases"][::-1]  # listed newest first
     assert [(x["number"], x["kind"], x["outcome"]) for x in history] == [
         (1, "deploy", "succeeded"),
         (2, "deploy", "succeeded"),
@@ -297,7 +298,7 @@ def test_unreachable_engine_and_missing_version(
     result = lain("deploy", "-a", app.name, "-v", never)
     assert result.exit_code == ExitStatus.NOT_FOUND
     assert f"version {never} of {app.name} is not in registry {app.registry}" in result.stderr
-    assert mv in result.stderr  # the versions that do exist
+    assert short_version(mv) in result.stderr  # the versions that do exist
     result = lain("deploy", "-a", "ld-never-pushed")
     assert result.exit_code == ExitStatus.NOT_FOUND
     assert f"no version of ld-never-pushed is in registry {app.registry}" in result.stderr
@@ -473,8 +474,8 @@ def test_a_release_not_waited_for_is_settled_and_rollback_says_what_it_chose(
         time.sleep(0.5)
 
     # The next command that reads releases settles it.
-    listed = json.loads(lain("-o", "json", "releases", "-a", app.name).stdout)
-    assert [(r["number"], r["outcome"]) for r in listed] == [(1, "succeeded"), (2, "succeeded")]
+    listed = json.loads(lain("-o", "json", "releases", "-a", app.name).stdout)["releases"]
+    assert [(r["number"], r["outcome"]) for r in listed] == [(2, "succeeded"), (1, "succeeded")]
 
     # A later release, then a rollback: back to the CPU change, saying so.
     push_version(docker_client, app, web_app(app.name), "page v2")

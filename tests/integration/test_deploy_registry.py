@@ -12,6 +12,7 @@ from apps import unique_app_name
 from swarm_apps import TestApp, cleanup, push_version, pushing_with, wait_http, web_app
 
 from lain_cli.exit import ExitStatus
+from lain_cli.tables import short_version
 
 TIMEOUT = 90
 
@@ -57,7 +58,7 @@ def test_deploy_from_the_registry_given_pulls_the_image_from_there(
 
     deployed = lain("deploy", "-a", app.name, "--timeout", str(TIMEOUT), env=env)
     assert deployed.exit_code == ExitStatus.OK, deployed.stderr
-    assert f"deploy of {other.versions[0]}" in deployed.stdout
+    assert f"deploy of {short_version(other.versions[0])}" in deployed.stdout
     image = docker_client.api.inspect_service(f"{app.name}__web")["Spec"]["TaskTemplate"][
         "ContainerSpec"
     ]["Image"]

@@ -13,6 +13,7 @@ from swarm_apps import CHECK, TestApp, cleanup, push_version
 
 import lain_sdk
 from lain_cli.exit import ExitStatus
+from lain_cli.tables import short_version
 from lain_sdk import app_status, deploy_app
 from lain_sdk.cluster.names import service_name
 from lain_sdk.errors import NotFound
@@ -116,7 +117,7 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
     assert "is a resource" in recorded.stderr
     assert docker_client.api.services(filters={"label": f"lain.app={resource.name}"}) == []
     listed = lain("-o", "json", "releases", "-a", resource.name)
-    assert [r["meta_version"] for r in json.loads(listed.stdout)] == [v1]
+    assert [r["meta_version"] for r in json.loads(listed.stdout)["releases"]] == [v1]
 
     # The client's plan shows the instance it would create first, and changes nothing.
     planned = lain("-o", "json", "deploy", "--plan", "-a", client.name)
@@ -127,7 +128,8 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
     assert [(p["proc"], p["action"]) for p in instance_plan["procs"]] == [("kv", "create")]
     assert plan["changed"] and [p["proc"] for p in plan["procs"]] == ["worker"]
     text = lain("deploy", "--plan", "-a", client.name).stdout
-    assert text.index(f"plan for {instance} {v1}") < text.index(f"plan for {client.name}")
+    first = text.index(f"plan for {instance} {short_version(v1)}")
+    assert first < text.index(f"plan for {client.name}")
     assert docker_client.api.services(filters={"label": f"lain.app={instance}"}) == []
 
     # The client's deploy deploys the instance first, then the client.
@@ -186,11 +188,11 @@ def test_resource_instance_is_deployed_before_its_client_and_operated_with_a(
     code, answer = run_in(docker_client, client.name, "worker", "wget -q -O - http://kv/greet.html")
     assert code == 0 and f"hello-{client.name}" in answer
 
-    releases = json.loads(lain("-o", "json", "releases", "-a", instance).stdout)
-    assert [(r["kind"], r["meta_version"]) for r in releases] == [
-        ("deploy", v1),
-        ("scale", v1),
+    releases = json.loads(lain("-o", "json", "releases", "-a", instance).stdout)["releases"]
+    assert [(r["kind"], r["meta_version"]) for r in releases] == [  # newest first
         ("deploy", v2),
+        ("scale", v1),
+        ("deploy", v1),
     ]
 
     # The client is undeployed; the instance's network stays usable until the instance goes.

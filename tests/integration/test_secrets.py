@@ -104,10 +104,10 @@ def test_secret_versions_roll_out_and_back(docker_client: Any, app: TestApp, lai
     assert result["version"] == 2 and result["rollout"]["release"]["number"] == 2
     assert result["rollout"]["release"]["kind"] == "secret"
     assert in_web(docker_client, app, f"cat {SECRET_PATH}") == second.encode()
-    history = json.loads(cli("-o", "json", "releases", "-a", app.name).stdout)
+    history = json.loads(cli("-o", "json", "releases", "-a", app.name).stdout)["releases"]
     assert [(r["number"], r["kind"], r["procs"]["web"]["secrets"]) for r in history] == [
-        (1, "deploy", {SECRET_PATH: 1}),
         (2, "secret", {SECRET_PATH: 2}),
+        (1, "deploy", {SECRET_PATH: 1}),
     ]
 
     # Rollback restores the previous secret version with the rest of the release.
@@ -205,7 +205,7 @@ def test_missing_secret_fails_before_any_change(
     assert f"proc web: {SECRET_PATH}" in failed.stderr
     assert f"secret add -a {app.name} web {SECRET_PATH}" in failed.stderr
     assert docker_client.api.services(filters={"label": f"lain.app={app.name}"}) == []
-    assert json.loads(lain("-o", "json", "releases", "-a", app.name).stdout) == []
+    assert json.loads(lain("-o", "json", "releases", "-a", app.name).stdout)["releases"] == []
     plan = lain("deploy", "--plan", "-a", app.name, "-v", needs)
     assert plan.exit_code == ExitStatus.NOT_FOUND
 
@@ -216,7 +216,7 @@ def test_missing_secret_fails_before_any_change(
     assert failed.exit_code == ExitStatus.NOT_FOUND
     assert "nothing was changed" in failed.stderr
     assert docker_client.api.inspect_service(f"{app.name}__web")["Version"]["Index"] == before
-    assert len(json.loads(lain("-o", "json", "releases", "-a", app.name).stdout)) == 1
+    assert len(json.loads(lain("-o", "json", "releases", "-a", app.name).stdout)["releases"]) == 1
 
     # secret_files_bypass: deployed without the file, with a warning.
     passed = lain("deploy", "-a", app.name, "-v", bypass, "--timeout", TIMEOUT)
