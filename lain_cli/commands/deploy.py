@@ -135,6 +135,7 @@ def _report_urls(obj: Context, cluster: Cluster, app: str) -> tuple[str, ...]:
     "the whole version (default: the newest in the registry).",
 )
 @click.option(
+    "-p",
     "--proc",
     "procs",
     metavar="PROC",
@@ -401,6 +402,7 @@ def rollback(
 
 @click.command()
 @click.option(
+    "-p",
     "--proc",
     "procs",
     metavar="PROC",

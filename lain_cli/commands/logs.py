@@ -32,6 +32,7 @@ def access_text(record: AccessRecord) -> str:
 @click.command()
 @click.argument("procs", metavar="[PROC]...", nargs=-1)
 @click.option(
+    "-p",
     "--proc",
     "more_procs",
     metavar="PROC",

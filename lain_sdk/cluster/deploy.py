@@ -59,6 +59,7 @@ from lain_sdk.cluster.views import Service, current_release
 from lain_sdk.cluster.wait import Target
 from lain_sdk.errors import SharedVolumesReplaced
 from lain_sdk.events import Event, Message
+from lain_sdk.git import short_version
 
 DEFAULT_TIMEOUT = 300.0
 
@@ -264,7 +265,7 @@ def deploy_app(
     session = Cluster.of(cluster)
     session.login_engine()  # nodes pull the release image with these
     source = load_source(session, app, version)
-    yield Message(f"deploying {app} {source.meta_version} to cluster {session.name}")
+    yield Message(f"deploying {app} {short_version(source.meta_version)} to cluster {session.name}")
     if source.config.apptype == "resource":
         plan = resource_plan(session, source)
         release = yield from record_resource(session, source, timeout=timeout)

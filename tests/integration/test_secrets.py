@@ -322,7 +322,7 @@ def test_secret_add_stores_only_what_lain_yaml_declares(
 ) -> None:
     # No version anywhere: refused, saying why; --undeclared stores it ahead of the lain.yaml.
     add = ["secret", "add", "web", "config/app.conf", "-a", app.name]
-    nothing = lain(*add, "-c", "early")
+    nothing = lain(*add, "--value", "early")
     assert nothing.exit_code == ExitStatus.NOT_FOUND, nothing.stderr
     assert (
         f"{app.name} is not deployed on cluster test and registry {app.registry} has no version "
@@ -330,7 +330,7 @@ def test_secret_add_stores_only_what_lain_yaml_declares(
     )
     assert "--undeclared" in nothing.stderr  # the hint
     assert app_secrets(docker_client, app) == []
-    ahead = lain(*add, "-c", "early", "--undeclared")
+    ahead = lain(*add, "--value", "early", "--undeclared")
     assert ahead.exit_code == ExitStatus.OK, ahead.stderr
     assert "lain: warning: " in ahead.stderr
     assert len(app_secrets(docker_client, app)) == 1

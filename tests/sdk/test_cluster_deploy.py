@@ -22,6 +22,7 @@ from lain_sdk.errors import (
     VersionNotFound,
 )
 from lain_sdk.events import Message, ProcChanged, ProcProgress
+from lain_sdk.git import short_version
 
 TIMEOUT = 5.0
 
@@ -193,7 +194,7 @@ def test_deploy_app_runs_the_newest_pushed_version_and_logs_the_engine_in(
     assert result.meta_version == mv(2) and result.release.outcome == "succeeded"
     assert (
         isinstance(events[0], Message)
-        and events[0].text == f"deploying shop {mv(2)} to cluster fake"
+        and events[0].text == f"deploying shop {short_version(mv(2))} to cluster fake"
     )
     assert cluster.api.logged_in == []  # an open registry: no credentials to hand over
     web = cluster.api.service_named("shop__web")["Spec"]["TaskTemplate"]["ContainerSpec"]
