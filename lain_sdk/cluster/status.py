@@ -402,11 +402,14 @@ def _address(task: Task, host: str, network: str) -> tuple[str, tuple[str, ...]]
     return (addresses[0] if addresses else ""), ports
 
 
-def current_error(task: Task, earlier: list[Task], now: float) -> Task | None:
+def current_error(
+    task: Task, earlier: list[Task], now: float, has_check: bool = False
+) -> Task | None:
     """The task whose error is an instance's own now, if any: ``task``'s; else, while it
-    restarts after the task before it failed (it does not run yet, or that failure is less
-    than :data:`RECENT_FAILURE` seconds old), that one's.  ``earlier``: the slot's tasks
-    made before ``task``, oldest first.
+    restarts after the task before it failed, that one's: until it runs, healthy (Swarm says
+    running only once a healthcheck passed), or without a healthcheck until it has run for
+    :data:`RECENT_FAILURE` seconds (a crash loop keeps showing its error).  ``earlier``: the
+    slot's tasks made before ``task``, oldest first.
 
     An error of a task stopped on purpose (a rolling update or a move made its successor
     first, then stopped it: a kill after the grace period ends in exit 137) or of a failure
@@ -419,7 +422,7 @@ def current_error(task: Task, earlier: list[Task], now: float) -> Task | None:
     last = earlier[-1]
     if not last.error or last.since > task.created_at + CLOCK_MARGIN:
         return None  # it ended after its successor was made: it was replaced, not restarted
-    if task.state == "running" and now - last.since > RECENT_FAILURE:
+    if task.state == "running" and (has_check or now - last.since > RECENT_FAILURE):
         return None
     return last
 
@@ -447,7 +450,7 @@ def instance_statuses(
         active = [t for t in history if t.desired_state in ("running", "ready")]
         for task in reversed(active):  # none: an instance scaled away, only history left
             earlier = [t for t in history if t.created_at < task.created_at and t not in active]
-            errored = current_error(task, earlier, now)
+            errored = current_error(task, earlier, now, has_check)
             error = errored.error if errored is not None else ""
             error_at = errored.since if errored is not None else 0.0
             age = round(max(now - error_at, 0.0), 1) if error and error_at else None

@@ -123,8 +123,8 @@ def task(
     )
 
 
-def instances(tasks: list[Task]) -> dict[int, InstanceStatus]:
-    found = instance_statuses(tasks, NODES, True, NOW, "lain_shop")
+def instances(tasks: list[Task], has_check: bool = True) -> dict[int, InstanceStatus]:
+    found = instance_statuses(tasks, NODES, has_check, NOW, "lain_shop")
     return {i.instance: i for i in found}
 
 
@@ -161,14 +161,16 @@ def test_an_instance_that_restarts_after_a_failure_shows_it() -> None:
         ]
     )
     assert restarting[1].error == crash and restarting[1].error_age == 600
-    # Back up a moment after crashing (a crash loop runs between its failures): shown too.
-    back = instances(
-        [
-            task("crashed", 1, "failed", "shutdown", 20, err=crash),
-            task("again", 1, "running", "running", 10, made_ago=19),
-        ]
-    )
+    # Without a healthcheck, back up a moment after crashing (a crash loop runs between its
+    # failures): shown too.
+    back_up = [
+        task("crashed", 1, "failed", "shutdown", 20, err=crash),
+        task("again", 1, "running", "running", 10, made_ago=19),
+    ]
+    back = instances(back_up, has_check=False)
     assert back[1].state == "running" and back[1].error == crash and back[1].error_age == 20
+    # With one, running means its check passed: healthy, and the failure is history.
+    assert instances(back_up)[1].error == ""
 
 
 def test_the_current_tasks_own_error_wins_over_older_ones() -> None:
