@@ -17,11 +17,13 @@ from lain_cli.options import (
 )
 from lain_cli.terminal import attach, check_terminal, interactive_options
 from lain_sdk.appconfig.loader import load_app_config
+from lain_sdk.appconfig.model import Proc
 from lain_sdk.cluster.env import proc_env
 from lain_sdk.cluster.exec import exec_in_instance
 from lain_sdk.cluster.run import RunResult, finish_run, local_release_image, run_proc, stop_run
 from lain_sdk.cluster.secret_store import secret_path
 from lain_sdk.cluster.secrets import read_proc_secrets
+from lain_sdk.cluster.session import Cluster
 from lain_sdk.engine import EngineClient, connect
 from lain_sdk.errors import InvalidArgument, LainError
 from lain_sdk.git import GitInfo, short_version
@@ -153,17 +155,7 @@ def run(
     meta_version, why = _run_version(client, config.appname, version, app_dir, cluster.settings)
     obj.info(f"running {config.appname} {proc} {short_version(meta_version)}: {why}")
     image = local_release_image(client, config.appname, meta_version, cluster.settings.registry)
-    files = _secret_files(secret_files)
-    if any(path not in files for path in found.secret_files):
-        read, warnings = read_proc_secrets(config.appname, found, cluster=cluster, skip=list(files))
-        for warning in warnings:
-            obj.warn(warning)
-        files = {**read, **files}
-    try:
-        config_vars = proc_env(config.appname, proc, cluster=cluster)
-    except LainError as e:  # a local run need not reach the cluster
-        obj.warn(f"running without the config vars of {config.appname} on {cluster.name}: {e}")
-        config_vars = {}
+    files = _run_secret_files(obj, config.appname, found, cluster, _secret_files(secret_files))
     result = run_proc(
         config,
         proc,
@@ -171,7 +163,7 @@ def run(
         image=image,
         cluster=cluster,
         secret_files=files,
-        config_vars=config_vars,
+        config_vars=_run_config_vars(obj, config.appname, proc, cluster),
         command=command or None,
         replace_existing=replace,
         follow=remove,
@@ -193,6 +185,28 @@ def run(
         )
         return
     _foreground(obj, client, result, interactive=interactive, tty=tty)
+
+
+def _run_secret_files(
+    obj: Context, app: str, found: Proc, cluster: Cluster, given: dict[str, bytes]
+) -> dict[str, bytes]:
+    """The secret files a local run mounts: those given, and the rest read from the cluster."""
+    if all(path in given for path in found.secret_files):
+        return given
+    read, warnings = read_proc_secrets(app, found, cluster=cluster, skip=list(given))
+    for warning in warnings:
+        obj.warn(warning)
+    return {**read, **given}
+
+
+def _run_config_vars(obj: Context, app: str, proc: str, cluster: Cluster) -> dict[str, str]:
+    """The cluster's config vars for a local run of ``proc``; none, with a warning, when the
+    cluster cannot be read (a local run need not reach it)."""
+    try:
+        return proc_env(app, proc, cluster=cluster)
+    except LainError as e:
+        obj.warn(f"running without the config vars of {app} on {cluster.name}: {e}")
+        return {}
 
 
 def _foreground(
