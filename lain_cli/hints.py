@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 
 from lain_sdk.errors import (
+    AppConfigError,
     AppConfigMissing,
     ClusterNotFound,
     ContainerExists,
@@ -16,6 +17,7 @@ from lain_sdk.errors import (
     LainError,
     LockHeld,
     LockLost,
+    NoDataNode,
     NodeRefused,
     RegistryAuthError,
     RouterNotRunning,
@@ -67,6 +69,11 @@ def hints_for(error: LainError) -> list[str]:
             return []
         where = f" {shlex.quote(folder)}" if folder not in ("", ".") else ""
         return [f"write a starter lain.yaml with `lain init{where}`"]
+    if isinstance(error, AppConfigError) and any(
+        "the lain.yaml schema" in p.message
+        for p in error.problems  # validation.KEYS_REFERENCE
+    ):
+        return ["`lain schema` prints the lain.yaml schema, with every key described"]
     if isinstance(error, RegistryAuthError) and error.registry:
         again = " again" if error.username else ""
         return [f"log in{again} with `lain login {error.registry}`"]
@@ -80,6 +87,8 @@ def hints_for(error: LainError) -> list[str]:
         return [f"start it with `lain -c {shlex.quote(error.cluster)} router up`"]
     if isinstance(error, NodeRefused) and error.forcible:
         return [_force_hint(error)]
+    if isinstance(error, NoDataNode):
+        return ["label a node with what the proc's filters ask: `lain node label NODE KEY=VALUE`"]
     if isinstance(error, SharedVolumesReplaced):
         return [f"once the data is copied: `lain deploy -a {error.app} --accept-new-volumes`"]
     if isinstance(error, ClusterNotFound):

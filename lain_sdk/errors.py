@@ -33,11 +33,14 @@
      │    │                    broke or took it)
      │    ├── RouteTaken       a mountpoint or stream port a deploy claims is held by another
      │    │                    app (carries each claim and its holder); nothing was changed
-     │    ├── ContainerExists  a container of that name is there already (carries its name)
+     │    ├── NoDataNode       no node can hold a stateful proc's data (carries app, proc, its
+     │    │                    constraints); nothing was changed
      │    ├── NodeRefused      a node change lain will not make: it would lose data or the
      │    │                    managers' quorum, or the node is up or in a swarm already
      │    └── SharedVolumesReplaced    a deploy would leave a stateful proc's data in the
      │                         volume its instances shared (carries the volumes)
+     ├── ContainerExists       a local run's container of that name is running (carries its
+     │                         name and state)
      ├── SettingsError         the user's settings file is unreadable or invalid
      └── LainTimeout           a wait ran out of time
 
@@ -459,6 +462,28 @@ class SecretNotDeclared(NotFound):
 
 class ClusterError(LainError):
     """The cluster could not do what was asked."""
+
+
+class NoDataNode(ClusterError):
+    """No node can hold a stateful proc's data: none is ready, active and meets its
+    constraints.  Nothing was changed.
+
+    Attributes:
+        app: the app.
+        proc: the proc.
+        constraints: its placement constraints (its filters), as Swarm writes them.
+    """
+
+    def __init__(self, app: str, proc: str, constraints: Iterable[object]) -> None:
+        self.app = app
+        self.proc = proc
+        self.constraints = tuple(str(c) for c in constraints)
+        wanted = f" and meets {', '.join(self.constraints)}" if self.constraints else ""
+        super().__init__(
+            f"no node can hold the data of proc {proc} of {app}: none is ready, active{wanted}; "
+            "label a node to meet them or bring a node back, then deploy again; "
+            "nothing was changed"
+        )
 
 
 class SharedVolumesReplaced(ClusterError):

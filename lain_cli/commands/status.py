@@ -49,7 +49,8 @@ def _held_back(proc: ProcStatus) -> list[str]:
         if i.lost:
             lines.append(f"  {proc.proc}.{i.instance}: node {i.node} is down: it is out of reach")
         if i.waiting:
-            lines.append(f"  {proc.proc}.{i.instance}: {i.waiting}")
+            fix = f" (lain node label NODE {i.needs_label})" if i.needs_label else ""
+            lines.append(f"  {proc.proc}.{i.instance}: {i.waiting}{fix}")
     return lines
 
 

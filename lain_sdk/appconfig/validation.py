@@ -42,7 +42,7 @@ SECTION_FORMS_SHORT = (
 )
 # Where every key is described, for messages that do not list them all.
 MAX_LISTED_KEYS = 8
-KEYS_REFERENCE = "`lain schema` and the README's lain.yaml reference"
+KEYS_REFERENCE = "the lain.yaml schema and the README's lain.yaml reference"
 
 
 def parse_section(key: str) -> tuple[str, str] | None:

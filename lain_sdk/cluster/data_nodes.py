@@ -17,8 +17,6 @@ from typing import Any
 
 from lain_sdk.cluster.names import LABEL_APP, LABEL_PROC, data_label
 from lain_sdk.cluster.placement import (
-    LABEL_FIX,
-    Constraint,
     DataNode,
     choose_data_node,
     constraints_of,
@@ -30,30 +28,8 @@ from lain_sdk.cluster.session import Cluster
 from lain_sdk.cluster.sizing import spec_scale
 from lain_sdk.cluster.swarm import nodes
 from lain_sdk.cluster.views import Node, Service, Task
-from lain_sdk.errors import ClusterError
+from lain_sdk.errors import ClusterError, NoDataNode
 from lain_sdk.events import Event, Message
-
-
-class NoDataNode(ClusterError):
-    """No node can hold a stateful proc's data: none is ready, active and meets its
-    constraints.  Nothing was changed.
-
-    Attributes:
-        app: the app.
-        proc: the proc.
-        constraints: its placement constraints (its filters), as Swarm writes them.
-    """
-
-    def __init__(self, app: str, proc: str, constraints: Iterable[Constraint]) -> None:
-        self.app = app
-        self.proc = proc
-        self.constraints = tuple(str(c) for c in constraints)
-        wanted = f" and meets {', '.join(self.constraints)}" if self.constraints else ""
-        super().__init__(
-            f"no node can hold the data of proc {proc} of {app}: none is ready, active{wanted}; "
-            f"label a node for it ({LABEL_FIX}) or bring a node back, then deploy again; "
-            "nothing was changed"
-        )
 
 
 class DataNodesAmbiguous(ClusterError):

@@ -28,7 +28,6 @@ from lain_sdk.cluster.views import Node, Task
 
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(==|!=)\s*(.+?)\s*$")
 _LABEL_FIELD = "node.labels."
-LABEL_FIX = "lain node label NODE KEY=VALUE"
 
 
 class Filter(NamedTuple):
@@ -189,7 +188,7 @@ def waiting_reason(task: Task, constraints: Iterable[Constraint], nodes: Iterabl
 
     Swarm says ``no suitable node (scheduling constraints not satisfied on 2 nodes)``; this
     names the node holding the data when that one is down or drained, else the constraint no
-    node meets and the command that labels a node."""
+    node meets (:func:`needed_label` says which label would let it start)."""
     if task.state not in ("new", "pending") or "no suitable node" not in task.error:
         return ""
     ready = [n for n in nodes if takes_tasks(n)]
@@ -212,6 +211,20 @@ def waiting_reason(task: Task, constraints: Iterable[Constraint], nodes: Iterabl
     return f"waiting: {task.error}"
 
 
+def needed_label(task: Task, constraints: Iterable[Constraint], nodes: Iterable[Node]) -> str:
+    """The node label (``disk=ssd``) a pending task waits for because no node has it: the fix a
+    person can make by labelling a node ("" when labelling one would not start it)."""
+    if task.state not in ("new", "pending") or "no suitable node" not in task.error:
+        return ""
+    everyone = list(nodes)
+    for constraint in constraints:
+        if constraint.is_data or constraint.label is None or constraint.op != "==":
+            continue
+        if not any(constraint.satisfied_by(n) for n in everyone):
+            return f"{constraint.label}={constraint.value}"
+    return ""
+
+
 def _pair(constraint: Constraint) -> str:
     name = constraint.label if constraint.label is not None else constraint.field
     return f"{name}{'=' if constraint.op == '==' else '!='}{constraint.value}"
@@ -229,7 +242,7 @@ def _unmet(constraint: Constraint, nodes: list[Node]) -> str:
     pair = f"{constraint.label}={constraint.value}"
     if constraint.op == "!=":
         return f"every ready node has {pair}"
-    return f"no node has {pair} ({LABEL_FIX.replace('KEY=VALUE', pair)})"
+    return f"no node has {pair}"
 
 
 # -- the node holding a proc's data ------------------------------------------------------------

@@ -19,7 +19,7 @@ import lain_sdk.arguments as arguments
 from lain_router.labels import LABEL_HTTPS_ONLY, LABEL_MOUNTPOINTS, LABEL_PORT
 from lain_router.model import parse_mountpoint
 from lain_sdk.cluster.names import LABEL_APP, LABEL_RESOURCE_CLIENT, network_name
-from lain_sdk.cluster.placement import Constraint, constraints_of, waiting_reason
+from lain_sdk.cluster.placement import Constraint, constraints_of, needed_label, waiting_reason
 from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.swarm import app_services, instance_services, labelled_tasks, nodes
 from lain_sdk.cluster.views import Node, Service, Task, current_release
@@ -61,6 +61,8 @@ class InstanceStatus(NamedTuple):
         exit_code: how its program ended (a oneshot's run; None while it runs).
         waiting: why Swarm has not started it, in plain words (``waiting: its data is on node
             n2, which is down``); "" when it is not held back.
+        needs_label: the node label (``disk=ssd``) no node has and it waits for; labelling a
+            node with it lets it start.
         lost: its node is down: what it runs there is out of reach (Swarm replaces it
             elsewhere, or, for a proc kept with its data, once the node is back).
     """
@@ -80,6 +82,7 @@ class InstanceStatus(NamedTuple):
     exit_code: int | None = None
     waiting: str = ""
     lost: bool = False
+    needs_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +100,7 @@ class InstanceStatus(NamedTuple):
             "ports": list(self.ports),
             "exit_code": self.exit_code,
             "waiting": self.waiting,
+            "needs_label": self.needs_label,
             "lost": self.lost,
         }
 
@@ -473,6 +477,7 @@ def instance_statuses(
                     ports=ports,
                     error_age=age,
                     waiting=waiting_reason(task, wanted, where.values()),
+                    needs_label=needed_label(task, wanted, where.values()),
                     lost=node is not None and node.state in LOST_STATES,
                 )
             )

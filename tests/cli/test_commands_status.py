@@ -95,3 +95,12 @@ def test_ps_of_an_app_that_is_not_deployed(lain, cli_cluster) -> None:
     result = lain("ps", "-a", "shop")
     assert result.exit_code == ExitStatus.NOT_FOUND
     assert result.stderr == "lain: error: shop is not deployed on cluster fake\n"
+
+
+def test_ps_says_which_node_label_a_waiting_instance_needs(lain, cli_cluster) -> None:
+    text = WEB + "worker.w:\n  cmd: [sleep, '1']\n  filters: ['constraint:disk==ssd']\n"
+    run(deploy_source(cli_cluster, release_source(text), timeout=5, wait=False))
+    result = lain("ps", "-a", "shop")
+    assert "  w.1: waiting: no node has disk=ssd (lain node label NODE disk=ssd)" in (
+        result.stdout.splitlines()
+    )

@@ -106,7 +106,9 @@ def test_an_invalid_file_lists_every_problem_on_stderr(lain) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0] == f"lain: error: {path}: 10 problems"
-    assert len(lines) == 11
+    # Ten problems, then the hint for the unknown key among them.
+    assert len(lines) == 12
+    assert lines[11] == "hint: `lain schema` prints the lain.yaml schema, with every key described"
     assert lines[1] == (
         f"{path}:1:10: appname: expected a name of letters and digits, with single dashes between "
         "words, starting with a letter (like my-app), got 'my_app'"

@@ -6,10 +6,13 @@ import pytest
 
 from lain_cli.hints import hints_for
 from lain_sdk.errors import (
+    AppConfigError,
     AppConfigMissing,
     ClusterNotFound,
     CredentialsFileError,
     LainError,
+    NoDataNode,
+    Problem,
     RegistryAuthError,
     VersionNotBuilt,
 )
@@ -24,6 +27,17 @@ from lain_sdk.errors import (
             ["write a starter lain.yaml with `lain init 'apps/my app'`"],
         ),
         (AppConfigMissing("apps/other.yaml"), []),
+        (
+            AppConfigError(
+                [Problem(6, 3, "web.memroy", "web takes 29 keys, listed in the lain.yaml schema")]
+            ),
+            ["`lain schema` prints the lain.yaml schema, with every key described"],
+        ),
+        (AppConfigError([Problem(1, 1, "appname", "required")]), []),
+        (
+            NoDataNode("shop", "db", ["node.labels.disk==ssd"]),
+            ["label a node with what the proc's filters ask: `lain node label NODE KEY=VALUE`"],
+        ),
         (
             RegistryAuthError("needs credentials", registry="reg.example.com"),
             ["log in with `lain login reg.example.com`"],

@@ -16,7 +16,8 @@ from tests.conftest import CORPUS, EXAMPLES, corpus_dir, corpus_names, loaded_af
 
 SECTIONS = (
     "a proc section is web[.NAME], worker[.NAME], oneshot[.NAME], proc.NAME, portal.NAME or "
-    "service.NAME; the other top-level keys are listed in `lain schema` and the README's lain.yaml "
+    "service.NAME; the other top-level keys are listed in the lain.yaml schema and the "
+    "README's lain.yaml "
     "reference"
 )
 PUBLISH = f"publish: unknown section 'publish': {SECTIONS}"
@@ -103,7 +104,7 @@ SDK_FIXTURES: dict[str, list[str]] = {
         ),
         (
             "14:3: proc.mysqld.num_instance: unknown key 'num_instance' (did you mean "
-            "'num_instances'?); proc.mysqld takes 29 keys, listed in `lain schema` and the "
+            "'num_instances'?); proc.mysqld takes 29 keys, listed in the lain.yaml schema and the "
             "README's lain.yaml reference"
         ),
     ],

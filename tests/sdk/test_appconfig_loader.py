@@ -27,7 +27,8 @@ from tests.conftest import CORPUS, DATA, EXAMPLES, corpus_dir
 HEAD = "appname: hello\nbuild:\n  base: golang\n"  # three lines: the body starts on line 4
 SECTIONS = (
     "a proc section is web[.NAME], worker[.NAME], oneshot[.NAME], proc.NAME, portal.NAME or "
-    "service.NAME; the other top-level keys are listed in `lain schema` and the README's lain.yaml "
+    "service.NAME; the other top-level keys are listed in the lain.yaml schema and the "
+    "README's lain.yaml "
     "reference"
 )
 REDIS = (DATA / "redis-resource.yaml").read_text()

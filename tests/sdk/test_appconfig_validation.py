@@ -25,7 +25,8 @@ from tests.conftest import REPO_ROOT
 HEAD = "appname: hello\nbuild:\n  base: golang\n"  # three lines: the body starts on line 4
 SECTIONS = (
     "a proc section is web[.NAME], worker[.NAME], oneshot[.NAME], proc.NAME, portal.NAME or "
-    "service.NAME; the other top-level keys are listed in `lain schema` and the README's lain.yaml "
+    "service.NAME; the other top-level keys are listed in the lain.yaml schema and the "
+    "README's lain.yaml "
     "reference"
 )
 PROC_KEYS = (
@@ -356,7 +357,8 @@ def test_unknown_proc_key_suggests_and_points_to_the_reference_not_all_its_keys(
     assert body_problems("proc.mysqld:\n  num_instance: 3\n") == [
         (
             "lain.yaml:5:3: proc.mysqld.num_instance: unknown key 'num_instance' (did you mean "
-            f"'num_instances'?); proc.mysqld takes {PROC_KEY_COUNT} keys, listed in `lain schema` "
+            f"'num_instances'?); proc.mysqld takes {PROC_KEY_COUNT} keys, listed in the lain.yaml "
+            "schema "
             "and the README's lain.yaml reference"
         )
     ]
@@ -364,7 +366,7 @@ def test_unknown_proc_key_suggests_and_points_to_the_reference_not_all_its_keys(
         (
             "lain.yaml:5:3: web.secret_file: unknown key 'secret_file' (did you mean "
             f"'secret_files' or 'secret_files_bypass'?); web takes {PROC_KEY_COUNT} keys, listed "
-            "in `lain schema` and the README's lain.yaml reference"
+            "in the lain.yaml schema and the README's lain.yaml reference"
         )
     ]
 
@@ -617,7 +619,7 @@ def test_a_resource_template_is_still_checked_where_it_is_concrete() -> None:
         "lain.yaml:5:18: worker.memory: expected a memory size like 64m, 512M or 1g, got 'lots'",
         (
             f"lain.yaml:5:42: worker.bogus: unknown key 'bogus'; worker takes {PROC_KEY_COUNT} "
-            "keys, listed in `lain schema` and the README's lain.yaml reference"
+            "keys, listed in the lain.yaml schema and the README's lain.yaml reference"
         ),
     ]
 

@@ -7,7 +7,6 @@ import pytest
 from fakes.cluster import SHOP_IMAGE, SHOP_MV, release_source, run
 
 from lain_sdk.appconfig import parse_app_config
-from lain_sdk.cluster.data_nodes import NoDataNode
 from lain_sdk.cluster.deploy import deploy_source, prepare
 from lain_sdk.cluster.history import rollback_app
 from lain_sdk.cluster.names import MAX_VOLUME_NAME, instance_volume_name
@@ -23,7 +22,7 @@ from lain_sdk.cluster.spec import service_spec, yaml_scale
 from lain_sdk.cluster.status import app_status
 from lain_sdk.cluster.undeploy import undeploy_app
 from lain_sdk.cluster.views import Node, Task
-from lain_sdk.errors import AppConfigError, SharedVolumesReplaced
+from lain_sdk.errors import AppConfigError, NoDataNode, SharedVolumesReplaced
 from lain_sdk.events import Message
 from lain_sdk.settings import LOCAL_DEFAULT
 
@@ -207,9 +206,7 @@ def test_waiting_for_the_node_holding_the_data() -> None:
 
 def test_waiting_for_a_label_no_node_has() -> None:
     ssd = parse_constraint("node.labels.disk==ssd")
-    assert waiting_reason(pending(), [ssd], NODES[:2]) == (
-        "waiting: no node has disk=ssd (lain node label NODE disk=ssd)"
-    )
+    assert waiting_reason(pending(), [ssd], NODES[:2]) == ("waiting: no node has disk=ssd")
     hdd = parse_constraint("node.labels.disk!=hdd")
     assert waiting_reason(pending(), [hdd], [node("n1", "alpha", disk="hdd")]) == (
         "waiting: every ready node has disk=hdd"
@@ -327,7 +324,7 @@ def test_no_qualifying_node_fails_before_anything_changes(cluster, swarm) -> Non
         deploy(cluster, text)
     message = str(e.value)
     assert "proc db of shop" in message and "node.labels.disk==ssd" in message
-    assert "lain node label NODE KEY=VALUE" in message and "nothing was changed" in message
+    assert "label a node to meet them" in message and "nothing was changed" in message
     assert not {"create_service", "update_node"} & set(swarm.calls)
     assert not [c for c in swarm.configs() if c["Spec"]["Name"].startswith("lain-release-")]
 
@@ -398,7 +395,8 @@ def test_ps_names_the_label_no_node_has(cluster, swarm) -> None:
     [proc] = app_status("shop", cluster=cluster).procs
     [instance] = proc.instances
     assert instance.state == "pending" and not instance.lost
-    assert instance.waiting == "waiting: no node has disk=ssd (lain node label NODE disk=ssd)"
+    assert instance.waiting == "waiting: no node has disk=ssd"
+    assert instance.needs_label == "disk=ssd" and instance.to_dict()["needs_label"] == "disk=ssd"
 
 
 # -- from one shared volume to a volume per instance ----------------------------------------
