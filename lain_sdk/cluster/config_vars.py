@@ -258,6 +258,26 @@ def store_set(cluster: Cluster, app: str, config: ConfigVars) -> ConfigVars:
     raise ClusterError(f"could not store the config vars of {app}: other clients kept storing")
 
 
+def store_next(cluster: Cluster, app: str, new: ConfigVars, read: int) -> ConfigVars:
+    """Store ``new``, built on set ``read``; refuse when another set came in between, which
+    ``new`` would silently undo (the one stored here is removed again).
+
+    Raises:
+        ClusterError: another set was stored meanwhile; nothing was changed.
+    """
+    stored = store_set(cluster, app, new)
+    if stored.version != read + 1:
+        for other in stored_sets(cluster, app):
+            if other.version == stored.version:
+                with cluster.errors(f"remove set {other.version} of the config vars of {app}"):
+                    unless_missing(cluster.api.remove_secret, other.secret_id)
+        raise ClusterError(
+            f"someone else changed the config vars of {app} at the same time; nothing was "
+            "changed: run the command again"
+        )
+    return stored
+
+
 def _from_live(stored: StoredSet, live: Mapping[str, Service]) -> ConfigVars | None:
     """Set ``stored``'s values, taken from running services that hold it (None when they do
     not hold every one of its vars)."""
@@ -345,37 +365,55 @@ def remove_sets(cluster: Cluster, app: str) -> int:
     return removed
 
 
-def restore_sets(
+@dataclass(frozen=True)
+class RestoredSets:
+    """The config vars a rollback puts back, read before anything changes.
+
+    Attributes:
+        sets: set version -> its values, for each set the release's procs ran.
+        ran: the set of the release: the newest its procs ran (a secret rollout renews one
+            proc only).
+        newest: the app's newest stored set now.
+    """
+
+    sets: Mapping[int, ConfigVars]
+    ran: int
+    newest: int
+
+    @property
+    def to_store(self) -> ConfigVars | None:
+        """The set to store anew before the rollout (None: it is the newest already), so that
+        a later deploy or ``lain env set`` starts from what the rollback restored."""
+        return None if self.ran == self.newest else self.sets[self.ran]
+
+    def specs(
+        self, specs: Mapping[str, Mapping[str, Any]], version: int
+    ) -> dict[str, dict[str, Any]]:
+        """Recorded specs (proc -> spec, no values) with their values put back, set ``ran``
+        standing as set ``version`` (where it is stored once stored anew), hashes renewed."""
+        restored = {}
+        for proc, spec in specs.items():
+            ran = config_version_of(spec)
+            values = self.sets[ran].for_proc(proc)
+            new = with_config_vars(spec, values, version if ran == self.ran else ran)
+            new["Labels"][LABEL_SPEC_HASH] = spec_hash(new)
+            restored[proc] = new
+        return restored
+
+
+def read_restored_sets(
     cluster: Cluster,
     app: str,
     specs: Mapping[str, Mapping[str, Any]],
     live: Mapping[str, Service],
-) -> dict[str, dict[str, Any]]:
-    """Recorded specs (proc -> spec, no values) with the values of the sets they ran put back.
-
-    The set the release ran becomes the newest set again (stored anew unless it is the newest
-    already), so a later deploy or ``lain env set`` starts from what the rollback restored.
+) -> RestoredSets:
+    """The sets recorded specs (proc -> spec) ran, read (nothing is stored).
 
     Raises:
         ClusterError: a set the release ran was removed.
     """
-    if not specs:
-        return {}
     image = next((image_of(s) for s in specs.values() if image_of(s)), "")
-    ran = {version: ConfigVars() for version in map(config_version_of, specs.values())}
-    for version in ran:
-        ran[version] = set_of_version(cluster, app, version, live, image)
-    # The set of the release: the newest its procs ran (a secret rollout renews one proc).
-    newest_ran = max(ran)
-    sets = stored_sets(cluster, app)
-    target = newest_ran
-    if newest_ran != (sets[-1].version if sets else 0):
-        target = store_set(cluster, app, ran[newest_ran]).version
-    restored = {}
-    for proc, spec in specs.items():
-        version = config_version_of(spec)
-        values = ran[version].for_proc(proc)
-        new = with_config_vars(spec, values, target if version == newest_ran else version)
-        new["Labels"][LABEL_SPEC_HASH] = spec_hash(new)
-        restored[proc] = new
-    return restored
+    versions = {config_version_of(s) for s in specs.values()} or {0}
+    sets = {v: set_of_version(cluster, app, v, live, image) for v in versions}
+    stored = stored_sets(cluster, app)
+    return RestoredSets(sets, max(versions), stored[-1].version if stored else 0)

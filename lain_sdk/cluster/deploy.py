@@ -343,31 +343,14 @@ def deploy_source(
             yield Message(settled_text(current))
         if not plan.changed:
             running = f" (release {plan.current_release})" if plan.current_release else ""
-            yield Message(f"nothing to change: {app} already runs {meta_version}{running}")
+            yield Message(
+                f"nothing to change: {app} already runs {short_version(meta_version)}{running}"
+            )
             if wait and live:
                 yield from settle_unchanged(cluster, app, live, current, timeout)
             return DeployResult(app, meta_version, plan, None, waited=wait)
 
-        procs_after = snapshot(live, current)
-        if procs is None:  # procs lain.yaml no longer has go
-            wanted = {s.proc for s in desired.services}
-            procs_after = {p: v for p, v in procs_after.items() if p in wanted}
-        for service in desired.services:
-            procs_after[service.proc] = ReleaseProc.from_spec(service.spec)
-        changes = tuple(
-            Change(c.proc, c.action, desired.service(c.proc).spec, c.summary())
-            for c in plan.procs
-            if c.action in ("create", "update")
-        )
-        release = create_release(
-            cluster,
-            app=app,
-            kind=kind,
-            meta_version=meta_version,
-            lain_yaml=source.config.source or source.lain_yaml,
-            procs=procs_after,
-            number=desired.release,
-        )
+        release, changes = _record_release(cluster, source, prepared, current, procs, kind)
         yield Message(f"release {release.number}: {len(changes)} proc(s) to change")
         # Procs left as they were are waited for too: an earlier deploy that was cut short
         # may have left them still starting.
@@ -397,3 +380,37 @@ def deploy_source(
             yield from prune_link_networks(cluster, app, keep)
         yield from publish_streams(cluster, app, live.values(), wait=wait, timeout=timeout)
         return DeployResult(app, meta_version, plan, final, waited=wait)
+
+
+def _record_release(
+    cluster: Cluster,
+    source: ReleaseSource,
+    prepared: Prepared,
+    current: Release | None,
+    procs: list[str] | None,
+    kind: str,
+) -> tuple[Release, tuple[Change, ...]]:
+    """Record the release a deploy makes (what every proc runs after it) and the changes that
+    make it."""
+    desired, plan = prepared.desired, prepared.plan
+    procs_after = snapshot(prepared.live, current)
+    if procs is None:  # procs lain.yaml no longer has go
+        wanted = {s.proc for s in desired.services}
+        procs_after = {p: v for p, v in procs_after.items() if p in wanted}
+    for service in desired.services:
+        procs_after[service.proc] = ReleaseProc.from_spec(service.spec)
+    changes = tuple(
+        Change(c.proc, c.action, desired.service(c.proc).spec, c.summary())
+        for c in plan.procs
+        if c.action in ("create", "update")
+    )
+    release = create_release(
+        cluster,
+        app=source.app,
+        kind=kind,
+        meta_version=source.meta_version,
+        lain_yaml=source.config.source or source.lain_yaml,
+        procs=procs_after,
+        number=desired.release,
+    )
+    return release, changes

@@ -19,11 +19,9 @@ from lain_sdk.cluster.config_vars import (
     check_value,
     looks_secret,
     newest_set,
-    store_set,
-    stored_sets,
+    store_next,
 )
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult, deploy_source
-from lain_sdk.cluster.engine_calls import unless_missing
 from lain_sdk.cluster.releases import find_release, read_releases
 from lain_sdk.cluster.secret_store import check_proc_name
 from lain_sdk.cluster.session import Cluster, ClusterLike
@@ -31,7 +29,7 @@ from lain_sdk.cluster.source import load_source
 from lain_sdk.cluster.spec import config_version_of
 from lain_sdk.cluster.swarm import app_services
 from lain_sdk.cluster.views import Service, current_release
-from lain_sdk.errors import ClusterError, NotFound
+from lain_sdk.errors import NotFound
 from lain_sdk.events import Event, Message
 
 HIDDEN = "(hidden)"
@@ -214,7 +212,7 @@ def set_env(
     changed = tuple(sorted({*values, *unset}))
     if new.same_values(current):
         return EnvChanged(app, 0, (), proc or APP_SCOPE, note="nothing to change: already set")
-    stored = _store_next(session, app, new, current.version)
+    stored = store_next(session, app, new, current.version)
     yield Message(f"stored the config vars of {app} as set {stored.version}")
     note = _why_not_rolled(app, proc, live, rollout)
     if note:
@@ -237,22 +235,6 @@ def _check_unset(app: str, current: ConfigVars, unset: list[str], proc: str | No
         where = f"proc {proc} of {app}" if proc else app
         there = ", ".join(sorted(scope)) or "none"
         raise NotFound(f"{', '.join(missing)} is not set for {where} (set there: {there})")
-
-
-def _store_next(session: Cluster, app: str, new: ConfigVars, read: int) -> ConfigVars:
-    """Store ``new``, built on set ``read``; refuse when another set came in between, which
-    ``new`` would silently undo."""
-    stored = store_set(session, app, new)
-    if stored.version != read + 1:
-        for other in stored_sets(session, app):
-            if other.version == stored.version:
-                with session.errors(f"remove set {other.version} of the config vars of {app}"):
-                    unless_missing(session.api.remove_secret, other.secret_id)
-        raise ClusterError(
-            f"someone else changed the config vars of {app} at the same time; nothing was "
-            "changed: run the command again"
-        )
-    return stored
 
 
 def _why_not_rolled(app: str, proc: str | None, live: Mapping[str, Service], rollout: bool) -> str:

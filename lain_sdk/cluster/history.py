@@ -14,7 +14,7 @@ import lain_sdk.arguments as arguments
 from lain_sdk.appconfig.loader import parse_app_config, parse_instance_config
 from lain_sdk.appconfig.model import AppConfig
 from lain_sdk.cluster.claims import check_claims
-from lain_sdk.cluster.config_vars import restore_sets
+from lain_sdk.cluster.config_vars import read_restored_sets, store_next
 from lain_sdk.cluster.data_nodes import plan_data_nodes, record_data_nodes
 from lain_sdk.cluster.deploy import DEFAULT_TIMEOUT, DeployResult
 from lain_sdk.cluster.desired import app_network, rediscovered
@@ -193,52 +193,65 @@ def rollback_app(
     session = Cluster.of(cluster)
     session.login_engine()  # a node the release's instances land on may have to pull them
     with (yield from app_lock(session, app, operation="rollback", timeout=timeout)):
-        live = app_services(session, app)
-        history = settle_pending(session, app, read_releases(session, app), live)
-        running = current_release(live.values())
-        target = _target(app, history, number, running)
-        for line in _skipped(history, target, running, chosen=number is None):
-            yield Message(line)
-        new_number = next_number(history)
-        specs = restore_sets(session, app, _restored_specs(session, app, target, new_number), live)
-        network = app_network(app, new_number)
-        plan, changes, removals = _restore_plan(
-            app, target, specs, live, running, find_network(session, network.name) is None
-        )
-        if not plan.changed:
-            yield Message(f"nothing to change: {app} already runs what release {target.number} ran")
-            return DeployResult(app, target.meta_version, plan, None, waited=wait)
-        check_claims(session, app, {p: s.get("Labels") or {} for p, s in specs.items()})
-        check_spec_secrets(session, app, specs, f"release {target.number}")
-        plan = replace(plan, data_nodes=plan_data_nodes(session, app, specs, live))
-        yield from record_data_nodes(session, plan.data_nodes)
-        release = create_release(
-            session,
+        return (yield from _roll_back(session, app, number, timeout=timeout, wait=wait))
+
+
+def _roll_back(
+    session: Cluster, app: str, number: int | None, *, timeout: float, wait: bool
+) -> Generator[Event, None, DeployResult]:
+    """:func:`rollback_app` once it holds the app's lock."""
+    live = app_services(session, app)
+    history = settle_pending(session, app, read_releases(session, app), live)
+    running = current_release(live.values())
+    target = _target(app, history, number, running)
+    for line in _skipped(history, target, running, chosen=number is None):
+        yield Message(line)
+    new_number = next_number(history)
+    recorded = _restored_specs(session, app, target, new_number)
+    env_sets = read_restored_sets(session, app, recorded, live)
+    # Where the set it ran stands once stored anew (below, once nothing refuses).
+    predicted = env_sets.ran if env_sets.to_store is None else env_sets.newest + 1
+    specs = env_sets.specs(recorded, predicted)
+    network = app_network(app, new_number)
+    plan, changes, removals = _restore_plan(
+        app, target, specs, live, running, find_network(session, network.name) is None
+    )
+    if not plan.changed:
+        yield Message(f"nothing to change: {app} already runs what release {target.number} ran")
+        return DeployResult(app, target.meta_version, plan, None, waited=wait)
+    check_claims(session, app, {p: s.get("Labels") or {} for p, s in specs.items()})
+    check_spec_secrets(session, app, specs, f"release {target.number}")
+    plan = replace(plan, data_nodes=plan_data_nodes(session, app, specs, live))
+    if env_sets.to_store is not None:  # the specs name it as set `predicted`
+        store_next(session, app, env_sets.to_store, env_sets.newest)
+    yield from record_data_nodes(session, plan.data_nodes)
+    release = create_release(
+        session,
+        app=app,
+        kind="rollback",
+        meta_version=target.meta_version,
+        lain_yaml=target.lain_yaml,
+        procs={p: ReleaseProc.from_spec(s) for p, s in specs.items()},
+        rollback_of=target.number,
+        number=new_number,
+    )
+    yield Message(
+        f"release {release.number}: rolling {app} back to release {target.number} "
+        f"({target.meta_version})"
+    )
+    final = yield from rollout(
+        session,
+        Rollout(
             app=app,
-            kind="rollback",
-            meta_version=target.meta_version,
-            lain_yaml=target.lain_yaml,
-            procs={p: ReleaseProc.from_spec(s) for p, s in specs.items()},
-            rollback_of=target.number,
-            number=new_number,
-        )
-        yield Message(
-            f"release {release.number}: rolling {app} back to release {target.number} "
-            f"({target.meta_version})"
-        )
-        final = yield from rollout(
-            session,
-            Rollout(
-                app=app,
-                release=release,
-                changes=tuple(changes),
-                removals=tuple(removals),
-                live=live,
-                network=network,
-                previous=find_release(history, running),
-            ),
-            timeout=timeout,
-            wait=wait,
-        )
-        yield from publish_streams(session, app, live.values(), wait=wait, timeout=timeout)
-        return DeployResult(app, target.meta_version, plan, final, waited=wait)
+            release=release,
+            changes=tuple(changes),
+            removals=tuple(removals),
+            live=live,
+            network=network,
+            previous=find_release(history, running),
+        ),
+        timeout=timeout,
+        wait=wait,
+    )
+    yield from publish_streams(session, app, live.values(), wait=wait, timeout=timeout)
+    return DeployResult(app, target.meta_version, plan, final, waited=wait)

@@ -8,6 +8,7 @@ import pytest
 from fakes.cluster import WEB, publish, run
 
 from lain_sdk.cluster import env as env_module
+from lain_sdk.cluster import history as history_module
 from lain_sdk.cluster.config_vars import ConfigVars, stored_sets
 from lain_sdk.cluster.deploy import deploy_app
 from lain_sdk.cluster.env import list_env, proc_env, set_env
@@ -211,3 +212,18 @@ def test_proc_env_is_what_a_deploy_gives_the_proc(deployed) -> None:
     set_vars(deployed, {"B": "web"}, proc="web")
     assert proc_env("shop", "web", cluster=deployed) == {"A": "app", "B": "web"}
     assert proc_env("shop", "mail", cluster=deployed) == {"A": "app", "B": "app"}
+
+
+def test_a_rollback_refused_before_the_rollout_stores_no_set(deployed, monkeypatch) -> None:
+    set_vars(deployed, {"LOG_LEVEL": "info"})
+    set_vars(deployed, {"LOG_LEVEL": "debug"})
+
+    def taken(*args, **kwargs):
+        raise ClusterError("a route is taken")
+
+    monkeypatch.setattr(history_module, "check_claims", taken)
+    with pytest.raises(ClusterError, match="a route is taken"):
+        run(rollback_app("shop", cluster=deployed, timeout=5))
+    # Nothing changed: the next deploy still applies what runs.
+    assert [s.version for s in stored_sets(deployed, "shop")] == [1, 2]
+    assert env(deployed)["LOG_LEVEL"] == "debug"
