@@ -14,6 +14,7 @@ from apps import unique_app_name
 from swarm_apps import TestApp, cleanup, push_version, web_app
 
 from lain_cli.exit import ExitStatus
+from lain_sdk.git import short_version
 
 
 def free_port() -> int:
@@ -159,7 +160,9 @@ def test_registry_commands_use_the_selected_clusters_registry(
         lain("cluster", "add", "test", "--registry", registry.host, "--use")
         listed = lain("versions", "--app-dir", str(tmp_path))
         assert listed.exit_code == ExitStatus.OK, listed.stderr
-        assert mv in listed.stdout
+        assert short_version(mv) in listed.stdout  # text shows the short form
+        listed = lain("-o", "json", "versions", "--app-dir", str(tmp_path))
+        assert mv in json.loads(listed.stdout)["versions"]
         # Commands find the app from lain.yaml in --app-dir, too.
         result = lain("-o", "json", "deploy", "--plan", "--app-dir", str(tmp_path))
         assert result.exit_code == ExitStatus.OK, result.stderr
