@@ -52,6 +52,12 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.deploy import plan_deploy as plan_deploy
     from lain_sdk.cluster.desired import desired_state as desired_state
     from lain_sdk.cluster.discovery import ServiceRoute as ServiceRoute
+    from lain_sdk.cluster.env import EnvChanged as EnvChanged
+    from lain_sdk.cluster.env import EnvListing as EnvListing
+    from lain_sdk.cluster.env import EnvVar as EnvVar
+    from lain_sdk.cluster.env import list_env as list_env
+    from lain_sdk.cluster.env import proc_env as proc_env
+    from lain_sdk.cluster.env import set_env as set_env
     from lain_sdk.cluster.discovery import service_routes as service_routes
     from lain_sdk.cluster.exec import ExecSession as ExecSession
     from lain_sdk.cluster.exec import exec_in_instance as exec_in_instance
@@ -69,6 +75,9 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.logs import app_logs as app_logs
     from lain_sdk.cluster.logs import parse_since as parse_since
     from lain_sdk.cluster.names import parse_resource_instance as parse_resource_instance
+    from lain_sdk.cluster.oneoff import OneOff as OneOff
+    from lain_sdk.cluster.oneoff import OneOffSession as OneOffSession
+    from lain_sdk.cluster.oneoff import run_oneoff as run_oneoff
     from lain_sdk.cluster.names import resource_instance_name as resource_instance_name
     from lain_sdk.cluster.plan import Plan as Plan
     from lain_sdk.cluster.releases import Release as Release
@@ -251,6 +260,9 @@ _EXPORTS = {
     "ClusterLike": "lain_sdk.cluster.session",
     "ClusterSettings": "lain_sdk.settings",
     "DeployResult": "lain_sdk.cluster.deploy",
+    "EnvChanged": "lain_sdk.cluster.env",
+    "EnvListing": "lain_sdk.cluster.env",
+    "EnvVar": "lain_sdk.cluster.env",
     "LockInfo": "lain_sdk.cluster.lock_record",
     "LockStatus": "lain_sdk.cluster.lock_record",
     "LogLine": "lain_sdk.cluster.logs",
@@ -272,20 +284,25 @@ _EXPORTS = {
     "deploy_app": "lain_sdk.cluster.deploy",
     "desired_state": "lain_sdk.cluster.desired",
     "list_apps": "lain_sdk.cluster.apps",
+    "list_env": "lain_sdk.cluster.env",
     "list_releases": "lain_sdk.cluster.history",
     "lock_status": "lain_sdk.cluster.lock",
     "parse_resource_instance": "lain_sdk.cluster.names",
     "parse_since": "lain_sdk.cluster.logs",
     "plan_deploy": "lain_sdk.cluster.deploy",
+    "proc_env": "lain_sdk.cluster.env",
     "resource_instance_name": "lain_sdk.cluster.names",
     "restart_app": "lain_sdk.cluster.scale",
     "rollback_app": "lain_sdk.cluster.history",
     "scale_proc": "lain_sdk.cluster.scale",
     "service_routes": "lain_sdk.cluster.discovery",
+    "set_env": "lain_sdk.cluster.env",
     "undeploy_app": "lain_sdk.cluster.undeploy",
     # secrets, and the local helpers run and exec
     "Attachment": "lain_sdk.cluster.attach",
     "ExecSession": "lain_sdk.cluster.exec",
+    "OneOff": "lain_sdk.cluster.oneoff",
+    "OneOffSession": "lain_sdk.cluster.oneoff",
     "RunResult": "lain_sdk.cluster.run",
     "SecretAdded": "lain_sdk.cluster.secrets",
     "SecretInfo": "lain_sdk.cluster.secrets",
@@ -298,6 +315,7 @@ _EXPORTS = {
     "local_release_image": "lain_sdk.cluster.run",
     "read_proc_secrets": "lain_sdk.cluster.secrets",
     "read_secret": "lain_sdk.cluster.secrets",
+    "run_oneoff": "lain_sdk.cluster.oneoff",
     "remove_secret": "lain_sdk.cluster.secrets",
     "run_proc": "lain_sdk.cluster.run",
     # progress events of long operations

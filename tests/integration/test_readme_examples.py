@@ -18,6 +18,8 @@ def test_sdk_deploy_example_runs(docker_client) -> None:
         built = next(line for line in lines if line.startswith("built "))
         assert re.fullmatch(r"built \d+-[0-9a-f]{40}", built)
         assert "phase-started" in out and "phase-finished" in out
+        env = next(line for line in lines if line.startswith("env "))
+        assert "('GREETING', 'hi')" in env, env
         status_line = next(line for line in lines if line.startswith("release "))
         assert status_line.endswith("healthy True")
         urls = next(line for line in lines if line.startswith("urls "))
