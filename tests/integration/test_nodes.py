@@ -101,7 +101,7 @@ def test_a_stateful_proc_waits_for_its_node_and_finds_its_data_when_it_is_back(
     key, value = data_label(app.name, "store")
     worker = [
         n
-        for n in json.loads(lain("-o", "json", "node", "ls").stdout)
+        for n in json.loads(lain("-o", "json", "node", "ls").stdout)["nodes"]
         if n["name"] == lab.hostname(WORKER)
     ]
     assert worker[0]["labels"][key] == value
@@ -171,7 +171,9 @@ def test_node_add_joins_a_fresh_engine_over_ssh_and_rm_removes_it_once_it_left(
             assert added.exit_code == ExitStatus.OK, added.stderr
             token = lab.manager.api.inspect_swarm()["JoinTokens"]["Worker"]
             assert token not in added.stdout + added.stderr
-            listed = {n["name"]: n for n in json.loads(lain("-o", "json", "node", "ls").stdout)}
+            listed = {
+                n["name"]: n for n in json.loads(lain("-o", "json", "node", "ls").stdout)["nodes"]
+            }
             assert listed[lab.hostname("c")]["state"] == "ready"
             assert listed[lab.hostname("c")]["role"] == "worker"
 
@@ -182,7 +184,7 @@ def test_node_add_joins_a_fresh_engine_over_ssh_and_rm_removes_it_once_it_left(
         lab.wait_state("c", "down")
         removed = lain("node", "rm", lab.hostname("c"))
         assert removed.exit_code == ExitStatus.OK, removed.stderr
-        names = [n["name"] for n in json.loads(lain("-o", "json", "node", "ls").stdout)]
+        names = [n["name"] for n in json.loads(lain("-o", "json", "node", "ls").stdout)["nodes"]]
         assert lab.hostname("c") not in names
     finally:
         lab.leave("c")
