@@ -57,11 +57,13 @@ from lain_sdk.cluster.stream_ports import publish_streams
 from lain_sdk.cluster.swarm import app_services, find_network
 from lain_sdk.cluster.views import Service, current_release
 from lain_sdk.cluster.wait import Target
-from lain_sdk.errors import SharedVolumesReplaced
+from lain_sdk.errors import DeployFailed, SharedVolumesReplaced
 from lain_sdk.events import Event, Message
 from lain_sdk.git import short_version
 
 DEFAULT_TIMEOUT = 300.0
+# How the engine fails to start a task when it hits a Swarm networking bug (moby/moby#34163).
+ENGINE_START_RACE = "starting container failed: Address already in use"
 
 
 @dataclass(frozen=True)
@@ -323,7 +325,46 @@ def deploy_source(
 
     ``kind`` is what the release record calls the change (``secret`` when a new secret
     version rolls out); ``pending`` as for :func:`prepare`; ``accept_new_volumes`` as for
-    :func:`deploy_app`."""
+    :func:`deploy_app`.
+
+    An update that failed only because the engine could not start its new containers with
+    ``Address already in use`` (a Swarm bug that a second start does not hit: moby/moby#34163)
+    is made once more, as a new release, after the failed one was put back."""
+    attempt = _deploy_once(cluster, source, procs, timeout, wait, kind, pending, accept_new_volumes)
+    try:
+        return (yield from attempt)
+    except DeployFailed as e:
+        if not _engine_start_race(e):
+            raise
+    yield Message(
+        f"warning: the engine could not start {source.app}'s new containers (Address already "
+        "in use, a known Swarm bug); deploying once more"
+    )
+    again = _deploy_once(cluster, source, procs, timeout, wait, kind, pending, accept_new_volumes)
+    return (yield from again)
+
+
+def _engine_start_race(error: DeployFailed) -> bool:
+    """The update failed only for the engine's ``Address already in use`` when it started the
+    new containers: nothing about the version itself."""
+    return (
+        not error.first_deploy
+        and bool(error.failures)
+        and all(ENGINE_START_RACE in f.task_error for f in error.failures)
+    )
+
+
+def _deploy_once(
+    cluster: Cluster,
+    source: ReleaseSource,
+    procs: list[str] | None,
+    timeout: float,
+    wait: bool,
+    kind: str,
+    pending: Mapping[str, list[str]] | None,
+    accept_new_volumes: bool,
+) -> Generator[Event, None, DeployResult]:
+    """One try of :func:`deploy_source`."""
     app, meta_version = source.app, source.meta_version
     with (yield from app_lock(cluster, app, operation="deploy", timeout=timeout)):
         for reader in remove_stale_readers(cluster, app):

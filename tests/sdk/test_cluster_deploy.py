@@ -8,7 +8,7 @@ from fakes.base import api_error
 from fakes.cluster import CLIENT, REDIS, REGISTRY, WEB, mv, publish, release_source, run
 from fakes.swarm import Behaviour
 
-from lain_sdk.cluster.deploy import deploy_app, deploy_source, plan_deploy
+from lain_sdk.cluster.deploy import ENGINE_START_RACE, deploy_app, deploy_source, plan_deploy
 from lain_sdk.cluster.history import list_releases
 from lain_sdk.cluster.scale import scale_proc
 from lain_sdk.cluster.spec import links_of
@@ -107,6 +107,41 @@ def test_a_failed_upgrade_puts_every_proc_back_and_names_why(cluster, swarm) -> 
     history = list_releases("shop", cluster=cluster)
     assert [(r.number, r.outcome) for r in history] == [(1, "succeeded"), (2, "failed")]
     assert "non-zero exit (3)" in history[-1].reason or history[-1].reason
+
+
+def test_an_update_the_engine_could_not_start_is_made_once_more(cluster, swarm) -> None:
+    deploy(cluster)
+    image = f"{REGISTRY}/shop:release-{mv(2)}"
+    swarm.script(image, Behaviour(fails=ENGINE_START_RACE))
+    operation = deploy_source(cluster, release_source(WEB, 2), timeout=TIMEOUT)
+    texts = []
+    while True:
+        try:
+            event = next(operation)
+        except StopIteration as done:
+            result = done.value
+            break
+        if isinstance(event, Message):
+            texts.append(event.text)
+            if "deploying once more" in event.text:
+                swarm.script(image, Behaviour())  # the engine's second start works
+    assert any("a known Swarm bug" in t for t in texts)
+    assert result.release.number == 3 and result.release.outcome == "succeeded"
+    history = list_releases("shop", cluster=cluster)
+    assert [(r.number, r.outcome) for r in history] == [
+        (1, "succeeded"),
+        (2, "failed"),
+        (3, "succeeded"),
+    ]
+
+
+def test_an_update_that_fails_the_same_way_twice_fails(cluster, swarm) -> None:
+    deploy(cluster)
+    swarm.script(f"{REGISTRY}/shop:release-{mv(2)}", Behaviour(fails=ENGINE_START_RACE))
+    with pytest.raises(DeployFailed, match="Address already in use"):
+        run(deploy_source(cluster, release_source(WEB, 2), timeout=TIMEOUT))
+    history = list_releases("shop", cluster=cluster)
+    assert [r.outcome for r in history] == ["succeeded", "failed", "failed"]
 
 
 def test_a_failed_first_deploy_leaves_what_runs_to_look_at(cluster) -> None:
