@@ -52,13 +52,13 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.deploy import plan_deploy as plan_deploy
     from lain_sdk.cluster.desired import desired_state as desired_state
     from lain_sdk.cluster.discovery import ServiceRoute as ServiceRoute
+    from lain_sdk.cluster.discovery import service_routes as service_routes
     from lain_sdk.cluster.env import EnvChanged as EnvChanged
     from lain_sdk.cluster.env import EnvListing as EnvListing
     from lain_sdk.cluster.env import EnvVar as EnvVar
     from lain_sdk.cluster.env import list_env as list_env
     from lain_sdk.cluster.env import proc_env as proc_env
     from lain_sdk.cluster.env import set_env as set_env
-    from lain_sdk.cluster.discovery import service_routes as service_routes
     from lain_sdk.cluster.exec import ExecSession as ExecSession
     from lain_sdk.cluster.exec import exec_in_instance as exec_in_instance
     from lain_sdk.cluster.history import list_releases as list_releases
@@ -75,10 +75,10 @@ if TYPE_CHECKING:  # what each lazy name is, for type checkers (the same table a
     from lain_sdk.cluster.logs import app_logs as app_logs
     from lain_sdk.cluster.logs import parse_since as parse_since
     from lain_sdk.cluster.names import parse_resource_instance as parse_resource_instance
+    from lain_sdk.cluster.names import resource_instance_name as resource_instance_name
     from lain_sdk.cluster.oneoff import OneOff as OneOff
     from lain_sdk.cluster.oneoff import OneOffSession as OneOffSession
     from lain_sdk.cluster.oneoff import run_oneoff as run_oneoff
-    from lain_sdk.cluster.names import resource_instance_name as resource_instance_name
     from lain_sdk.cluster.plan import Plan as Plan
     from lain_sdk.cluster.releases import Release as Release
     from lain_sdk.cluster.run import RunResult as RunResult
