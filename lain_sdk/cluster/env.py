@@ -193,7 +193,8 @@ def set_env(
     Raises:
         InvalidArgument: a bad name (or one lain sets itself), a NUL in a value, or the set
             is over Swarm's 500 KiB.
-        NotFound: ``unset`` names a var that is not set there.
+        NotFound: ``unset`` names a var that is not set there, or the app runs and ``proc`` is
+            none of its procs.
         ClusterError: another change was stored at the same time (nothing changed: run
             again).
         DeployFailed: the rollout failed; the previous release keeps serving, and the new
@@ -206,6 +207,11 @@ def set_env(
     timeout = arguments.seconds(timeout)
     session = Cluster.of(cluster)
     live = app_services(session, app)
+    if proc and live and proc not in live:  # most likely a typo: refuse before storing
+        raise NotFound(
+            f"{app} runs no proc {proc} (its procs: {', '.join(sorted(live))}); a proc that a "
+            "later version adds gets its own vars once it is deployed"
+        )
     current = newest_set(session, app, live)
     _check_unset(app, current, unset, proc)
     new = current.changed(values, unset, proc)

@@ -227,3 +227,9 @@ def test_a_rollback_refused_before_the_rollout_stores_no_set(deployed, monkeypat
     # Nothing changed: the next deploy still applies what runs.
     assert [s.version for s in stored_sets(deployed, "shop")] == [1, 2]
     assert env(deployed)["LOG_LEVEL"] == "debug"
+
+
+def test_a_proc_the_running_app_does_not_have_is_refused_before_storing(deployed) -> None:
+    with pytest.raises(NotFound, match=r"shop runs no proc wbe \(its procs: mail, web\)"):
+        set_vars(deployed, {"A": "1"}, proc="wbe")
+    assert stored_sets(deployed, "shop") == []
