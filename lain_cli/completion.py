@@ -12,7 +12,9 @@ without edits here.  Roles:
   and its versions in the registry, as short shas (``b8443f8``) or full meta versions;
 - releases (``rollback N``): the app's releases on the cluster, newest first, described;
 - secret paths (``secret ... PATH``): lain.yaml's secret_files and those stored on the cluster;
-- nodes (``node drain|activate|rm|label NAME``): the swarm's nodes.
+- nodes (``node drain|activate|rm|label NAME``): the swarm's nodes;
+- config vars (``env unset KEY``): the names in the app's newest set (from its labels: no
+  value is read).
 
 What is local (lain.yaml, settings) never reaches an engine.  What is not is looked up in
 threads given :data:`REMOTE_TIMEOUT` seconds in all; whatever did not answer by then, or failed,
@@ -95,6 +97,8 @@ def _role(command: str, group: str, param: click.Parameter) -> str | None:
         return "release"
     if group == "secret" and name == "path":
         return "secret_path"
+    if group == "env" and name == "names":
+        return "env_name"
     return None
 
 
@@ -413,6 +417,25 @@ def complete_nodes(ctx: click.Context, param: click.Parameter, incomplete: str) 
     return _matching(within_timeout([lookup]), incomplete)
 
 
+def complete_env_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The config vars set for the app (or for ``--proc``), by name."""
+    from lain_sdk.cluster.config_vars import APP_SCOPE, stored_sets
+
+    app = _app_name(ctx)
+    if app is None:
+        return []
+    proc = _given(ctx, "proc")
+    scope = proc if isinstance(proc, str) and proc else APP_SCOPE
+
+    def lookup() -> list[CompletionItem]:
+        with _session(ctx) as session:
+            found = stored_sets(session, app)
+        names = found[-1].scopes.get(scope, []) if found else []
+        return [CompletionItem(n, help=f"set for {scope or app}") for n in names]
+
+    return _matching(within_timeout([lookup]), incomplete)
+
+
 COMPLETERS: dict[str, Completer] = {
     "proc": complete_procs,
     "cluster": complete_clusters,
@@ -420,4 +443,5 @@ COMPLETERS: dict[str, Completer] = {
     "release": complete_releases,
     "secret_path": complete_secret_paths,
     "node": complete_nodes,
+    "env_name": complete_env_names,
 }

@@ -21,6 +21,7 @@ from click.shell_completion import CompletionItem
 from fakes.cluster import mv, publish, release_source, run
 
 import lain_cli.completion as completion
+from lain_sdk.cluster.config_vars import ConfigVars, store_set
 from lain_sdk.cluster.deploy import deploy_source
 from lain_sdk.cluster.secret_store import store_secret
 from lain_sdk.cluster.session import Cluster
@@ -299,6 +300,22 @@ def test_secret_paths_stored_on_the_cluster_join_the_declared_ones(
     ]
     assert values(lain, "lain secret show mail ") == ["/etc/mail.conf", "/etc/other.conf"]
     assert values(lain, "lain secret rm web k") == ["keys/api.key"]
+
+
+def test_config_var_names_of_the_app_or_of_a_proc_from_labels_only(
+    lain: Any, shop: Path, cli_cluster: Cluster
+) -> None:
+    store_set(
+        cli_cluster,
+        "shop",
+        ConfigVars(0, {"LOG_LEVEL": "x", "API_TOKEN": "t"}, {"web": {"N": "1"}}),
+    )
+    cli_cluster.api.calls.clear()
+
+    assert values(lain, "lain env unset ") == ["API_TOKEN", "LOG_LEVEL"]
+    assert values(lain, "lain env unset -p web ") == ["N"]
+    assert values(lain, "lain env unset L") == ["LOG_LEVEL"]
+    assert "create_service" not in cli_cluster.api.calls  # no reader: names only
 
 
 def test_nodes_by_hostname_drain_offers_the_active_and_activate_the_drained(
