@@ -38,6 +38,7 @@ from lain_sdk.cluster.session import Cluster, ClusterLike
 from lain_sdk.cluster.spec import SLOT_TEMPLATE
 from lain_sdk.engine import EngineClient, connect
 from lain_sdk.errors import ContainerExists, ImageNotFound, InvalidArgument, NotFound
+from lain_sdk.git import short_version
 from lain_sdk.images.naming import image_tag, parse_tag
 from lain_sdk.protocols import EngineAPI
 from lain_sdk.settings import ClusterSettings
@@ -126,7 +127,8 @@ def local_release_image(
         },
         reverse=True,
     )
-    raise ImageNotFound(app, f"{app}:release-{meta_version}", versions)
+    shown = [short_version(v) for v in versions]
+    raise ImageNotFound(app, f"{app}:release-{meta_version}", versions, shown=shown)
 
 
 def _container_settings(
