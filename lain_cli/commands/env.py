@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import click
 
 from lain_cli.context import Context
@@ -32,6 +34,21 @@ def _pairs(values: tuple[str, ...]) -> dict[str, str]:
                 param_hint="KEY=VALUE",
             )
         found[name] = text
+    return found
+
+
+def _file_pairs(file: TextIO) -> dict[str, str]:
+    """The ``KEY=VALUE`` lines of an env file (docker's format: ``#`` comments and blank lines
+    skipped, no quoting: the rest of the line is the value)."""
+    found = {}
+    name = getattr(file, "name", "FILE")
+    for number, line in enumerate(file.read().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{name}:{number}: not KEY=VALUE", param_hint="--env-file")
+        found[key.strip()] = value
     return found
 
 
@@ -81,7 +98,15 @@ def _listing_text(listing: EnvListing, show: bool) -> str:
 
 
 @env.command("set")
-@click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.argument("pairs", nargs=-1, metavar="KEY=VALUE...")
+@click.option(
+    "--env-file",
+    "env_file",
+    metavar="FILE",
+    type=click.File("r"),
+    help="Read KEY=VALUE lines from FILE ('-' for stdin), as docker's --env-file: # comments "
+    "and blank lines skipped, the rest of a line is the value. Keeps values out of shell history.",
+)
 @click.option("-p", "--proc", metavar="PROC", help=_PROC_HELP)
 @click.option("--no-rollout", is_flag=True, help="Only store them; the next deploy applies them.")
 @registry_option
@@ -91,6 +116,7 @@ def _listing_text(listing: EnvListing, show: bool) -> str:
 def set_command(
     obj: Context,
     pairs: tuple[str, ...],
+    env_file: TextIO | None,
     proc: str | None,
     no_rollout: bool,
     registry: str | None,
@@ -109,9 +135,12 @@ def set_command(
     Examples:
       lain env set LOG_LEVEL=debug FEATURE_X=1
       lain env set -p worker CONCURRENCY=8
-      lain env set DATABASE_URL="$(cat db-url)"
+      lain env set --env-file production.env
     """
-    _change(obj, _pairs(pairs), (), proc, no_rollout, registry, timeout, no_wait, app, app_dir)
+    values = {**(_file_pairs(env_file) if env_file is not None else {}), **_pairs(pairs)}
+    if not values:
+        raise click.UsageError("give KEY=VALUE arguments or --env-file FILE")
+    _change(obj, values, (), proc, no_rollout, registry, timeout, no_wait, app, app_dir)
 
 
 @env.command("unset")

@@ -91,3 +91,37 @@ def test_proc_scope_and_json_result(lain, deployed) -> None:
 def test_ls_of_an_app_without_vars_says_how_to_set_one(lain, deployed) -> None:
     result = lain("env", "ls", "-a", "shop")
     assert result.stdout == "shop has no config vars (lain env set KEY=VALUE sets one)\n"
+
+
+def test_values_come_from_an_env_file_or_stdin_and_arguments_win(lain, deployed, tmp_path) -> None:
+    env_file = tmp_path / "production.env"
+    env_file.write_text(
+        f"# the app's settings\n\nAPI_TOKEN={TOKEN}\nMODE=file\nURL=a=b # not a comment\n"
+    )
+    result = lain(
+        "env", "set", "-a", "shop", "--env-file", str(env_file), "MODE=arg", "--timeout", "5"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert TOKEN not in result.stdout + result.stderr
+    env = env_of(app_services(deployed, "shop")["web"].spec)
+    assert (env["API_TOKEN"], env["MODE"], env["URL"]) == (TOKEN, "arg", "a=b # not a comment")
+    piped = lain(
+        "env", "set", "-a", "shop", "--env-file", "-", "--timeout", "5", input="MODE=stdin\n"
+    )
+    assert piped.exit_code == 0, piped.stderr
+    assert env_of(app_services(deployed, "shop")["web"].spec)["MODE"] == "stdin"
+
+
+def test_a_bad_env_file_line_is_named_and_nothing_is_stored(lain, deployed, tmp_path) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("A=1\nJUSTAWORD\n")
+    result = lain("env", "set", "-a", "shop", "--env-file", str(env_file))
+    assert result.exit_code == ExitStatus.USAGE
+    assert f"{env_file}:2: not KEY=VALUE" in result.stderr
+    assert "lain-env-shop-v1" not in str(deployed.api.secrets())
+
+
+def test_set_without_values_is_a_usage_error(lain, deployed) -> None:
+    result = lain("env", "set", "-a", "shop")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "give KEY=VALUE arguments or --env-file FILE" in result.stderr
