@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -20,6 +21,8 @@ from lain_cli.progress import show_events
 from lain_cli.tables import table
 from lain_sdk.cluster.env import HIDDEN, EnvChanged, EnvListing, list_env, set_env
 
+F = TypeVar("F", bound=Callable[..., Any])
+_NO_ROLLOUT_HELP = "Only store the change; the next deploy applies it."
 _PROC_HELP = "The proc's own vars (over the app's), instead of the whole app's."
 
 
@@ -97,6 +100,27 @@ def _listing_text(listing: EnvListing, show: bool) -> str:
     return "\n".join(lines)
 
 
+def _change_options(command: F) -> F:
+    """The options ``env set`` and ``env unset`` share (what to change, and how to roll it
+    out), passed on to :func:`_change` as they are."""
+    for option in reversed(
+        (
+            click.option("-p", "--proc", metavar="PROC", help=_PROC_HELP),
+            click.option(
+                "--no-rollout",
+                is_flag=True,
+                help="Only store the change; the next deploy applies it.",
+            ),
+            registry_option,
+            wait_options,
+            app_options,
+            pass_context,
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @env.command("set")
 @click.argument("pairs", nargs=-1, metavar="KEY=VALUE...")
 @click.option(
@@ -107,23 +131,9 @@ def _listing_text(listing: EnvListing, show: bool) -> str:
     help="Read KEY=VALUE lines from FILE ('-' for stdin), as docker's --env-file: # comments "
     "and blank lines skipped, the rest of a line is the value. Keeps values out of shell history.",
 )
-@click.option("-p", "--proc", metavar="PROC", help=_PROC_HELP)
-@click.option("--no-rollout", is_flag=True, help="Only store them; the next deploy applies them.")
-@registry_option
-@wait_options
-@app_options
-@pass_context
+@_change_options
 def set_command(
-    obj: Context,
-    pairs: tuple[str, ...],
-    env_file: TextIO | None,
-    proc: str | None,
-    no_rollout: bool,
-    registry: str | None,
-    timeout: float,
-    no_wait: bool,
-    app: str | None,
-    app_dir: str,
+    obj: Context, pairs: tuple[str, ...], env_file: TextIO | None, **change: Any
 ) -> None:
     """Set config vars and roll them out.
 
@@ -140,36 +150,22 @@ def set_command(
     values = {**(_file_pairs(env_file) if env_file is not None else {}), **_pairs(pairs)}
     if not values:
         raise click.UsageError("give KEY=VALUE arguments or --env-file FILE")
-    _change(obj, values, (), proc, no_rollout, registry, timeout, no_wait, app, app_dir)
+    _change(obj, values, (), **change)
 
 
 @env.command("unset")
 @click.argument("names", nargs=-1, required=True, metavar="KEY...")
-@click.option("-p", "--proc", metavar="PROC", help=_PROC_HELP)
-@click.option("--no-rollout", is_flag=True, help="Only store it; the next deploy applies it.")
-@registry_option
-@wait_options
-@app_options
-@pass_context
-def unset(
-    obj: Context,
-    names: tuple[str, ...],
-    proc: str | None,
-    no_rollout: bool,
-    registry: str | None,
-    timeout: float,
-    no_wait: bool,
-    app: str | None,
-    app_dir: str,
-) -> None:
+@_change_options
+def unset(obj: Context, names: tuple[str, ...], **change: Any) -> None:
     """Take config vars out and roll the change out (as `lain env set` does)."""
-    _change(obj, {}, names, proc, no_rollout, registry, timeout, no_wait, app, app_dir)
+    _change(obj, {}, names, **change)
 
 
 def _change(
     obj: Context,
     values: dict[str, str],
     names: tuple[str, ...],
+    *,
     proc: str | None,
     no_rollout: bool,
     registry: str | None,
