@@ -57,6 +57,17 @@ def attach(session: Any, *, interactive: bool, tty: bool) -> None:
             write_output(stream, data)
 
 
+def relay_and_exit(session: Any, *, interactive: bool, tty: bool) -> None:
+    """:func:`attach` to ``session`` until it ends, close it whatever happens, and end lain
+    with the command's exit status (``lain exec``, ``lain one-off``)."""
+    try:
+        attach(session, interactive=interactive, tty=tty)
+        code = session.exit_code()
+    finally:
+        session.close()
+    click.get_current_context().exit(code)
+
+
 def _feed(session: Any) -> None:
     # Runs in a daemon thread, so a read of our stdin still blocked when the command has ended
     # does not keep lain from exiting.  It reads the descriptor itself: a daemon thread blocked

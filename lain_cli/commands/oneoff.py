@@ -7,7 +7,7 @@ import click
 from lain_cli.context import Context
 from lain_cli.options import app_name, app_options, pass_context, selected_cluster, timeout_option
 from lain_cli.tables import short_version
-from lain_cli.terminal import attach, check_terminal, interactive_options
+from lain_cli.terminal import check_terminal, interactive_options, relay_and_exit
 from lain_sdk.cluster.oneoff import START_TIMEOUT, OneOff, run_oneoff
 
 
@@ -67,11 +67,10 @@ def one_off(
     )
     try:
         _describe(obj, session.oneoff)
-        attach(session, interactive=interactive, tty=tty)
-        code = session.exit_code()
-    finally:
+    except BaseException:
         session.close()
-    click.get_current_context().exit(code)
+        raise
+    relay_and_exit(session, interactive=interactive, tty=tty)
 
 
 def _describe(obj: Context, started: OneOff) -> None:

@@ -15,7 +15,7 @@ from lain_cli.options import (
     pass_context,
     selected_cluster,
 )
-from lain_cli.terminal import attach, check_terminal, interactive_options
+from lain_cli.terminal import attach, check_terminal, interactive_options, relay_and_exit
 from lain_sdk.appconfig.loader import load_app_config
 from lain_sdk.appconfig.model import Proc
 from lain_sdk.cluster.env import proc_env
@@ -272,12 +272,7 @@ def exec_command(
         stdin=interactive,
         tty=tty,
     )
-    try:
-        attach(session, interactive=interactive, tty=tty)
-        code = session.exit_code()
-    finally:
-        session.close()
-    click.get_current_context().exit(code)
+    relay_and_exit(session, interactive=interactive, tty=tty)
 
 
 COMMANDS = [run, exec_command]
