@@ -12,6 +12,7 @@ from fakes.images import FakeContainer
 from fakes.repos import make_app
 
 import lain_cli.commands.run as run_commands
+import lain_cli.terminal as terminal
 from lain_cli.exit import ExitStatus
 from lain_cli.tables import short_version
 from lain_sdk.cluster.deploy import deploy_source
@@ -81,7 +82,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return _Session()
 
     monkeypatch.setattr(run_commands, "exec_in_instance", exec_in_instance)
-    monkeypatch.setattr(run_commands, "attach", lambda session, **options: None)
+    monkeypatch.setattr(terminal, "attach", lambda session, **options: None)
     # The runner's standard input is never a terminal: `_on_a_terminal` says what it is.
     monkeypatch.setattr(run_commands, "check_terminal", lambda interactive, tty: None)
     return calls
