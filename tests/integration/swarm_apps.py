@@ -13,9 +13,12 @@ import io
 import secrets
 import tarfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
+
+from apps import unique_app_name
 
 from lain_sdk.cluster.session import Cluster
 from lain_sdk.engine import LOCAL_BASE_IMAGE
@@ -200,6 +203,22 @@ def cleanup(client: Any, app: str, images: list[str] = ()) -> None:
     for ref in images:
         with contextlib.suppress(APIError):
             api.remove_image(ref, force=True)
+
+
+@contextlib.contextmanager
+def app_on_test_cluster(
+    client: Any, registry: str, lain: Callable[..., Any], prefix: str
+) -> Iterator[TestApp]:
+    """A new app (named ``<prefix>-<random>``) and the cluster ``test`` lain then acts on: this
+    engine with ``registry`` and published ports; everything lain made for the app is removed
+    afterwards."""
+    made = TestApp(unique_app_name(prefix), registry, engine=client)
+    added = lain("cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use")
+    assert added.exit_code == 0, added.stderr
+    try:
+        yield made
+    finally:
+        cleanup(client, made.name, made.images)
 
 
 def http_get(address: str, path: str = "/index.html", timeout: float = 3.0) -> str:

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from apps import unique_app_name
 from in_tasks import task_container
-from swarm_apps import CHECK, WEB_CMD, TestApp, cleanup, push_version
+from swarm_apps import CHECK, WEB_CMD, TestApp, app_on_test_cluster, push_version
 
 from lain_cli.exit import ExitStatus
 
@@ -36,13 +35,8 @@ web:
 
 @pytest.fixture
 def app(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterator[TestApp]:
-    made = TestApp(unique_app_name("env"), registry.host, engine=docker_client)
-    added = lain("cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use")
-    assert added.exit_code == ExitStatus.OK, added.stderr
-    try:
+    with app_on_test_cluster(docker_client, registry.host, lain, "env") as made:
         yield made
-    finally:
-        cleanup(docker_client, made.name, made.images)
 
 
 def web_env(client: Any, app: TestApp, name: str) -> str:

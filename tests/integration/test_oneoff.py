@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from apps import unique_app_name
-from swarm_apps import TestApp, cleanup, push_version
+from swarm_apps import TestApp, app_on_test_cluster, push_version
 from test_run_exec import _in_terminal
 from test_secrets import SECRET_PATH, secret_app
 
@@ -24,13 +23,8 @@ TIMEOUT = "90"
 
 @pytest.fixture
 def app(docker_client: Any, registry: Any, base_image: str, lain: Any) -> Iterator[TestApp]:
-    made = TestApp(unique_app_name("lo"), registry.host, engine=docker_client)
-    added = lain("cluster", "add", "test", "--registry", made.registry, "--publish-ports", "--use")
-    assert added.exit_code == ExitStatus.OK, added.stderr
-    try:
+    with app_on_test_cluster(docker_client, registry.host, lain, "lo") as made:
         yield made
-    finally:
-        cleanup(docker_client, made.name, made.images)
 
 
 def oneoffs(client: Any, app: TestApp) -> list[str]:
