@@ -57,14 +57,17 @@ def test_config_vars_win_over_lain_yaml_env_and_proc_vars_over_the_apps(deployed
 
 
 def test_a_procs_own_var_restarts_that_proc_only(deployed) -> None:
-    before = app_services(deployed, "shop")["mail"].spec
+    before = {
+        p: s.spec["Labels"][LABEL_SPEC_HASH] for p, s in app_services(deployed, "shop").items()
+    }
     result = set_vars(deployed, {"CONCURRENCY": "8"}, proc="mail")
-    assert result.result.plan.to_dict()  # a rollout happened
-    assert (
-        app_services(deployed, "shop")["web"].spec.get("Labels", {}).get(LABEL_ENV_VERSION) is None
-    )
-    after = app_services(deployed, "shop")["mail"].spec
-    assert after["Labels"][LABEL_SPEC_HASH] != before["Labels"][LABEL_SPEC_HASH]
+    actions = {c.proc: c.action for c in result.result.plan.procs}
+    assert actions == {"mail": "update"}  # web is not even looked at
+    after = {
+        p: s.spec["Labels"][LABEL_SPEC_HASH] for p, s in app_services(deployed, "shop").items()
+    }
+    assert after["web"] == before["web"] and after["mail"] != before["mail"]
+    assert app_services(deployed, "shop")["web"].spec["Labels"].get(LABEL_ENV_VERSION) is None
     assert env(deployed, "mail")["CONCURRENCY"] == "8" and "CONCURRENCY" not in env(deployed)
 
 
