@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fakes.base import api_error
 from fakes.cluster import WEB, publish, run
 
 from lain_cli.exit import ExitStatus
@@ -125,3 +126,15 @@ def test_set_without_values_is_a_usage_error(lain, deployed) -> None:
     result = lain("env", "set", "-a", "shop")
     assert result.exit_code == ExitStatus.USAGE
     assert "give KEY=VALUE arguments or --env-file FILE" in result.stderr
+
+
+def test_an_engine_that_refuses_is_a_cluster_error_and_nothing_is_stored(lain, deployed) -> None:
+    deployed.api.fail_next["secrets"] = api_error(500, "rpc error: the manager is down")
+    listed = lain("env", "ls", "-a", "shop")
+    assert listed.exit_code == ExitStatus.CLUSTER_ERROR
+    assert "list the config vars of shop" in listed.stderr and "Traceback" not in listed.stderr
+    deployed.api.fail_next["create_secret"] = api_error(500, "rpc error: the manager is down")
+    changed = lain("env", "set", "-a", "shop", "A=1")
+    assert changed.exit_code == ExitStatus.CLUSTER_ERROR
+    assert "store the config vars of shop" in changed.stderr
+    assert not [s for s in deployed.api.secrets() if "lain-env-" in s["Spec"]["Name"]]
